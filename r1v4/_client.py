@@ -1,0 +1,619 @@
+"""``R1V4Client`` and ``AsyncR1V4Client``: one pooled httpx client each, one retry layer.
+
+Everything that is not I/O (settings, the request body, tool-mode choice, error mapping, retry
+decisions, chunk parsing) lives in :class:`_Settings`, :mod:`r1v4._retry` and
+:mod:`r1v4._streaming`; the two clients differ only where one awaits and the other blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+import os
+import threading
+import time
+import warnings
+import weakref
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import SecretStr
+
+from r1v4._errors import (
+    BadRequestError,
+    IncompleteStreamError,
+    InvalidRequestError,
+    MalformedResponseError,
+    R1V4Error,
+    error_from_body,
+    error_from_response,
+)
+from r1v4._images import DEFAULT_MAX_IMAGE_BYTES, aimage_to_data_uri, image_to_data_uri
+from r1v4._retry import RetryPolicy, transport_error
+from r1v4._sse import SSEDecoder
+from r1v4._streaming import ResponseParser
+from r1v4._types import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatRequest,
+    ImagePart,
+    ToolMode,
+    build_request,
+)
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MODEL",
+    "HOSTED_HOSTS",
+    "AsyncR1V4Client",
+    "ClientSettings",
+    "R1V4Client",
+]
+
+logger = logging.getLogger("r1v4")
+
+DEFAULT_BASE_URL = "https://api.skyworkmodel.ai/api/v1"
+DEFAULT_MODEL = "skywork/r1v4-lite"
+DEFAULT_TIMEOUT = 600.0
+DEFAULT_CONNECT_TIMEOUT = 10.0
+HOSTED_HOSTS = frozenset({"api.skyworkmodel.ai"})
+
+_USER_AGENT = "r1v4-python/0.1"
+
+
+def resolve_api_key(api_key: str | SecretStr | None) -> SecretStr | None:
+    """The key as given, else ``SKYWORK_API_KEY``, as a ``SecretStr`` (or ``None``)."""
+    if isinstance(api_key, SecretStr):
+        return api_key if api_key.get_secret_value() else None
+    value = api_key if api_key is not None else os.environ.get("SKYWORK_API_KEY")
+    return SecretStr(value) if value else None
+
+
+def resolve_base_url(base_url: str | None) -> str:
+    """The URL as given, else ``SKYWORK_BASE_URL``, else the hosted API."""
+    url = base_url or os.environ.get("SKYWORK_BASE_URL") or DEFAULT_BASE_URL
+    return url.rstrip("/")
+
+
+def make_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
+    """A long read timeout (R1V4 thinks for minutes) with a short connect timeout, so an
+    unreachable host fails fast instead of after ten minutes."""
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    if timeout is None:
+        return httpx.Timeout(None, connect=DEFAULT_CONNECT_TIMEOUT)
+    return httpx.Timeout(timeout, connect=min(DEFAULT_CONNECT_TIMEOUT, timeout))
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    body: bytes
+    client_tools: frozenset[str]
+    native_tools: bool  # the body carries OpenAI ``tools``: a 400 may mean "no tool parser"
+    request: ChatRequest
+
+
+class ClientSettings:
+    """What both clients share: configuration, request building, and response checks."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = 2,
+        default_headers: Mapping[str, str] | None = None,
+        tool_mode: ToolMode = "auto",
+        stream_usage: bool = True,
+        max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
+        max_image_pixels: int | None = None,
+        backoff: float = 0.5,
+    ) -> None:
+        if tool_mode not in ("auto", "native", "prompted"):
+            raise InvalidRequestError(
+                f"tool_mode must be 'auto', 'native' or 'prompted', not {tool_mode!r}"
+            )
+        self.api_key = resolve_api_key(api_key)
+        self.base_url = resolve_base_url(base_url)
+        self.url = f"{self.base_url}/chat/completions"
+        self.timeout = make_timeout(timeout)
+        self.retry = RetryPolicy(max_retries, backoff)
+        self.tool_mode: ToolMode = tool_mode
+        self.stream_usage = stream_usage
+        self.max_image_bytes = max_image_bytes
+        self.max_image_pixels = max_image_pixels
+        self._fell_back = False  # auto mode saw a server without tool support
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InvalidRequestError(f"base_url must be an http(s) URL, got {self.base_url!r}")
+        self.hosted = parts.hostname in HOSTED_HOSTS
+        if parts.scheme == "http" and self.api_key and not _is_loopback(parts.hostname):
+            warnings.warn(
+                f"r1v4: the API key will be sent unencrypted to {parts.hostname} over plain "
+                "http; use https unless this network is trusted",
+                UserWarning,
+                stacklevel=3,
+            )
+        headers = {"Accept": "application/json", "User-Agent": _USER_AGENT}
+        headers.update(default_headers or {})
+        if self.api_key is not None:
+            headers["Authorization"] = f"Bearer {self.api_key.get_secret_value()}"
+        self._headers = headers
+        self._stream_headers = {**headers, "Accept": "text/event-stream"}
+
+    def __repr__(self) -> str:
+        key = "set" if self.api_key else "unset"
+        return f"{type(self).__name__}(base_url={self.base_url!r}, api_key=<{key}>)"
+
+    # -------------------------------------------------------------- requests
+
+    def effective_tool_mode(self, request: ChatRequest) -> Literal["native", "prompted"]:
+        mode = request.tool_mode or self.tool_mode
+        if mode == "auto":
+            return "prompted" if self.hosted or self._fell_back else "native"
+        return mode
+
+    def coerce(self, request: ChatRequest | None, fields: dict[str, Any]) -> ChatRequest:
+        if request is None:
+            return build_request(**fields)
+        if fields:
+            return request.model_copy(update=fields)
+        return request
+
+    def images_to_inline(self, request: ChatRequest) -> list[ImagePart]:
+        """Image parts to turn into data URIs (or to validate, when they already are)."""
+        return [
+            part
+            for message in request.messages
+            if isinstance(message.content, list)
+            for part in message.content
+            if isinstance(part, ImagePart)
+        ]
+
+    def prepare(self, request: ChatRequest) -> _Prepared:
+        """The final body. Images must already be inlined."""
+        client_tools = request.tool_names()
+        mode = self.effective_tool_mode(request)
+        if mode == "prompted" and _uses_tools(request):
+            from r1v4._tool_prompt import to_prompted
+
+            request = to_prompted(request)
+        body = request.to_body()
+        if request.stream and self.stream_usage and "stream_options" not in body:
+            body["stream_options"] = {"include_usage": True}
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        return _Prepared(data, client_tools, bool(body.get("tools")), request)
+
+    def headers(self, stream: bool) -> dict[str, str]:
+        return self._stream_headers if stream else self._headers
+
+    # ------------------------------------------------------------- responses
+
+    def status_error(
+        self, status: int, headers: Mapping[str, str], body: bytes, prepared: _Prepared
+    ) -> R1V4Error:
+        err = error_from_response(status, headers, body)
+        if isinstance(err, BadRequestError) and prepared.native_tools and self._may_fall_back(
+            prepared.request
+        ):
+            self._fell_back = True
+            logger.info(
+                "r1v4: %s refused a request with tools (%s); switching this client to "
+                "tool_mode='prompted'",
+                self.base_url,
+                err.message,
+            )
+            err.fallback = True  # type: ignore[attr-defined]
+        return err
+
+    def _may_fall_back(self, request: ChatRequest) -> bool:
+        return (request.tool_mode or self.tool_mode) == "auto" and not self._fell_back
+
+    def retry_delay(
+        self, exc: R1V4Error, attempt: int, headers: Mapping[str, str] | None
+    ) -> float | None:
+        if getattr(exc, "fallback", False):
+            return 0.0
+        delay = self.retry.delay(exc, attempt, headers)
+        if delay is not None:
+            logger.debug("r1v4: %s; retry %d in %.2fs", exc, attempt + 1, delay)
+        return delay
+
+    def check_stream_response(self, response: httpx.Response, body: bytes | None) -> None:
+        """Raise for a 2xx reply to a stream request that is not an event stream."""
+        if body is None:
+            return
+        parsed: Any = None
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            pass
+        if isinstance(parsed, dict) and "choices" not in parsed:
+            raise error_from_body(response.status_code, parsed)
+        ctype = response.headers.get("content-type", "")
+        raise MalformedResponseError(
+            f"expected an event stream but the server sent {ctype or 'no content type'}: "
+            f"{body[:200].decode('utf-8', 'replace')!r}",
+            status_code=response.status_code,
+            body=body[:200].decode("utf-8", "replace"),
+        )
+
+
+def _uses_tools(request: ChatRequest) -> bool:
+    return bool(request.tools) or any(
+        m.role == "tool" or m.tool_calls for m in request.messages
+    )
+
+
+def _is_event_stream(response: httpx.Response) -> bool:
+    return response.headers.get("content-type", "").startswith("text/event-stream")
+
+
+class _StreamReader:
+    """Raw response bytes -> chunks, for one attempt of one stream."""
+
+    __slots__ = ("decoder", "parser")
+
+    def __init__(self, client_tools: frozenset[str]) -> None:
+        self.decoder = SSEDecoder()
+        self.parser = ResponseParser(client_tools)
+
+    def feed(self, data: bytes) -> list[ChatCompletionChunk]:
+        parser = self.parser
+        if parser.done:
+            return []  # draining after [DONE] so the connection can go back to the pool
+        out = []
+        for _event, payload in self.decoder.feed(data):
+            if parser.done:
+                break
+            chunk = parser.parse_event(payload)
+            if chunk is not None:
+                out.append(chunk)
+        return out
+
+    def end(self) -> list[ChatCompletionChunk]:
+        out = [] if self.parser.done else self._close_decoder()
+        last = self.parser.finish()
+        if last is not None:
+            out.append(last)
+        if not self.parser.done:
+            raise self.parser.fail(
+                IncompleteStreamError("the stream ended before the server sent [DONE]")
+            )
+        return out
+
+    def _close_decoder(self) -> list[ChatCompletionChunk]:
+        out = []
+        for _event, payload in self.decoder.close():
+            chunk = self.parser.parse_event(payload)
+            if chunk is not None:
+                out.append(chunk)
+        return out
+
+
+# Clients whose pooled connections must not be shared with a forked child.
+_LIVE_CLIENTS: weakref.WeakSet[_HTTPOwner] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for owner in list(_LIVE_CLIENTS):
+        owner._forget_connections()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class _HTTPOwner:
+    def _forget_connections(self) -> None:
+        raise NotImplementedError
+
+
+class R1V4Client(_HTTPOwner):
+    """Synchronous R1V4 client.
+
+    One pooled ``httpx.Client`` serves every call and every thread. Pass ``http_client`` to use
+    your own (it is used as given and never closed by r1v4).
+
+    Example:
+        >>> with R1V4Client() as client:  # doctest: +SKIP
+        ...     reply = client.create(model="skywork/r1v4-lite",
+        ...                           messages=[{"role": "user", "content": "Hi"}])
+        ...     print(reply.message.content)
+    """
+
+    def __init__(self, *, http_client: httpx.Client | None = None, **settings: Any) -> None:
+        self.settings = ClientSettings(**settings)
+        self._own_http = http_client is None
+        self._http_client = http_client
+        self._lock = threading.Lock()
+        _LIVE_CLIENTS.add(self)
+
+    def __repr__(self) -> str:
+        return f"R1V4Client(base_url={self.settings.base_url!r})"
+
+    @property
+    def http_client(self) -> httpx.Client:
+        client = self._http_client
+        if client is None:
+            with self._lock:
+                client = self._http_client
+                if client is None:
+                    client = self._http_client = httpx.Client(
+                        timeout=self.settings.timeout, follow_redirects=False
+                    )
+        return client
+
+    def _forget_connections(self) -> None:
+        if self._own_http:
+            self._http_client = None
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the pooled connections (only if r1v4 created the client)."""
+        if self._own_http and self._http_client is not None:
+            self._http_client.close()
+            self._http_client = None
+
+    def __enter__(self) -> R1V4Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ API
+
+    def inline_images(self, request: ChatRequest) -> ChatRequest:
+        s = self.settings
+        for part in s.images_to_inline(request):
+            part.image_url.url = image_to_data_uri(
+                part.image_url.url,
+                max_bytes=s.max_image_bytes,
+                max_pixels=s.max_image_pixels,
+                http_client=self.http_client,
+            )
+        return request
+
+    def create(self, request: ChatRequest | None = None, **fields: Any) -> ChatCompletion:
+        """Send a non-stream request and return the parsed completion."""
+        s = self.settings
+        request = self.inline_images(s.coerce(request, {"stream": False, **fields}))
+        prepared = s.prepare(request)
+        attempt = 0
+        while True:
+            headers: Mapping[str, str] | None = None
+            try:
+                response = self.http_client.post(s.url, content=prepared.body, headers=s.headers(False))
+            except httpx.HTTPError as exc:
+                err: R1V4Error = transport_error(exc)
+                cause: BaseException = exc
+            else:
+                if response.status_code < 300:
+                    return ResponseParser(prepared.client_tools).parse_completion(response.content)
+                headers = response.headers
+                err = s.status_error(response.status_code, headers, response.content, prepared)
+                cause = err
+            delay = s.retry_delay(err, attempt, headers)
+            if delay is None:
+                raise err from (cause if cause is not err else None)
+            attempt, prepared = _next_attempt(s, attempt, err, prepared)
+            time.sleep(delay)
+
+    def stream(self, request: ChatRequest | None = None, **fields: Any) -> Iterator[ChatCompletionChunk]:
+        """Send a stream request and yield chunks as they arrive.
+
+        Breaking out of the loop (or closing the generator) closes the connection at once.
+        """
+        s = self.settings
+        request = self.inline_images(s.coerce(request, {"stream": True, **fields}))
+        prepared = s.prepare(request)
+        attempt = 0
+        while True:
+            reader = _StreamReader(prepared.client_tools)
+            headers: Mapping[str, str] | None = None
+            try:
+                with self.http_client.stream(
+                    "POST", s.url, content=prepared.body, headers=s.headers(True)
+                ) as response:
+                    headers = response.headers
+                    if response.status_code >= 300:
+                        raise s.status_error(
+                            response.status_code, headers, response.read(), prepared
+                        )
+                    if not _is_event_stream(response):
+                        s.check_stream_response(response, response.read())
+                    for data in response.iter_bytes():
+                        yield from reader.feed(data)
+                    yield from reader.end()
+                    return
+            except httpx.HTTPError as exc:
+                err: R1V4Error = reader.parser.fail(transport_error(exc))
+                cause: BaseException | None = exc
+            except R1V4Error as exc:
+                err, cause = exc, None
+            delay = None if reader.parser.delivered else s.retry_delay(err, attempt, headers)
+            if delay is None:
+                raise err from cause
+            attempt, prepared = _next_attempt(s, attempt, err, prepared)
+            time.sleep(delay)
+
+
+def _next_attempt(
+    s: ClientSettings, attempt: int, err: R1V4Error, prepared: _Prepared
+) -> tuple[int, _Prepared]:
+    """After a tool-support fallback the request is rebuilt and the retry budget is kept."""
+    if getattr(err, "fallback", False):
+        return attempt, s.prepare(prepared.request)
+    return attempt + 1, prepared
+
+
+class AsyncR1V4Client(_HTTPOwner):
+    """Asynchronous R1V4 client, safe to use from any number of event loops.
+
+    Each event loop gets its own pooled ``httpx.AsyncClient``, closed when that loop shuts down
+    (``asyncio.run`` finalises it), so a client made once can serve successive ``asyncio.run``
+    calls without "Event loop is closed" errors or stale-connection retries. Pass
+    ``http_async_client`` to use your own: it belongs to the loop you created it in, is used as
+    given and is never closed by r1v4.
+    """
+
+    def __init__(
+        self, *, http_async_client: httpx.AsyncClient | None = None, **settings: Any
+    ) -> None:
+        self.settings = ClientSettings(**settings)
+        self._given = http_async_client
+        self._by_loop: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, AsyncGenerator[None, None]]
+        ] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+        _LIVE_CLIENTS.add(self)
+
+    def __repr__(self) -> str:
+        return f"AsyncR1V4Client(base_url={self.settings.base_url!r})"
+
+    def _forget_connections(self) -> None:
+        self._by_loop = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    async def http_client(self) -> httpx.AsyncClient:
+        """The client for the running event loop (created on first use in that loop)."""
+        if self._given is not None:
+            return self._given
+        loop = asyncio.get_running_loop()
+        entry = self._by_loop.get(loop)
+        if entry is not None:
+            return entry[0]
+        client = httpx.AsyncClient(timeout=self.settings.timeout, follow_redirects=False)
+        keeper = self._close_with_loop(loop, client)
+        # Starting the generator registers it with the loop; asyncio.run() closes live
+        # generators before it closes the loop, which is how the pool gets closed in time.
+        await keeper.__anext__()
+        with self._lock:
+            self._by_loop[loop] = (client, keeper)
+        return client
+
+    async def _close_with_loop(
+        self, loop: asyncio.AbstractEventLoop, client: httpx.AsyncClient
+    ) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            with self._lock:
+                entry = self._by_loop.get(loop)
+                if entry is not None and entry[0] is client:
+                    del self._by_loop[loop]
+            await client.aclose()
+
+    async def aclose(self) -> None:
+        """Close the running loop's pooled connections (only if r1v4 created them)."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            entry = self._by_loop.pop(loop, None)
+        if entry is not None:
+            await entry[1].aclose()
+
+    async def __aenter__(self) -> AsyncR1V4Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------------ API
+
+    async def inline_images(self, request: ChatRequest) -> ChatRequest:
+        s = self.settings
+        parts = s.images_to_inline(request)
+        if parts:
+            http = await self.http_client()
+            for part in parts:
+                part.image_url.url = await aimage_to_data_uri(
+                    part.image_url.url,
+                    max_bytes=s.max_image_bytes,
+                    max_pixels=s.max_image_pixels,
+                    http_client=http,
+                )
+        return request
+
+    async def create(self, request: ChatRequest | None = None, **fields: Any) -> ChatCompletion:
+        """Send a non-stream request and return the parsed completion."""
+        s = self.settings
+        request = await self.inline_images(s.coerce(request, {"stream": False, **fields}))
+        prepared = s.prepare(request)
+        http = await self.http_client()
+        attempt = 0
+        while True:
+            headers: Mapping[str, str] | None = None
+            try:
+                response = await http.post(s.url, content=prepared.body, headers=s.headers(False))
+            except httpx.HTTPError as exc:
+                err: R1V4Error = transport_error(exc)
+                cause: BaseException = exc
+            else:
+                if response.status_code < 300:
+                    return ResponseParser(prepared.client_tools).parse_completion(response.content)
+                headers = response.headers
+                err = s.status_error(response.status_code, headers, response.content, prepared)
+                cause = err
+            delay = s.retry_delay(err, attempt, headers)
+            if delay is None:
+                raise err from (cause if cause is not err else None)
+            attempt, prepared = _next_attempt(s, attempt, err, prepared)
+            await asyncio.sleep(delay)
+
+    async def stream(
+        self, request: ChatRequest | None = None, **fields: Any
+    ) -> AsyncIterator[ChatCompletionChunk]:
+        """Send a stream request and yield chunks as they arrive.
+
+        Cancelling the task, or closing the generator, closes the connection at once.
+        """
+        s = self.settings
+        request = await self.inline_images(s.coerce(request, {"stream": True, **fields}))
+        prepared = s.prepare(request)
+        http = await self.http_client()
+        attempt = 0
+        while True:
+            reader = _StreamReader(prepared.client_tools)
+            headers: Mapping[str, str] | None = None
+            try:
+                async with http.stream(
+                    "POST", s.url, content=prepared.body, headers=s.headers(True)
+                ) as response:
+                    headers = response.headers
+                    if response.status_code >= 300:
+                        raise s.status_error(
+                            response.status_code, headers, await response.aread(), prepared
+                        )
+                    if not _is_event_stream(response):
+                        s.check_stream_response(response, await response.aread())
+                    async for data in response.aiter_bytes():
+                        for chunk in reader.feed(data):
+                            yield chunk
+                    for chunk in reader.end():
+                        yield chunk
+                    return
+            except httpx.HTTPError as exc:
+                err: R1V4Error = reader.parser.fail(transport_error(exc))
+                cause: BaseException | None = exc
+            except R1V4Error as exc:
+                err, cause = exc, None
+            delay = None if reader.parser.delivered else s.retry_delay(err, attempt, headers)
+            if delay is None:
+                raise err from cause
+            attempt, prepared = _next_attempt(s, attempt, err, prepared)
+            await asyncio.sleep(delay)

@@ -1,0 +1,392 @@
+"""Wire JSON -> typed chunks and completions, and stream aggregation.
+
+One :class:`ResponseParser` per response does all of it, for streams and non-stream replies
+alike: the non-stream body is parsed as a single chunk through the same code and then
+aggregated, so ``create()`` and ``accumulate(stream())`` cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from r1v4._errors import MalformedResponseError, R1V4Error, error_from_body
+from r1v4._transcript import (
+    AnswerDelta,
+    ClientToolCall,
+    InvalidClientToolCall,
+    ReasoningDelta,
+    TranscriptEvent,
+    TranscriptParser,
+)
+from r1v4._types import (
+    AssistantMessage,
+    ChatCompletion,
+    ChatCompletionChunk,
+    Choice,
+    ChunkChoice,
+    Delta,
+    InvalidToolCall,
+    ToolCall,
+    ToolCallDelta,
+    ToolCallFunction,
+    Usage,
+)
+
+__all__ = ["ChunkAccumulator", "ResponseParser", "accumulate", "text_tool_call_id"]
+
+
+def text_tool_call_id(response_id: str, n: int) -> str:
+    """A stable id for a tool call written as text, so a stream and a non-stream call of the
+    same reply name it the same."""
+    digest = hashlib.sha1(f"{response_id}:{n}".encode()).hexdigest()[:24]
+    return f"call_{digest}"
+
+
+class _ChoiceState:
+    __slots__ = ("closed", "next_index", "text_calls", "transcript")
+
+    def __init__(self, client_tools: frozenset[str]) -> None:
+        self.transcript = TranscriptParser(client_tools=client_tools)
+        self.next_index = 0  # first index free for a call written as text
+        self.text_calls = 0
+        self.closed = False
+
+
+class ResponseParser:
+    """Parses one response's SSE data payloads (or its whole JSON body) into typed objects.
+
+    It also remembers what was delivered, so a failure can report the partial answer.
+    """
+
+    __slots__ = (
+        "_answer",
+        "_choices",
+        "_client_tools",
+        "_reasoning",
+        "created",
+        "delivered",
+        "done",
+        "id",
+        "model",
+    )
+
+    def __init__(self, client_tools: frozenset[str] = frozenset()) -> None:
+        self._client_tools = client_tools
+        self._choices: dict[int, _ChoiceState] = {}
+        self._answer: list[str] = []
+        self._reasoning: list[str] = []
+        self.id = ""
+        self.model = ""
+        self.created = 0
+        self.done = False
+        self.delivered = False
+
+    @property
+    def partial_content(self) -> str:
+        return "".join(self._answer)
+
+    @property
+    def partial_reasoning(self) -> str:
+        return "".join(self._reasoning)
+
+    def fail(self, exc: R1V4Error) -> R1V4Error:
+        """Attach what was already streamed to ``exc`` and return it."""
+        exc.partial_content = self.partial_content
+        exc.partial_reasoning = self.partial_reasoning
+        return exc
+
+    # ------------------------------------------------------------------ stream
+
+    def parse_event(self, data: str) -> ChatCompletionChunk | None:
+        """One SSE ``data`` payload -> a chunk (``None`` for ``[DONE]`` or an empty payload)."""
+        if data == "[DONE]":
+            self.done = True
+            return None
+        obj = self._load(data)
+        choices = obj.get("choices")
+        if not choices:
+            if choices is None and _is_error(obj):
+                raise self.fail(error_from_body(200, obj))
+            if choices is None and "usage" not in obj:
+                raise self.fail(
+                    MalformedResponseError(f"stream chunk has no choices: {data[:200]!r}")
+                )
+        out: list[ChunkChoice] = []
+        for c in choices or ():
+            d = c.get("delta") or {}
+            index = c.get("index") or 0
+            finish = c.get("finish_reason")
+            delta = self._delta(
+                index,
+                d.get("role"),
+                d.get("content"),
+                d.get("reasoning_content") or d.get("reasoning"),
+                d.get("tool_calls"),
+                finish is not None,
+            )
+            out.append(ChunkChoice(index, delta, finish))
+        usage = obj.get("usage")
+        return self._chunk(obj, out, Usage.from_wire(usage) if usage else None)
+
+    def finish(self) -> ChatCompletionChunk | None:
+        """End of stream: flush transcripts still open (a server that sent no finish_reason)."""
+        out = [
+            ChunkChoice(i, self._delta(i, None, None, None, None, True))
+            for i, st in self._choices.items()
+            if not st.closed
+        ]
+        out = [c for c in out if _has_payload(c.delta)]
+        return ChatCompletionChunk(self.id, self.model, self.created, out) if out else None
+
+    # -------------------------------------------------------------- non-stream
+
+    def parse_completion(self, body: bytes | str) -> ChatCompletion:
+        """A whole non-stream JSON body -> :class:`ChatCompletion`, via the stream path."""
+        obj = self._load(body)
+        choices = obj.get("choices")
+        if not isinstance(choices, list):
+            if _is_error(obj):
+                raise error_from_body(200, obj)
+            raise MalformedResponseError(
+                f"response has no choices: {_preview(body)!r}", body=_preview(body)
+            )
+        out: list[ChunkChoice] = []
+        for pos, c in enumerate(choices):
+            m = c.get("message") or {}
+            index = c.get("index") or pos
+            calls = m.get("tool_calls")
+            if calls:
+                calls = [{"index": i, **tc} for i, tc in enumerate(calls)]
+            delta = self._delta(
+                index,
+                m.get("role"),
+                m.get("content"),
+                m.get("reasoning_content") or m.get("reasoning"),
+                calls,
+                True,
+            )
+            out.append(ChunkChoice(index, delta, c.get("finish_reason")))
+        usage = obj.get("usage")
+        return accumulate([self._chunk(obj, out, Usage.from_wire(usage) if usage else None)])
+
+    # ------------------------------------------------------------------ shared
+
+    def _load(self, data: bytes | str) -> dict[str, Any]:
+        try:
+            obj = json.loads(data)
+        except ValueError:
+            raise self.fail(
+                MalformedResponseError(
+                    f"the server sent something that is not JSON: {_preview(data)!r}",
+                    body=_preview(data),
+                )
+            ) from None
+        if not isinstance(obj, dict):
+            raise self.fail(MalformedResponseError(f"expected a JSON object: {_preview(data)!r}"))
+        return obj
+
+    def _chunk(
+        self, obj: dict[str, Any], choices: list[ChunkChoice], usage: Usage | None
+    ) -> ChatCompletionChunk:
+        if not self.id:
+            self.id = obj.get("id") or ""
+            self.model = obj.get("model") or ""
+            self.created = obj.get("created") or 0
+        return ChatCompletionChunk(self.id, self.model, self.created, choices, usage)
+
+    def _delta(
+        self,
+        index: int,
+        role: str | None,
+        content: str | None,
+        reasoning: str | None,
+        tool_calls: list[dict[str, Any]] | None,
+        last: bool,
+    ) -> Delta:
+        st = self._choices.get(index)
+        if st is None:
+            st = self._choices[index] = _ChoiceState(self._client_tools)
+        calls: list[ToolCallDelta] | None = None
+        if tool_calls:
+            calls = []
+            for tc in tool_calls:
+                fn = tc.get("function") or {}
+                i = tc.get("index") or 0
+                calls.append(ToolCallDelta(i, tc.get("id"), fn.get("name"), fn.get("arguments") or ""))
+                if i >= st.next_index:
+                    st.next_index = i + 1
+        answer: str | None = None
+        events: list[TranscriptEvent] | None = None
+        if content or (last and not st.closed):
+            evs = st.transcript.feed(content) if content else []
+            if last:
+                st.closed = True
+                evs = evs + st.transcript.close() if evs else st.transcript.close()
+            if len(evs) == 1 and type(evs[0]) is AnswerDelta:  # the common case, kept cheap
+                answer = evs[0].text
+            elif evs:
+                answer, inline, calls, events = self._route(st, evs, calls)
+                if inline:
+                    reasoning = reasoning + inline if reasoning else inline
+        if answer:
+            self._answer.append(answer)
+            self.delivered = True
+        else:
+            answer = None
+        if reasoning:
+            self._reasoning.append(reasoning)
+            self.delivered = True
+        if calls or events:
+            self.delivered = True
+        return Delta(role, answer, reasoning or None, calls, events, content or None)
+
+    def _route(
+        self,
+        st: _ChoiceState,
+        evs: list[TranscriptEvent],
+        calls: list[ToolCallDelta] | None,
+    ) -> tuple[str | None, str | None, list[ToolCallDelta] | None, list[TranscriptEvent] | None]:
+        answer: list[str] = []
+        reasoning: list[str] = []
+        events: list[TranscriptEvent] = []
+        for ev in evs:
+            t = type(ev)
+            if t is AnswerDelta:
+                answer.append(ev.text)  # type: ignore[union-attr]
+            elif t is ReasoningDelta:
+                reasoning.append(ev.text)  # type: ignore[union-attr]
+            elif t is ClientToolCall:
+                assert isinstance(ev, ClientToolCall)
+                if calls is None:
+                    calls = []
+                call_id = ev.id or text_tool_call_id(self.id, st.text_calls)
+                st.text_calls += 1
+                calls.append(ToolCallDelta(st.next_index, call_id, ev.name, ev.arguments))
+                st.next_index += 1
+            else:
+                events.append(ev)
+        return (
+            "".join(answer) or None,
+            "".join(reasoning) or None,
+            calls,
+            events or None,
+        )
+
+
+def _is_error(obj: dict[str, Any]) -> bool:
+    if "error" in obj:
+        return True
+    return "code_msg" in obj or obj.get("code") not in (None, 0, 200, "0", "200", "success")
+
+
+def _has_payload(d: Delta) -> bool:
+    return bool(d.content or d.reasoning or d.tool_calls or d.events)
+
+
+def _preview(data: bytes | str) -> str:
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    return text[:200]
+
+
+class _Acc:
+    __slots__ = ("calls", "content", "events", "finish", "raw", "reasoning", "role")
+
+    def __init__(self) -> None:
+        self.content: list[str] = []
+        self.reasoning: list[str] = []
+        self.raw: list[str] = []
+        self.calls: dict[int, list[Any]] = {}
+        self.events: list[TranscriptEvent] = []
+        self.finish: str | None = None
+        self.role = "assistant"
+
+
+class ChunkAccumulator:
+    """Merges chunks into the :class:`ChatCompletion` a non-stream call would have returned."""
+
+    __slots__ = ("_choices", "created", "id", "model", "usage")
+
+    def __init__(self) -> None:
+        self._choices: dict[int, _Acc] = {}
+        self.id = ""
+        self.model = ""
+        self.created = 0
+        self.usage: Usage | None = None
+
+    def add(self, chunk: ChatCompletionChunk) -> None:
+        if not self.id:
+            self.id, self.model, self.created = chunk.id, chunk.model, chunk.created
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+        for c in chunk.choices:
+            acc = self._choices.get(c.index)
+            if acc is None:
+                acc = self._choices[c.index] = _Acc()
+            d = c.delta
+            if d.role:
+                acc.role = d.role
+            if d.content:
+                acc.content.append(d.content)
+            if d.reasoning:
+                acc.reasoning.append(d.reasoning)
+            if d.raw_content:
+                acc.raw.append(d.raw_content)
+            if d.events:
+                acc.events.extend(d.events)
+            for tc in d.tool_calls or ():
+                slot = acc.calls.get(tc.index)
+                if slot is None:
+                    acc.calls[tc.index] = [tc.id, tc.name, [tc.arguments]]
+                else:
+                    slot[0] = slot[0] or tc.id
+                    slot[1] = slot[1] or tc.name
+                    slot[2].append(tc.arguments)
+            if c.finish_reason:
+                acc.finish = c.finish_reason
+
+    def completion(self) -> ChatCompletion:
+        choices = []
+        for index in sorted(self._choices):
+            acc = self._choices[index]
+            calls = [
+                ToolCall(
+                    id=cid or text_tool_call_id(self.id, 1000 + i),
+                    function=ToolCallFunction(name=name or "", arguments="".join(args) or "{}"),
+                )
+                for i, (cid, name, args) in sorted(acc.calls.items())
+            ]
+            invalid = [
+                InvalidToolCall(
+                    id=text_tool_call_id(self.id, 2000 + ev.index),
+                    name=ev.name,
+                    arguments=ev.raw,
+                    error=ev.error,
+                )
+                for ev in acc.events
+                if isinstance(ev, InvalidClientToolCall)
+            ]
+            finish = acc.finish
+            if calls and finish in (None, "stop"):
+                finish = "tool_calls"
+            message = AssistantMessage(
+                content="".join(acc.content),
+                reasoning="".join(acc.reasoning) or None,
+                tool_calls=calls,
+                invalid_tool_calls=invalid,
+                events=[ev for ev in acc.events if not isinstance(ev, InvalidClientToolCall)],
+                raw_content="".join(acc.raw),
+                role=acc.role,
+            )
+            choices.append(Choice(index, message, finish))
+        return ChatCompletion(self.id, self.model, self.created, choices, self.usage)
+
+
+def accumulate(chunks: Iterable[ChatCompletionChunk]) -> ChatCompletion:
+    """Merge a stream into the :class:`ChatCompletion` the non-stream call returns."""
+    acc = ChunkAccumulator()
+    for chunk in chunks:
+        acc.add(chunk)
+    return acc.completion()
