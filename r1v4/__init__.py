@@ -39,6 +39,7 @@ from r1v4._images import (
     image_to_data_uri,
 )
 from r1v4._streaming import ChunkAccumulator, ResponseParser, accumulate
+from r1v4._trace import Trace, event_to_dict, plan_to_dicts, server_call_id, source_to_dict
 from r1v4._transcript import (
     AnswerDelta,
     ClientToolCall,
@@ -131,6 +132,7 @@ __all__ = [
     "ToolCallDelta",
     "ToolCallFunction",
     "ToolMode",
+    "Trace",
     "TranscriptEvent",
     "TranscriptIssue",
     "TranscriptParser",
@@ -140,8 +142,12 @@ __all__ = [
     "aimage_to_data_uri",
     "build_request",
     "detect_image_mime",
+    "event_to_dict",
     "image_to_data_uri",
     "parse_transcript",
+    "plan_to_dicts",
     "resolve_api_key",
     "resolve_base_url",
+    "server_call_id",
+    "source_to_dict",
 ]

@@ -1,0 +1,142 @@
+"""R1V4's server-side trace as plain data, for both adapters.
+
+LangChain and LlamaIndex each put the trace in their own places (content blocks, metadata,
+``additional_kwargs``), but the JSON-safe shape of each event is the same, so it is made here once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from r1v4._transcript import (
+    InvalidClientToolCall,
+    Plan,
+    ServerToolCall,
+    ServerToolResult,
+    Source,
+    TranscriptEvent,
+    TranscriptIssue,
+)
+
+__all__ = ["Trace", "event_to_dict", "plan_to_dicts", "server_call_id", "source_to_dict"]
+
+
+def server_call_id(index: int) -> str:
+    """The id a server tool call and its result share (``srvtool_0``, ``srvtool_1``, …)."""
+    return f"srvtool_{index}"
+
+
+def source_to_dict(source: Source) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": source.kind, "title": source.title, "url": source.url}
+    if source.snippet is not None:
+        out["snippet"] = source.snippet
+    if source.image_url is not None:
+        out["image_url"] = source.image_url
+    return out
+
+
+def plan_to_dicts(plan: Plan) -> list[dict[str, Any]]:
+    return [
+        {"description": s.description, "tool_name": s.tool_name, "parameters": s.parameters}
+        for s in plan.steps
+    ]
+
+
+def event_to_dict(event: TranscriptEvent) -> dict[str, Any] | None:
+    """A JSON-safe dict for a trace event (``None`` for answer/reasoning deltas and client
+    tool calls, which are not trace)."""
+    if isinstance(event, ServerToolCall):
+        return {
+            "type": "server_tool_call",
+            "id": server_call_id(event.index),
+            "name": event.name,
+            "args": event.arguments,
+            "tag": event.tag,
+        }
+    if isinstance(event, ServerToolResult):
+        out: dict[str, Any] = {
+            "type": "server_tool_result",
+            "tool_call_id": server_call_id(event.call_index)
+            if event.call_index is not None
+            else None,
+            "name": event.name,
+            "output": event.content,
+        }
+        if event.sources:
+            out["sources"] = [source_to_dict(s) for s in event.sources]
+        return out
+    if isinstance(event, Plan):
+        return {"type": "plan", "steps": plan_to_dicts(event), "raw": event.raw}
+    if isinstance(event, TranscriptIssue):
+        return {
+            "type": "transcript_issue",
+            "kind": event.kind,
+            "text": event.text,
+            "detail": event.detail,
+        }
+    if isinstance(event, InvalidClientToolCall):
+        return {
+            "type": "invalid_tool_call",
+            "name": event.name,
+            "raw": event.raw,
+            "error": event.error,
+        }
+    return None
+
+
+@dataclass(slots=True)
+class Trace:
+    """Everything the server's agent did in one reply, gathered from its events."""
+
+    server_tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    server_tool_results: list[dict[str, Any]] = field(default_factory=list)
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    plan: list[dict[str, Any]] | None = None
+    issues: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, events: Iterable[TranscriptEvent]) -> None:
+        for event in events:
+            data = event_to_dict(event)
+            if data is None:
+                continue
+            kind = data["type"]
+            if kind == "server_tool_call":
+                self.server_tool_calls.append(data)
+            elif kind == "server_tool_result":
+                self.server_tool_results.append(data)
+                self.sources.extend(data.get("sources", ()))
+            elif kind == "plan":
+                self.plan = data["steps"]
+            elif kind == "transcript_issue":
+                self.issues.append(data)
+
+    @classmethod
+    def of(cls, events: Iterable[TranscriptEvent]) -> Trace:
+        trace = cls()
+        trace.add(events)
+        return trace
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.server_tool_calls
+            or self.server_tool_results
+            or self.plan is not None
+            or self.issues
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Only the non-empty parts, so a plain reply adds nothing to metadata."""
+        out: dict[str, Any] = {}
+        if self.server_tool_calls:
+            out["server_tool_calls"] = self.server_tool_calls
+        if self.server_tool_results:
+            out["server_tool_results"] = self.server_tool_results
+        if self.sources:
+            out["sources"] = self.sources
+        if self.plan is not None:
+            out["plan"] = self.plan
+        if self.issues:
+            out["transcript_issues"] = self.issues
+        return out
