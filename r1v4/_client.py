@@ -208,8 +208,10 @@ class ClientSettings:
         self, status: int, headers: Mapping[str, str], body: bytes, prepared: _Prepared
     ) -> R1V4Error:
         err = error_from_response(status, headers, body)
-        if isinstance(err, BadRequestError) and prepared.native_tools and self._may_fall_back(
-            prepared.request
+        if (
+            isinstance(err, BadRequestError)
+            and prepared.native_tools
+            and self._may_fall_back(prepared.request)
         ):
             self._fell_back = True
             logger.info(
@@ -255,9 +257,7 @@ class ClientSettings:
 
 
 def _uses_tools(request: ChatRequest) -> bool:
-    return bool(request.tools) or any(
-        m.role == "tool" or m.tool_calls for m in request.messages
-    )
+    return bool(request.tools) or any(m.role == "tool" or m.tool_calls for m in request.messages)
 
 
 def _is_event_stream(response: httpx.Response) -> bool:
@@ -398,7 +398,9 @@ class R1V4Client(_HTTPOwner):
         while True:
             headers: Mapping[str, str] | None = None
             try:
-                response = self.http_client.post(s.url, content=prepared.body, headers=s.headers(False))
+                response = self.http_client.post(
+                    s.url, content=prepared.body, headers=s.headers(False)
+                )
             except httpx.HTTPError as exc:
                 err: R1V4Error = transport_error(exc)
                 cause: BaseException = exc
@@ -414,7 +416,9 @@ class R1V4Client(_HTTPOwner):
             attempt, prepared = _next_attempt(s, attempt, err, prepared)
             time.sleep(delay)
 
-    def stream(self, request: ChatRequest | None = None, **fields: Any) -> Iterator[ChatCompletionChunk]:
+    def stream(
+        self, request: ChatRequest | None = None, **fields: Any
+    ) -> Iterator[ChatCompletionChunk]:
         """Send a stream request and yield chunks as they arrive.
 
         Breaking out of the loop (or closing the generator) closes the connection at once.

@@ -235,7 +235,9 @@ def error_from_body(
     )
 
 
-def error_from_response(status_code: int, headers: Mapping[str, str], body: bytes) -> APIStatusError:
+def error_from_response(
+    status_code: int, headers: Mapping[str, str], body: bytes
+) -> APIStatusError:
     """Build the typed error for a finished non-2xx HTTP response."""
     return error_from_body(status_code, body, request_id=request_id_of(headers))
 

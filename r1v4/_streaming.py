@@ -215,7 +215,9 @@ class ResponseParser:
             for tc in tool_calls:
                 fn = tc.get("function") or {}
                 i = tc.get("index") or 0
-                calls.append(ToolCallDelta(i, tc.get("id"), fn.get("name"), fn.get("arguments") or ""))
+                calls.append(
+                    ToolCallDelta(i, tc.get("id"), fn.get("name"), fn.get("arguments") or "")
+                )
                 if i >= st.next_index:
                     st.next_index = i + 1
         answer: str | None = None
