@@ -8,6 +8,7 @@ decisions, chunk parsing) lives in :class:`_Settings`, :mod:`r1v4._retry` and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json
 import logging
@@ -241,10 +242,8 @@ class ClientSettings:
         if body is None:
             return
         parsed: Any = None
-        try:
+        with contextlib.suppress(ValueError):
             parsed = json.loads(body)
-        except ValueError:
-            pass
         if isinstance(parsed, dict) and "choices" not in parsed:
             raise error_from_body(response.status_code, parsed)
         ctype = response.headers.get("content-type", "")
