@@ -260,7 +260,8 @@ def _uses_tools(request: ChatRequest) -> bool:
 
 
 def _is_event_stream(response: httpx.Response) -> bool:
-    return response.headers.get("content-type", "").startswith("text/event-stream")
+    ctype: str = response.headers.get("content-type", "")
+    return ctype.startswith("text/event-stream")
 
 
 class _StreamReader:

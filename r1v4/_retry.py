@@ -80,7 +80,7 @@ class RetryPolicy:
             if after is not None:
                 return after
         base = min(self.max_backoff, self.backoff * (2**attempt))
-        return base * (0.75 + random.random() / 4)
+        return float(base * (0.75 + random.random() / 4))
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
