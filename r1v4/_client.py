@@ -212,20 +212,21 @@ class ClientSettings:
         if (
             isinstance(err, BadRequestError)
             and prepared.native_tools
-            and self._may_fall_back(prepared.request)
+            and (prepared.request.tool_mode or self.tool_mode) == "auto"
         ):
-            self._fell_back = True
-            logger.info(
-                "r1v4: %s refused a request with tools (%s); switching this client to "
-                "tool_mode='prompted'",
-                self.base_url,
-                err.message,
-            )
+            # Every native request refused this way is resent prompted, including ones that
+            # were already in flight when an earlier refusal switched the client; only the
+            # switch itself is logged.
+            if not self._fell_back:
+                self._fell_back = True
+                logger.info(
+                    "r1v4: %s refused a request with tools (%s); switching this client to "
+                    "tool_mode='prompted'",
+                    self.base_url,
+                    err.message,
+                )
             err.fallback = True  # type: ignore[attr-defined]
         return err
-
-    def _may_fall_back(self, request: ChatRequest) -> bool:
-        return (request.tool_mode or self.tool_mode) == "auto" and not self._fell_back
 
     def retry_delay(
         self, exc: R1V4Error, attempt: int, headers: Mapping[str, str] | None
