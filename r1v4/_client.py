@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import ipaddress
 import json
 import logging
 import os
+import ssl
 import threading
 import time
 import warnings
@@ -89,6 +91,32 @@ def make_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
     if timeout is None:
         return httpx.Timeout(None, connect=DEFAULT_CONNECT_TIMEOUT)
     return httpx.Timeout(timeout, connect=min(DEFAULT_CONNECT_TIMEOUT, timeout))
+
+
+_ssl_lock = threading.Lock()
+_ssl_ctx: ssl.SSLContext | None = None
+
+
+def shared_ssl_context() -> ssl.SSLContext:
+    """One verifying TLS context per process, with the transport modules imported.
+
+    Building a context loads the CA bundle (tens of milliseconds) and httpx imports httpcore
+    (and trio, when installed) on its first client: up to 200 ms. The async client makes one
+    httpx client per event loop, inside that loop, where this would block every other task; so
+    it is paid once, when an r1v4 client is constructed. Contexts are safe to share.
+    """
+    global _ssl_ctx
+    if _ssl_ctx is None:
+        with _ssl_lock:
+            if _ssl_ctx is None:
+                import certifi
+                import httpcore  # noqa: F401
+
+                for lazy in ("httpcore._backends.anyio", "anyio._backends._asyncio"):
+                    with contextlib.suppress(ImportError):  # only a warm-up: never required
+                        importlib.import_module(lazy)
+                _ssl_ctx = ssl.create_default_context(cafile=certifi.where())
+    return _ssl_ctx
 
 
 def _is_loopback(host: str) -> bool:
@@ -342,7 +370,10 @@ class R1V4Client(_HTTPOwner):
         self.settings = ClientSettings(**settings)
         self._own_http = http_client is None
         self._http_client = http_client
+        self._finalizer: weakref.finalize[Any, Any] | None = None
         self._lock = threading.Lock()
+        if self._own_http:
+            shared_ssl_context()  # paid here, once per process, not on the first request
         _LIVE_CLIENTS.add(self)
 
     def __repr__(self) -> str:
@@ -356,13 +387,21 @@ class R1V4Client(_HTTPOwner):
                 client = self._http_client
                 if client is None:
                     client = self._http_client = httpx.Client(
-                        timeout=self.settings.timeout, follow_redirects=False
+                        timeout=self.settings.timeout,
+                        follow_redirects=False,
+                        verify=shared_ssl_context(),
                     )
+                    # Closed at garbage collection or interpreter exit, whichever comes first,
+                    # so an object nobody closed leaves no socket behind.
+                    self._finalizer = weakref.finalize(self, client.close)
         return client
 
     def _forget_connections(self) -> None:
         if self._own_http:
             self._http_client = None
+            if self._finalizer is not None:
+                self._finalizer.detach()  # the parent's sockets are the parent's to close
+                self._finalizer = None
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -370,6 +409,9 @@ class R1V4Client(_HTTPOwner):
         if self._own_http and self._http_client is not None:
             self._http_client.close()
             self._http_client = None
+            if self._finalizer is not None:
+                self._finalizer.detach()
+                self._finalizer = None
 
     def __enter__(self) -> R1V4Client:
         return self
@@ -486,6 +528,8 @@ class AsyncR1V4Client(_HTTPOwner):
             asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, AsyncGenerator[None, None]]
         ] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
+        if http_async_client is None:
+            shared_ssl_context()  # built now rather than inside the first event loop
         _LIVE_CLIENTS.add(self)
 
     def __repr__(self) -> str:
@@ -503,7 +547,9 @@ class AsyncR1V4Client(_HTTPOwner):
         entry = self._by_loop.get(loop)
         if entry is not None:
             return entry[0]
-        client = httpx.AsyncClient(timeout=self.settings.timeout, follow_redirects=False)
+        client = httpx.AsyncClient(
+            timeout=self.settings.timeout, follow_redirects=False, verify=shared_ssl_context()
+        )
         keeper = self._close_with_loop(loop, client)
         # Starting the generator registers it with the loop; asyncio.run() closes live
         # generators before it closes the loop, which is how the pool gets closed in time.
