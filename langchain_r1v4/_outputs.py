@@ -1,0 +1,301 @@
+"""Core completions and chunks -> LangChain messages.
+
+Where each part of an R1V4 reply lands (v0 layout; the ``skywork`` block translator derives the
+v1 content blocks from it):
+
+* answer -> ``content``; reasoning -> ``additional_kwargs["reasoning_content"]``;
+* server trace -> ``additional_kwargs["server_tool_calls"]`` / ``["server_tool_results"]``;
+  ``response_metadata["sources"]``, ``["plan"]``, ``["transcript_issues"]``;
+* the content exactly as sent, when it differs from the answer ->
+  ``response_metadata["raw_content"]``;
+* client tool calls -> ``tool_calls`` / ``tool_call_chunks`` / ``invalid_tool_calls``.
+
+The stream converter is on the per-chunk hot path: it builds one ``AIMessageChunk`` per kind of
+payload and nothing else, and keeps end-of-stream metadata for a single final chunk.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.messages.content import InvalidToolCall
+from langchain_core.messages.tool import (
+    ToolCall,
+    ToolCallChunk,
+    invalid_tool_call,
+    tool_call,
+    tool_call_chunk,
+)
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+from r1v4 import (
+    AssistantMessage,
+    ChatCompletion,
+    ChatCompletionChunk,
+    InvalidClientToolCall,
+    Trace,
+    TranscriptEvent,
+    Usage,
+)
+from r1v4._streaming import text_tool_call_id
+
+__all__ = ["PROVIDER", "StreamConverter", "completion_to_result", "usage_metadata"]
+
+PROVIDER = "skywork"
+"""``response_metadata["model_provider"]``: selects the v1 block translator in ``_blocks``."""
+
+_CALL_FINISH = frozenset({None, "stop"})
+
+
+def usage_metadata(usage: Usage) -> UsageMetadata:
+    out = UsageMetadata(
+        input_tokens=usage.prompt_tokens,
+        output_tokens=usage.completion_tokens,
+        total_tokens=usage.total_tokens,
+    )
+    if usage.reasoning_tokens is not None:
+        out["output_token_details"] = {"reasoning": usage.reasoning_tokens}
+    if usage.cached_tokens is not None:
+        out["input_token_details"] = {"cache_read": usage.cached_tokens}
+    return out
+
+
+def _trace_parts(events: list[TranscriptEvent]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Trace events -> (additional_kwargs, response_metadata) entries."""
+    data = Trace.of(events).to_dict()
+    kwargs: dict[str, Any] = {}
+    for key in ("server_tool_calls", "server_tool_results"):
+        if key in data:
+            kwargs[key] = data.pop(key)
+    return kwargs, data
+
+
+def _final_metadata(
+    response_id: str, model: str, finish_reason: str | None, answer: str, raw: str
+) -> dict[str, Any]:
+    meta: dict[str, Any] = {"model_provider": PROVIDER, "model_name": model}
+    if response_id:
+        meta["id"] = response_id
+    if finish_reason is not None:
+        meta["finish_reason"] = finish_reason
+    if raw and raw != answer:
+        meta["raw_content"] = raw
+    return meta
+
+
+# -------------------------------------------------------------------------- non-stream
+
+
+def _parse_call(call_id: str, name: str, arguments: str) -> ToolCall | InvalidToolCall:
+    try:
+        # strict=False: the same leniency LangChain applies when it joins streamed arguments.
+        args = json.loads(arguments, strict=False) if arguments else {}
+    except ValueError as exc:
+        return invalid_tool_call(name=name, args=arguments, id=call_id, error=str(exc))
+    if not isinstance(args, dict):
+        return invalid_tool_call(
+            name=name, args=arguments, id=call_id, error="arguments are not a JSON object"
+        )
+    return tool_call(name=name, args=args, id=call_id)
+
+
+def completion_to_result(completion: ChatCompletion, default_model: str) -> ChatResult:
+    message = completion.message if completion.choices else AssistantMessage()
+    finish = completion.choices[0].finish_reason if completion.choices else None
+    additional_kwargs: dict[str, Any] = {}
+    if message.reasoning:
+        additional_kwargs["reasoning_content"] = message.reasoning
+    meta = _final_metadata(
+        completion.id,
+        completion.model or default_model,
+        finish,
+        message.content,
+        message.raw_content,
+    )
+    if message.events:
+        trace_kwargs, trace_meta = _trace_parts(message.events)
+        additional_kwargs.update(trace_kwargs)
+        meta.update(trace_meta)
+    calls: list[ToolCall] = []
+    invalid: list[InvalidToolCall] = []
+    for tc in message.tool_calls:
+        parsed = _parse_call(tc.id, tc.function.name, tc.function.arguments)
+        if parsed.get("type") == "tool_call":
+            calls.append(parsed)  # type: ignore[arg-type]
+        else:
+            invalid.append(parsed)  # type: ignore[arg-type]
+    invalid.extend(
+        invalid_tool_call(name=bad.name, args=bad.arguments, id=bad.id, error=bad.error)
+        for bad in message.invalid_tool_calls
+    )
+    ai = AIMessage(
+        content=message.content,
+        additional_kwargs=additional_kwargs,
+        response_metadata=meta,
+        tool_calls=calls,
+        invalid_tool_calls=invalid,
+        usage_metadata=usage_metadata(completion.usage) if completion.usage else None,
+        id=completion.id or None,
+    )
+    return ChatResult(generations=[ChatGeneration(message=ai)])
+
+
+# ------------------------------------------------------------------------------ stream
+
+
+class StreamConverter:
+    """Turns one stream's core chunks into ``ChatGenerationChunk`` objects.
+
+    Reasoning, trace and answer each get their own message chunk (reasoning first), so a
+    consumer printing ``chunk.content`` never sees reasoning. ``finish_reason``, the model name,
+    usage and the raw transcript go on one final chunk (``chunk_position="last"``) from
+    :meth:`end`, so string metadata is never concatenated by LangChain's chunk merging.
+    """
+
+    __slots__ = (
+        "_answer",
+        "_calls",
+        "_finish",
+        "_id",
+        "_model",
+        "_raw",
+        "_sources",
+        "_usage",
+    )
+
+    def __init__(self, default_model: str) -> None:
+        self._answer: list[str] = []
+        self._raw: list[str] = []
+        self._calls = False
+        self._finish: str | None = None
+        self._id = ""
+        self._model = default_model
+        self._usage: Usage | None = None
+        self._sources: list[dict[str, Any]] = []
+
+    def feed(self, chunk: ChatCompletionChunk) -> list[ChatGenerationChunk]:
+        if chunk.usage is not None:
+            self._usage = chunk.usage
+        if not self._id and chunk.id:
+            self._id = chunk.id
+        if chunk.model:
+            self._model = chunk.model
+        if not chunk.choices:
+            return []
+        # R1V4 answers with one choice (``n`` is never sent).
+        choice = chunk.choices[0]
+        if choice.finish_reason is not None:
+            self._finish = choice.finish_reason
+        delta = choice.delta
+        if delta.raw_content:
+            self._raw.append(delta.raw_content)
+        msg_id = chunk.id or None
+        content = delta.content
+        if (
+            content
+            and delta.reasoning is None
+            and delta.tool_calls is None
+            and delta.events is None
+        ):  # the common case: a piece of answer
+            self._answer.append(content)
+            return [
+                ChatGenerationChunk(
+                    message=AIMessageChunk(
+                        content=content,
+                        id=msg_id,
+                        response_metadata={"model_provider": PROVIDER},
+                    )
+                )
+            ]
+        out: list[ChatGenerationChunk] = []
+        if delta.reasoning:
+            out.append(
+                ChatGenerationChunk(
+                    message=AIMessageChunk(
+                        content="",
+                        additional_kwargs={"reasoning_content": delta.reasoning},
+                        id=msg_id,
+                        response_metadata={"model_provider": PROVIDER},
+                    )
+                )
+            )
+        call_chunks: list[ToolCallChunk] = []
+        if delta.events:
+            out.extend(self._trace_chunk(delta.events, msg_id, call_chunks))
+        if delta.tool_calls:
+            self._calls = True
+            call_chunks.extend(
+                tool_call_chunk(name=tc.name, args=tc.arguments, id=tc.id, index=tc.index)
+                for tc in delta.tool_calls
+            )
+        if content or call_chunks:
+            if content:
+                self._answer.append(content)
+            out.append(
+                ChatGenerationChunk(
+                    message=AIMessageChunk(
+                        content=content or "",
+                        tool_call_chunks=call_chunks,
+                        id=msg_id,
+                        response_metadata={"model_provider": PROVIDER},
+                    )
+                )
+            )
+        return out
+
+    def _trace_chunk(
+        self, events: list[TranscriptEvent], msg_id: str | None, call_chunks: list[ToolCallChunk]
+    ) -> list[ChatGenerationChunk]:
+        for ev in events:
+            if isinstance(ev, InvalidClientToolCall):
+                # LangChain re-parses joined argument text leniently and would "repair" the
+                # payload into a wrong call; as a JSON string it stays an invalid call.
+                call_chunks.append(
+                    tool_call_chunk(
+                        name=ev.name,
+                        args=json.dumps(ev.raw, ensure_ascii=False),
+                        id=text_tool_call_id(self._id, 2000 + ev.index),
+                        index=None,
+                    )
+                )
+        kwargs, meta = _trace_parts(events)
+        # Each source already streams inside its server_tool_result; the full list goes on the
+        # last chunk, where the v1 translator can attach it to the answer as citations.
+        sources = meta.pop("sources", None)
+        if sources:
+            self._sources.extend(sources)
+        if not kwargs and not meta:
+            return []
+        meta["model_provider"] = PROVIDER
+        return [
+            ChatGenerationChunk(
+                message=AIMessageChunk(
+                    content="", additional_kwargs=kwargs, response_metadata=meta, id=msg_id
+                )
+            )
+        ]
+
+    def end(self) -> ChatGenerationChunk:
+        """The last chunk: finish reason, model name, id, usage, sources, raw transcript."""
+        finish = self._finish
+        # The core reports calls the model wrote as text under the server's "stop"; its
+        # non-stream aggregate says "tool_calls", and so must the stream.
+        if self._calls and finish in _CALL_FINISH:
+            finish = "tool_calls"
+        meta = _final_metadata(
+            self._id, self._model, finish, "".join(self._answer), "".join(self._raw)
+        )
+        if self._sources:
+            meta["sources"] = self._sources
+        return ChatGenerationChunk(
+            message=AIMessageChunk(
+                content="",
+                response_metadata=meta,
+                usage_metadata=usage_metadata(self._usage) if self._usage else None,
+                id=self._id or None,
+                chunk_position="last",
+            )
+        )

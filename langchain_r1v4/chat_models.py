@@ -1,0 +1,556 @@
+"""``ChatR1V4``: Skywork R1V4 as a LangChain chat model."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from operator import itemgetter
+from typing import Any, Literal
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
+from langchain_core.output_parsers.openai_tools import (
+    JsonOutputKeyToolsParser,
+    PydanticToolsParser,
+)
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.tools import BaseTool
+from langchain_core.utils import from_env, secret_from_env
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from langchain_core.utils.pydantic import is_basemodel_subclass
+from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, SecretStr
+
+from langchain_r1v4 import _blocks
+from langchain_r1v4._messages import History, to_wire_messages
+from langchain_r1v4._outputs import StreamConverter, completion_to_result
+from r1v4 import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MODEL,
+    AsyncR1V4Client,
+    ChatRequest,
+    R1V4Client,
+    ToolMode,
+    build_request,
+)
+
+__all__ = ["ChatR1V4"]
+
+_blocks.register()
+
+# Guards the lazy creation of a model's core clients; held for microseconds, once per model.
+_CLIENT_LOCK = threading.Lock()
+
+_StructuredMethod = Literal["function_calling", "json_mode", "json_schema"]
+
+
+class ChatR1V4(BaseChatModel):
+    """Skywork R1V4, the multimodal agent model, as a LangChain chat model.
+
+    A thin translator over the ``r1v4`` core client: LangChain messages in, R1V4's reply out
+    with the answer, the reasoning, the server's own tool trace and client tool calls each in
+    its LangChain place.
+
+    Setup:
+        Install ``r1v4[langchain]`` and set your key::
+
+            pip install "r1v4[langchain]"
+            export SKYWORK_API_KEY="..."
+
+        For a self-hosted ``Skywork/R1V4`` (vLLM, SGLang) set ``base_url`` (or
+        ``SKYWORK_BASE_URL``) to its ``/v1`` URL.
+
+    Key init args — completion params:
+        model: str
+            ``"skywork/r1v4-lite"`` (default), ``"skywork/r1v4-vl-planner-lite"``, or any name a
+            self-hosted server knows. ``model_name`` is accepted as an alias.
+        enable_search: bool | None
+            Deep-research mode of the hosted API (web and image search on the server).
+        temperature, top_p, max_tokens, stop:
+            The usual sampling controls.
+        tool_mode: Literal["auto", "native", "prompted"]
+            How bound tools reach the server: OpenAI ``tools`` (``"native"``), rendered into
+            the system prompt in the Qwen/Hermes form (``"prompted"``), or ``"auto"`` (default):
+            prompted on the hosted API, native elsewhere, switching to prompted once when a
+            server refuses ``tools``.
+        history: Literal["answer", "transcript"]
+            What an earlier R1V4 reply sends back in later turns: its answer (default) or the
+            full content the server sent (tool calls, observations, answer tags; reasoning too
+            when the server wrote it inline).
+        send_reasoning: bool
+            Also send earlier replies' reasoning back, as ``<think>…</think>``. Default ``False``.
+
+    Key init args — client params:
+        api_key: SecretStr | None
+            Read from ``SKYWORK_API_KEY`` when not given.
+        base_url: str | None
+            Read from ``SKYWORK_BASE_URL``, default ``https://api.skyworkmodel.ai/api/v1``.
+        timeout: float | None
+            Seconds to wait for each read (default 600: the agent may think for minutes).
+        max_retries: int
+            Retries of connection errors, 429 and 5xx, with backoff (default 2).
+        streaming, stream_usage, extra_body, default_headers, http_client, http_async_client:
+            As in ``ChatOpenAI``; ``extra_body`` adds fields to every request body.
+
+    Instantiate:
+        .. code-block:: python
+
+            from langchain_r1v4 import ChatR1V4
+
+            llm = ChatR1V4(model="skywork/r1v4-lite", temperature=0.2)
+
+    Invoke:
+        .. code-block:: python
+
+            msg = llm.invoke([("system", "Answer briefly."), ("human", "What is 17 * 23?")])
+            msg.content  # "391" -- the answer only, never <think> or tool tags
+
+    Stream:
+        .. code-block:: python
+
+            for chunk in llm.stream("Why is the sky blue?"):
+                print(chunk.additional_kwargs.get("reasoning_content", ""), end="")  # first
+                print(chunk.content, end="")  # then the answer
+
+    Async:
+        .. code-block:: python
+
+            await llm.ainvoke("Hello")
+            async for chunk in llm.astream("Hello"):
+                ...
+            await llm.abatch(["Hello", "Hi"], config={"max_concurrency": 8})
+
+    Tool calling:
+        .. code-block:: python
+
+            from langchain_core.tools import tool
+
+            @tool
+            def get_weather(city: str) -> str:
+                \"\"\"Current weather in a city.\"\"\"
+                return "sunny"
+
+            msg = llm.bind_tools([get_weather], tool_choice="auto").invoke("Weather in Paris?")
+            msg.tool_calls  # [{"name": "get_weather", "args": {"city": "Paris"}, "id": ...}]
+
+        Tools R1V4 ran on the server (code, search) are trace, never ``tool_calls``: see
+        Response metadata.
+
+    Structured output:
+        .. code-block:: python
+
+            from pydantic import BaseModel
+
+            class Answer(BaseModel):
+                value: int
+                unit: str
+
+            llm.with_structured_output(Answer).invoke("How tall is Everest in meters?")
+            # Answer(value=8849, unit="m")
+
+        ``method="function_calling"`` (default, works in every ``tool_mode``),
+        ``"json_mode"`` and ``"json_schema"`` (``response_format``; self-hosted vLLM/SGLang).
+
+    Image input:
+        .. code-block:: python
+
+            from langchain_core.messages import HumanMessage
+
+            msg = HumanMessage(content=[
+                {"type": "text", "text": "What is in this picture?"},
+                {"type": "image", "url": "https://example.com/cat.png"},
+                {"type": "image", "base64": b64_png, "mime_type": "image/png"},
+                {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,..."}},
+            ])
+            llm.invoke([msg])
+
+        URLs are downloaded and inlined by the client (the hosted API takes data URIs only);
+        every image is checked before the request. Audio, video, PDF and file blocks raise
+        ``r1v4.InvalidRequestError`` before anything is sent.
+
+    Reasoning:
+        .. code-block:: python
+
+            msg = llm.invoke("Is 2^61 - 1 prime?")
+            msg.additional_kwargs["reasoning_content"]  # the <think> text
+
+            llm_v1 = ChatR1V4(output_version="v1")
+            [b["type"] for b in llm_v1.invoke("...").content]
+            # ["reasoning", "server_tool_call", "server_tool_result", "text"]
+
+    Token usage:
+        .. code-block:: python
+
+            msg.usage_metadata
+            # {"input_tokens": 28, "output_tokens": 412, "total_tokens": 440,
+            #  "output_token_details": {"reasoning": 380}}  # details when the server reports them
+
+        Streams carry it on their last chunk (``stream_usage=True``, the default).
+
+    Response metadata:
+        .. code-block:: python
+
+            msg.response_metadata
+            # {"model_provider": "skywork", "model_name": "skywork/r1v4-lite",
+            #  "finish_reason": "stop", "id": "...",
+            #  "sources": [...],            # deep research: {"kind","title","url","snippet"}
+            #  "plan": [...],               # planner: {"description","tool_name","parameters"}
+            #  "raw_content": "<think>…"}  # the content as sent, when it held transcript tags
+            msg.additional_kwargs["server_tool_calls"]    # the agent's own tool calls
+            msg.additional_kwargs["server_tool_results"]  # their observations
+
+            from langchain_r1v4 import get_plan, get_sources
+            get_plan(msg)     # [PlanStep(description=..., tool_name=..., parameters={...})]
+            get_sources(msg)  # [Source(title=..., url=..., ...)]
+    """
+
+    model: str = Field(default=DEFAULT_MODEL, validation_alias=AliasChoices("model", "model_name"))
+    """Model name: ``skywork/r1v4-lite``, ``skywork/r1v4-vl-planner-lite`` or a self-hosted one."""
+    api_key: SecretStr | None = Field(
+        default_factory=secret_from_env("SKYWORK_API_KEY", default=None)
+    )
+    """API key; read from ``SKYWORK_API_KEY`` when not given."""
+    base_url: str | None = Field(
+        default_factory=from_env("SKYWORK_BASE_URL", default=DEFAULT_BASE_URL)
+    )
+    """Server URL without ``/chat/completions``; ``SKYWORK_BASE_URL`` or the hosted API."""
+    enable_search: bool | None = None
+    """Deep-research mode (hosted API): the agent searches the web and images."""
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    stop: list[str] | str | None = None
+    timeout: float | None = 600.0
+    """Read timeout in seconds (connecting always times out after 10 s)."""
+    max_retries: int = 2
+    streaming: bool = False
+    """Use the streaming endpoint for ``invoke`` too."""
+    stream_usage: bool = True
+    """Ask for token usage at the end of streams."""
+    extra_body: dict[str, Any] | None = None
+    """Extra fields for every request body."""
+    default_headers: dict[str, str] | None = None
+    http_client: Any = Field(default=None, exclude=True)
+    """Your own ``httpx.Client`` (used as given, never closed)."""
+    http_async_client: Any = Field(default=None, exclude=True)
+    """Your own ``httpx.AsyncClient`` (tied to the event loop it was made in)."""
+    tool_mode: ToolMode = "auto"
+    """``"auto"``, ``"native"`` or ``"prompted"``: how tools are sent (see the class docs)."""
+    history: History = "answer"
+    """What earlier R1V4 replies send back: ``"answer"`` or ``"transcript"``."""
+    send_reasoning: bool = False
+    """Send earlier replies' reasoning back as ``<think>…</think>``."""
+
+    _client: R1V4Client | None = PrivateAttr(default=None)
+    _async_client: AsyncR1V4Client | None = PrivateAttr(default=None)
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    # ----------------------------------------------------------------- LangChain identity
+
+    @property
+    def model_name(self) -> str:
+        """Alias of :attr:`model`, the name LangChain tooling often looks for."""
+        return self.model
+
+    @property
+    def _llm_type(self) -> str:
+        return "skywork-r1v4-chat"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "base_url": self.base_url,
+            "enable_search": self.enable_search,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "stop": self.stop,
+            "tool_mode": self.tool_mode,
+            "history": self.history,
+            "send_reasoning": self.send_reasoning,
+            "extra_body": self.extra_body,
+        }
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = LangSmithParams(
+            ls_provider="skywork",
+            ls_model_name=kwargs.get("model") or self.model,
+            ls_model_type="chat",
+        )
+        temperature = kwargs.get("temperature", self.temperature)
+        if temperature is not None:
+            params["ls_temperature"] = temperature
+        max_tokens = kwargs.get("max_tokens", self.max_tokens)
+        if max_tokens:
+            params["ls_max_tokens"] = max_tokens
+        ls_stop = stop or kwargs.get("stop") or self.stop
+        if ls_stop:
+            params["ls_stop"] = [ls_stop] if isinstance(ls_stop, str) else list(ls_stop)
+        return params
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        return ["langchain_r1v4", "chat_models"]
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        return {"api_key": "SKYWORK_API_KEY"}
+
+    # ------------------------------------------------------------------------- core clients
+
+    def _client_settings(self) -> dict[str, Any]:
+        return {
+            "api_key": self.api_key,
+            "base_url": self.base_url,
+            "timeout": self.timeout,
+            "max_retries": self.max_retries,
+            "default_headers": self.default_headers,
+            "tool_mode": self.tool_mode,
+            "stream_usage": self.stream_usage,
+        }
+
+    @property
+    def client(self) -> R1V4Client:
+        """The core sync client, made on first use and shared by every call of this model."""
+        client = self._client
+        if client is None:
+            with _CLIENT_LOCK:
+                client = self._client
+                if client is None:
+                    client = R1V4Client(http_client=self.http_client, **self._client_settings())
+                    self._client = client
+        return client
+
+    @property
+    def async_client(self) -> AsyncR1V4Client:
+        """The core async client (one connection pool per event loop, managed by the core)."""
+        client = self._async_client
+        if client is None:
+            with _CLIENT_LOCK:
+                client = self._async_client
+                if client is None:
+                    client = AsyncR1V4Client(
+                        http_async_client=self.http_async_client, **self._client_settings()
+                    )
+                    self._async_client = client
+        return client
+
+    # ----------------------------------------------------------------------------- requests
+
+    def _request(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        stream: bool,
+        kwargs: dict[str, Any],
+    ) -> ChatRequest:
+        kw = dict(kwargs)
+        kw.pop("stream", None)
+        fields: dict[str, Any] = {
+            "model": kw.pop("model", None) or self.model,
+            "messages": to_wire_messages(
+                messages,
+                history=kw.pop("history", self.history),
+                send_reasoning=kw.pop("send_reasoning", self.send_reasoning),
+            ),
+            "stream": stream,
+            "enable_search": kw.pop("enable_search", self.enable_search),
+            "temperature": kw.pop("temperature", self.temperature),
+            "top_p": kw.pop("top_p", self.top_p),
+            "max_tokens": kw.pop("max_tokens", self.max_tokens),
+            "stop": stop or kw.pop("stop", None) or self.stop or None,
+            "tools": kw.pop("tools", None) or None,
+            "tool_choice": kw.pop("tool_choice", None),
+            "parallel_tool_calls": kw.pop("parallel_tool_calls", None),
+            "tool_mode": kw.pop("tool_mode", None),
+        }
+        kw.pop("stop", None)
+        stream_usage = kw.pop("stream_usage", None)
+        if stream and stream_usage is not None:
+            fields["stream_options"] = {"include_usage": bool(stream_usage)}
+        # Whatever else the caller passed goes into the body, as ChatOpenAI's kwargs do
+        # (``response_format`` from ``with_structured_output``, server-specific fields, ...).
+        extra = {**(self.extra_body or {}), **(kw.pop("extra_body", None) or {}), **kw}
+        if extra:
+            fields["extra_body"] = extra
+        return build_request(**fields)
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        request = self._request(messages, stop, False, kwargs)
+        return completion_to_result(self.client.create(request), request.model)
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        request = self._request(messages, stop, False, kwargs)
+        return completion_to_result(await self.async_client.create(request), request.model)
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        request = self._request(messages, stop, True, kwargs)
+        converter = StreamConverter(request.model)
+        for chunk in self.client.stream(request):
+            for generation in converter.feed(chunk):
+                # LangChain reports tokens itself unless it hands us a run manager.
+                if run_manager is not None:
+                    run_manager.on_llm_new_token(generation.text, chunk=generation)
+                yield generation
+        last = converter.end()
+        if run_manager is not None:
+            run_manager.on_llm_new_token("", chunk=last)
+        yield last
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        request = self._request(messages, stop, True, kwargs)
+        converter = StreamConverter(request.model)
+        async for chunk in self.async_client.stream(request):
+            for generation in converter.feed(chunk):
+                if run_manager is not None:
+                    await run_manager.on_llm_new_token(generation.text, chunk=generation)
+                yield generation
+        last = converter.end()
+        if run_manager is not None:
+            await run_manager.on_llm_new_token("", chunk=last)
+        yield last
+
+    # ------------------------------------------------------------ tools, structured output
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: dict[str, Any] | str | bool | None = None,
+        parallel_tool_calls: bool | None = None,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools (LangChain tools, functions, pydantic models, TypedDicts or dicts).
+
+        ``tool_choice``: ``"auto"``, ``"none"``, ``"any"``/``"required"``/``True`` (must call
+        one), a tool name (must call that one), an OpenAI ``tool_choice`` dict, or
+        ``None``/``False`` (the server's default). In prompted mode the choice becomes an
+        instruction in the tool prompt.
+        """
+        formatted = [convert_to_openai_tool(t, strict=strict) for t in tools]
+        names = [t["function"]["name"] for t in formatted if "function" in t]
+        if tool_choice is not None and tool_choice is not False:
+            kwargs["tool_choice"] = _tool_choice(tool_choice, names)
+        if parallel_tool_calls is not None:
+            kwargs["parallel_tool_calls"] = parallel_tool_calls
+        return self.bind(tools=formatted, **kwargs)
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type | None = None,
+        *,
+        method: _StructuredMethod = "function_calling",
+        include_raw: bool = False,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | Any]:
+        """Return output matching ``schema`` (pydantic class, TypedDict or JSON schema).
+
+        ``method``: ``"function_calling"`` (default; a forced tool call, which works in every
+        ``tool_mode``), ``"json_mode"`` (``response_format={"type": "json_object"}``; describe
+        the shape in the prompt) or ``"json_schema"`` (``response_format`` with the schema, for
+        servers with guided decoding such as vLLM and SGLang). With ``include_raw=True`` the
+        result is ``{"raw": AIMessage, "parsed": ..., "parsing_error": ...}``.
+        """
+        is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
+        trace_format = {"kwargs": {"method": method, "strict": strict}, "schema": schema}
+        parser: Runnable[Any, Any]
+        if method == "function_calling":
+            if schema is None:
+                raise ValueError("with_structured_output(method='function_calling') needs a schema")
+            tool_name = convert_to_openai_tool(schema)["function"]["name"]
+            llm = self.bind_tools(
+                [schema],
+                tool_choice=tool_name,
+                parallel_tool_calls=False,
+                strict=strict,
+                ls_structured_output_format=trace_format,
+                **kwargs,
+            )
+            if is_pydantic:
+                parser = PydanticToolsParser(tools=[schema], first_tool_only=True)  # type: ignore[list-item]
+            else:
+                parser = JsonOutputKeyToolsParser(key_name=tool_name, first_tool_only=True)
+        elif method in ("json_mode", "json_schema"):
+            if method == "json_mode":
+                response_format: dict[str, Any] = {"type": "json_object"}
+            else:
+                if schema is None:
+                    raise ValueError("with_structured_output(method='json_schema') needs a schema")
+                function = convert_to_openai_tool(schema, strict=strict)["function"]
+                json_schema: dict[str, Any] = {
+                    "name": function["name"],
+                    "schema": function.get("parameters", {}),
+                }
+                if strict is not None:
+                    json_schema["strict"] = strict
+                response_format = {"type": "json_schema", "json_schema": json_schema}
+            llm = self.bind(
+                response_format=response_format, ls_structured_output_format=trace_format, **kwargs
+            )
+            parser = (
+                PydanticOutputParser(pydantic_object=schema)  # type: ignore[arg-type]
+                if is_pydantic
+                else JsonOutputParser()
+            )
+        else:
+            raise ValueError(
+                f"unknown method {method!r}: use 'function_calling', 'json_mode' or 'json_schema'"
+            )
+        if not include_raw:
+            return llm | parser
+        parse = RunnablePassthrough.assign(
+            parsed=itemgetter("raw") | parser, parsing_error=lambda _: None
+        )
+        no_parse = RunnablePassthrough.assign(parsed=lambda _: None)
+        return RunnableMap(raw=llm) | parse.with_fallbacks(
+            [no_parse], exception_key="parsing_error"
+        )
+
+
+def _tool_choice(choice: dict[str, Any] | str | bool, names: list[str]) -> dict[str, Any] | str:
+    if isinstance(choice, dict):
+        return choice
+    if choice is True or choice in ("any", "required"):
+        return "required"
+    if choice in ("auto", "none"):
+        return choice
+    if isinstance(choice, str) and choice in names:
+        return {"type": "function", "function": {"name": choice}}
+    raise ValueError(
+        f"tool_choice {choice!r} is neither 'auto', 'none', 'any', 'required' nor one of the "
+        f"bound tools {names}"
+    )
