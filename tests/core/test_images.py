@@ -1,0 +1,675 @@
+"""Tests for r1v4._images: every source kind, every rejection, URL downloads, downscaling."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+
+from r1v4._errors import ImageError, InvalidRequestError
+from r1v4._images import (
+    DEFAULT_MAX_IMAGE_BYTES,
+    SUPPORTED_MIME_TYPES,
+    aimage_to_data_uri,
+    bytes_to_data_uri,
+    detect_image_mime,
+    image_to_data_uri,
+    is_data_uri,
+    is_remote_url,
+)
+
+# ---------------------------------------------------------------------------------- helpers
+
+FORMATS = {
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/gif": "GIF",
+    "image/webp": "WEBP",
+    "image/bmp": "BMP",
+}
+
+
+def gradient(size: tuple[int, int] = (40, 30), mode: str = "RGB") -> Image.Image:
+    width, height = size
+    img = Image.new("RGB", size)
+    img.putdata(
+        [(x * 255 // width, y * 255 // height, 128) for y in range(height) for x in range(width)]
+    )
+    return img.convert(mode)
+
+
+def encode(img: Image.Image, fmt: str, **options: Any) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, **options)
+    return buf.getvalue()
+
+
+def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (40, 30), **options: Any) -> bytes:
+    img = gradient(size)
+    if fmt == "GIF":  # Pillow's default quantizer is slow on a many-coloured gradient
+        img = img.quantize(64, method=Image.Quantize.FASTOCTREE)
+    return encode(img, fmt, **options)
+
+
+def noise_jpeg(side: int) -> bytes:
+    """A JPEG that barely compresses: a few of them span several read/encode chunks."""
+    return encode(
+        Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)), "JPEG", quality=95
+    )
+
+
+_URI = re.compile(r"data:(image/[a-z]+);base64,([A-Za-z0-9+/]*={0,2})", re.S)
+
+
+def parse(uri: str) -> tuple[str, bytes]:
+    """The MIME type and decoded bytes of a canonical data URI (fails on anything else)."""
+    match = _URI.fullmatch(uri)
+    assert match, uri[:80]
+    return match[1], base64.b64decode(match[2], validate=True)
+
+
+def open_uri(uri: str) -> Image.Image:
+    img = Image.open(io.BytesIO(parse(uri)[1]))
+    img.load()
+    return img
+
+
+Convert = Callable[..., Awaitable[str]]
+
+
+@pytest.fixture(params=["sync", "async"])
+def to_uri(request: pytest.FixtureRequest) -> Convert:
+    """Either entry point behind one awaitable signature; ``client=True`` passes a client."""
+
+    async def sync(source: Any, *, client: bool = False, **kw: Any) -> str:
+        if client:
+            with httpx.Client() as http:
+                result = image_to_data_uri(source, http_client=http, **kw)
+                assert not http.is_closed  # a caller's client is borrowed, never closed
+                return result
+        return image_to_data_uri(source, **kw)
+
+    async def asynchronous(source: Any, *, client: bool = False, **kw: Any) -> str:
+        if client:
+            async with httpx.AsyncClient() as http:
+                result = await aimage_to_data_uri(source, http_client=http, **kw)
+                assert not http.is_closed
+                return result
+        return await aimage_to_data_uri(source, **kw)
+
+    return sync if request.param == "sync" else asynchronous
+
+
+# ---------------------------------------------------------------------------------- server
+
+
+@dataclass
+class Route:
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | Callable[[], Iterator[bytes]] = b""
+    delay: float = 0.0
+    sent: int = 0
+    total: int = 0
+    aborted: bool = False
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class StaticServer:
+    """A real HTTP server on loopback that records how much of each body it got to send."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        routes = self.routes
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                route = routes.get(self.path, Route(404, {"Content-Type": "text/plain"}, b"nope"))
+                try:
+                    time.sleep(route.delay)
+                    self.send_response(route.status)
+                    for name, value in route.headers.items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    chunks = [route.body] if isinstance(route.body, bytes) else route.body()
+                    for chunk in chunks:
+                        self.wfile.write(chunk)
+                        route.sent += len(chunk)
+                except (BrokenPipeError, ConnectionResetError):
+                    route.aborted = True
+                finally:
+                    route.done.set()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+
+    def add(self, path: str, route: Route) -> str:
+        self.routes[path] = route
+        return self.url(path)
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server() -> Iterator[StaticServer]:
+    srv = StaticServer()
+    yield srv
+    srv.close()
+
+
+def endless(head: bytes, total: int) -> Callable[[], Iterator[bytes]]:
+    """A body of ``total`` bytes starting with ``head``, produced lazily in 64 KiB writes."""
+
+    def body() -> Iterator[bytes]:
+        yield head
+        left = total - len(head)
+        while left > 0:
+            n = min(left, 64 * 1024)
+            yield b"\0" * n
+            left -= n
+
+    return body
+
+
+# ---------------------------------------------------------------------------------- API basics
+
+
+def test_public_constants() -> None:
+    assert DEFAULT_MAX_IMAGE_BYTES == 10 * 1024 * 1024
+    assert frozenset(FORMATS) == SUPPORTED_MIME_TYPES
+
+
+@pytest.mark.parametrize("mime", sorted(FORMATS))
+def test_detect_image_mime_from_magic_bytes(mime: str) -> None:
+    data = image_bytes(FORMATS[mime])
+    assert detect_image_mime(data) == mime
+    assert detect_image_mime(bytearray(data)) == mime
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"hello world", image_bytes("TIFF"), b"<svg xmlns='http://www.w3.org/2000/svg'/>", b"BM"],
+)
+def test_detect_image_mime_rejects_unsupported_and_garbage(data: bytes) -> None:
+    assert detect_image_mime(data) is None
+
+
+def test_url_and_data_uri_predicates() -> None:
+    assert is_data_uri("data:image/png;base64,AAAA")
+    assert is_data_uri("DATA:image/png;base64,AAAA")
+    assert not is_data_uri("/tmp/data:x.png")
+    assert is_remote_url("http://example.com/a.png")
+    assert is_remote_url("HTTPS://example.com/a.png")
+    assert not is_remote_url("ftp://example.com/a.png")
+    assert not is_remote_url("example.com/a.png")
+
+
+def test_importing_r1v4_does_not_import_pillow() -> None:
+    code = "import sys, r1v4, r1v4._images; assert 'PIL' not in sys.modules, 'PIL imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ---------------------------------------------------------------------------------- sources
+
+
+async def test_path_as_str_and_pathlike(tmp_path: Path, to_uri: Convert) -> None:
+    data = image_bytes("PNG")
+    path = tmp_path / "picture.png"
+    path.write_bytes(data)
+    for source in (str(path), path):
+        assert parse(await to_uri(source)) == ("image/png", data)
+
+
+async def test_mime_comes_from_bytes_not_file_name(tmp_path: Path, to_uri: Convert) -> None:
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(image_bytes("PNG"))
+    assert (await to_uri(path)).startswith("data:image/png;base64,")
+
+
+@pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
+async def test_raw_buffers(kind: Callable[[bytes], Any], to_uri: Convert) -> None:
+    data = image_bytes("GIF")
+    assert parse(await to_uri(kind(data))) == ("image/gif", data)
+
+
+@pytest.mark.parametrize("mime", sorted(FORMATS))
+def test_every_supported_format_round_trips(mime: str) -> None:
+    data = image_bytes(FORMATS[mime])
+    assert parse(bytes_to_data_uri(data)) == (mime, data)
+
+
+def test_declared_mime_type_never_overrides_the_bytes() -> None:
+    data = image_bytes("PNG")
+    assert parse(bytes_to_data_uri(data, mime_type="image/jpeg")) == ("image/png", data)
+
+
+async def test_pil_rgb_image(to_uri: Convert) -> None:
+    img = gradient((20, 10))
+    uri = await to_uri(img)
+    assert uri.startswith("data:image/png;base64,")
+    decoded = open_uri(uri)
+    assert decoded.mode == "RGB" and decoded.size == (20, 10)
+    assert decoded.tobytes() == img.tobytes()
+
+
+async def test_pil_rgba_image_keeps_alpha(to_uri: Convert) -> None:
+    img = gradient((20, 10), "RGBA")
+    img.putpixel((0, 0), (10, 20, 30, 0))
+    decoded = open_uri(await to_uri(img))
+    assert decoded.mode == "RGBA"
+    assert decoded.getpixel((0, 0)) == (10, 20, 30, 0)
+
+
+async def test_pil_rgba_as_jpeg_is_composited_on_white(to_uri: Convert) -> None:
+    img = Image.new("RGBA", (16, 16), (0, 0, 0, 0))
+    uri = await to_uri(img, mime_type="image/jpeg")
+    decoded = open_uri(uri)
+    assert uri.startswith("data:image/jpeg;base64,") and decoded.mode == "RGB"
+    pixel = decoded.getpixel((8, 8))
+    assert isinstance(pixel, tuple) and all(channel > 245 for channel in pixel)
+
+
+async def test_pil_image_opened_from_a_file_keeps_its_format(to_uri: Convert) -> None:
+    img = Image.open(io.BytesIO(image_bytes("JPEG")))
+    assert (await to_uri(img)).startswith("data:image/jpeg;base64,")
+    webp = Image.open(io.BytesIO(image_bytes("WEBP")))
+    assert (await to_uri(webp, mime_type="image/png")).startswith("data:image/png;base64,")
+
+
+async def test_canonical_data_uri_is_returned_unchanged(to_uri: Convert) -> None:
+    data = image_bytes("PNG")
+    uri = "data:image/png;base64," + base64.b64encode(data).decode()
+    assert await to_uri(uri) == uri
+
+
+@pytest.mark.parametrize(
+    "header", ["data:image/jpeg;base64,", "data:;base64,", "DATA:image/PNG;name=x.png;BASE64,"]
+)
+async def test_data_uri_gets_the_detected_mime_type(header: str, to_uri: Convert) -> None:
+    data = image_bytes("PNG")
+    payload = base64.b64encode(data).decode()
+    result = await to_uri(header + payload)
+    assert result == "data:image/png;base64," + payload
+    assert "None" not in result[:30]
+
+
+async def test_data_uri_with_line_breaks_and_surrounding_space(to_uri: Convert) -> None:
+    data = image_bytes("BMP")
+    wrapped = base64.encodebytes(data).decode()  # 76-column lines, as email tools emit
+    assert "\n" in wrapped
+    result = await to_uri(f"  data:image/bmp;base64,{wrapped}  ")
+    assert parse(result) == ("image/bmp", data)
+
+
+async def test_url_download(server: StaticServer, to_uri: Convert) -> None:
+    data = image_bytes("WEBP")
+    url = server.add("/pic.webp", Route(headers={"Content-Type": "image/webp"}, body=data))
+    assert parse(await to_uri(url)) == ("image/webp", data)
+    assert parse(await to_uri(url, client=True)) == ("image/webp", data)
+
+
+async def test_url_follows_redirects_and_ignores_content_type(
+    server: StaticServer, to_uri: Convert
+) -> None:
+    data = image_bytes("PNG")
+    # Served as text/plain: the bytes, not the header, decide.
+    server.add("/real", Route(headers={"Content-Type": "text/plain"}, body=data))
+    url = server.add("/moved.jpg", Route(302, {"Location": "/real", "Content-Length": "0"}))
+    assert parse(await to_uri(url)) == ("image/png", data)
+
+
+async def test_async_download_does_not_block_the_event_loop(server: StaticServer) -> None:
+    url = server.add("/slow.png", Route(body=image_bytes("PNG"), delay=0.5))
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.02)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    try:
+        await aimage_to_data_uri(url)
+    finally:
+        task.cancel()
+    assert ticks >= 10
+
+
+async def test_large_file_spanning_many_chunks(tmp_path: Path, to_uri: Convert) -> None:
+    data = noise_jpeg(1500)
+    assert len(data) > 3 * 3 * 256 * 1024  # more than three read/encode chunks
+    expected = "data:image/jpeg;base64," + base64.b64encode(data).decode()
+    path = tmp_path / "noise.jpg"
+    path.write_bytes(data)
+    assert await to_uri(path) == expected
+    assert await to_uri(data) == expected
+    assert await to_uri(expected.replace("jpeg", "png", 1)) == expected
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_named_pipe_is_read_whole(tmp_path: Path) -> None:
+    data = image_bytes("PNG")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+
+    def write() -> None:
+        with open(fifo, "wb") as f:
+            f.write(data)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        assert parse(image_to_data_uri(fifo)) == ("image/png", data)
+    finally:
+        writer.join(5)
+
+
+# ---------------------------------------------------------------------------------- rejections
+
+
+def rejects(source: Any, *fragments: str, **kw: Any) -> ImageError:
+    with pytest.raises(ImageError) as info:
+        image_to_data_uri(source, **kw)
+    for fragment in fragments:
+        assert fragment in str(info.value), str(info.value)
+    assert isinstance(info.value, ValueError)
+    return info.value
+
+
+def test_rejects_non_images() -> None:
+    rejects(b"just some text, definitely no image" * 3, "image bytes", "not an image", "JPEG, PNG")
+    rejects(b"", "empty")
+    rejects(b"%PDF-1.7\n...", "a PDF document, not an image")
+    rejects(b"<!DOCTYPE html><html><body>hi</body></html>", "an HTML page, not an image")
+
+
+HEIC = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64
+AVIF = b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1miaf" + b"\x00" * 64
+SVG = b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>'
+
+
+@pytest.mark.parametrize(
+    ("data", "name"),
+    [
+        (image_bytes("TIFF"), "TIFF"),
+        (image_bytes("ICO", (32, 32)), "ICO"),
+        (HEIC, "HEIC"),
+        (AVIF, "AVIF"),
+        (SVG, "SVG"),
+    ],
+)
+def test_rejects_unsupported_formats_by_name(data: bytes, name: str, tmp_path: Path) -> None:
+    rejects(data, f"{name}", "not supported", "JPEG, PNG, GIF, WebP or BMP")
+    path = tmp_path / "image.png"
+    path.write_bytes(data)
+    rejects(path, str(path), name)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "cut", "fragment"),
+    [
+        ("PNG", 20, "IEND"),
+        ("JPEG", 20, "FFD9"),
+        ("GIF", 5, "0x3B"),
+        ("WEBP", 10, "RIFF header announces"),
+        ("BMP", 10, "header announces"),
+    ],
+)
+def test_rejects_truncated_files(fmt: str, cut: int, fragment: str, tmp_path: Path) -> None:
+    data = image_bytes(fmt, (64, 48))[:-cut]
+    rejects(data, "truncated or corrupt", fragment)
+    path = tmp_path / f"cut.{fmt.lower()}"
+    path.write_bytes(data)
+    rejects(str(path), str(path), "truncated", fragment)
+
+
+def test_tolerated_file_endings() -> None:
+    gif = image_bytes("GIF") + b"\0\0\0"  # zero padding after the trailer
+    assert parse(bytes_to_data_uri(gif))[1] == gif
+    jpeg = image_bytes("JPEG") + b"maker trailer"  # data after EOI, as some cameras write
+    assert parse(bytes_to_data_uri(jpeg))[1] == jpeg
+
+
+def test_rejects_webp_with_extra_bytes() -> None:
+    rejects(image_bytes("WEBP") + b"\0\0\0\0", "RIFF header announces")
+
+
+def test_rejects_over_max_bytes(tmp_path: Path) -> None:
+    data = image_bytes("PNG")
+    limit = len(data) - 1
+    rejects(data, f"{len(data):,} bytes", f"{limit:,}-byte limit", max_bytes=limit)
+    path = tmp_path / "big.png"
+    path.write_bytes(data)
+    rejects(path, str(path), f"{len(data):,} bytes", f"{limit:,}-byte limit", max_bytes=limit)
+    uri = "data:image/png;base64," + base64.b64encode(data).decode()
+    rejects(uri, "data URI", f"{len(data):,} bytes", max_bytes=limit)
+    assert parse(image_to_data_uri(path, max_bytes=len(data)))[1] == data  # the limit is inclusive
+
+
+@pytest.mark.parametrize(
+    ("payload", "fragment"),
+    [
+        ("iVBORw0KGgo@AAAA", "'@' at offset 11"),
+        ("iVBORw0KGgoAAA", "not a multiple of 4"),
+        ("iVBO==0KGgoAAAAA", "invalid characters or padding"),
+        ("iVBORw0KGg\u00e9=", "'\u00e9'"),
+    ],
+)
+def test_rejects_bad_base64(payload: str, fragment: str) -> None:
+    rejects(f"data:image/png;base64,{payload}", "data URI", "not valid base64", fragment)
+
+
+def test_rejects_malformed_data_uris() -> None:
+    rejects("data:image/png;base64", "no ','")
+    rejects("data:image/png;base64,", "empty")
+    rejects("data:image/svg+xml;utf8,<svg/>", "not base64-encoded", "SVG")
+    rejects("data:text/plain,hello", "not base64-encoded")
+
+
+def test_rejects_missing_paths_and_other_strings(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.png"
+    rejects(str(missing), "not found", str(missing), "http(s) URL or a data: URI")
+    rejects(missing, "not found", str(missing))
+    rejects("ftp://example.com/a.png", "unsupported URL scheme 'ftp://'")
+    rejects("file:///tmp/a.png", "unsupported URL scheme 'file://'")
+    rejects("   ", "empty string")
+    rejects("a\x00b", "neither a file path")
+    bare = base64.b64encode(image_bytes("PNG")).decode()[:200]
+    rejects(bare, "bare base64", "data:image/png;base64,")
+    rejects(str(tmp_path), "is a directory")
+
+
+def test_rejects_other_source_types() -> None:
+    rejects(object(), "unsupported image source of type object")
+    rejects(12, "type int")
+
+
+def test_rejects_bad_arguments() -> None:
+    data = image_bytes("PNG")
+    for kw in ({"max_bytes": 0}, {"max_bytes": True}, {"max_pixels": 0}, {"max_pixels": 1.5}):
+        with pytest.raises(InvalidRequestError, match="must be a positive int"):
+            image_to_data_uri(data, **kw)
+    rejects(data, "mime_type 'image/tiff' is not supported", mime_type="image/tiff")
+    with pytest.raises(TypeError, match=r"httpx\.Client"):
+        image_to_data_uri(data, http_client=httpx.AsyncClient())  # type: ignore[arg-type]
+
+
+async def test_async_rejects_with_the_same_errors(tmp_path: Path) -> None:
+    with pytest.raises(ImageError, match="not found"):
+        await aimage_to_data_uri(tmp_path / "missing.png")
+    with pytest.raises(ImageError, match="IEND"):
+        await aimage_to_data_uri(image_bytes("PNG")[:-12])
+    with pytest.raises(TypeError, match="AsyncClient"):
+        await aimage_to_data_uri(b"", http_client=httpx.Client())  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------- URL errors
+
+
+async def test_url_not_found(server: StaticServer, to_uri: Convert) -> None:
+    url = server.add("/gone.png", Route(404, {"Content-Type": "text/html"}, b"<h1>Not Found</h1>"))
+    with pytest.raises(ImageError) as info:
+        await to_uri(url)
+    assert url in str(info.value) and "HTTP 404" in str(info.value)
+
+
+async def test_url_serving_html(server: StaticServer, to_uri: Convert) -> None:
+    page = b"<!DOCTYPE html><html><head><title>Login</title></head></html>"
+    url = server.add("/photo.jpg", Route(headers={"Content-Type": "text/html"}, body=page))
+    with pytest.raises(ImageError) as info:
+        await to_uri(url)
+    message = str(info.value)
+    assert url in message and "HTTP 200" in message and "text/html" in message
+    assert "HTML page, not an image" in message
+
+
+async def test_url_html_is_rejected_from_its_first_bytes(
+    server: StaticServer, to_uri: Convert
+) -> None:
+    total = 8 * 1024 * 1024
+    route = Route(
+        headers={"Content-Type": "text/html"}, body=endless(b"<html>" + b" " * 8000, total)
+    )
+    url = server.add("/huge.html", route)
+    with pytest.raises(ImageError, match="HTML page"):
+        await to_uri(url, max_bytes=2 * total)
+    assert route.done.wait(10)
+    assert route.sent < total
+
+
+@pytest.mark.parametrize("announce", [True, False], ids=["content-length", "no-length"])
+async def test_url_size_cap_aborts_the_download(
+    server: StaticServer, to_uri: Convert, announce: bool
+) -> None:
+    total = 64 * 1024 * 1024
+    headers = {"Content-Type": "image/jpeg"}
+    if announce:
+        headers["Content-Length"] = str(total)
+    route = Route(headers=headers, body=endless(image_bytes("JPEG"), total))
+    url = server.add("/huge.jpg", route)
+    with pytest.raises(ImageError) as info:
+        await to_uri(url, max_bytes=100_000)
+    message = str(info.value)
+    assert url in message and "100,000-byte limit" in message
+    assert (f"{total:,} bytes announced" in message) if announce else ("stopped after" in message)
+    assert route.done.wait(10)
+    assert route.aborted and route.sent < total // 4
+
+
+async def test_url_connection_refused(to_uri: Convert) -> None:
+    srv = StaticServer()
+    url = srv.url("/a.png")
+    srv.close()  # nothing listens on that port any more
+    with pytest.raises(ImageError) as info:
+        await to_uri(url)
+    assert url in str(info.value) and "download failed" in str(info.value)
+
+
+def test_url_errors_hide_credentials_and_query() -> None:
+    with pytest.raises(ImageError) as info:
+        image_to_data_uri("http://user:secret@127.0.0.1:9/a.png?sig=TOKEN")
+    assert "secret" not in str(info.value) and "TOKEN" not in str(info.value)
+    assert "127.0.0.1:9/a.png" in str(info.value)
+
+
+# ---------------------------------------------------------------------------------- downscaling
+
+DOWNSCALE_CASES: dict[str, tuple[str, dict[str, Any]]] = {
+    "jpeg": ("JPEG", {}),
+    "progressive-jpeg": ("JPEG", {"progressive": True}),
+    "png": ("PNG", {}),
+    "gif": ("GIF", {}),
+    "webp-lossy": ("WEBP", {}),
+    "webp-lossless": ("WEBP", {"lossless": True}),
+    "webp-extended": ("WEBP", {"exif": b"Exif\0\0MM\0*\0\0\0\x08\0\0"}),
+    "bmp": ("BMP", {}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DOWNSCALE_CASES))
+async def test_max_pixels_downscales_keeping_aspect_and_format(case: str, to_uri: Convert) -> None:
+    fmt, options = DOWNSCALE_CASES[case]
+    data = image_bytes(fmt, (400, 300), **options)
+    decoded = open_uri(await to_uri(data, max_pixels=30_000))
+    assert decoded.format == fmt and decoded.size == (200, 150)
+    # Within the limit nothing is touched: the header parser saw the right size.
+    assert parse(await to_uri(data, max_pixels=120_000))[1] == data
+
+
+async def test_downscaled_webp_stays_lossless() -> None:
+    data = image_bytes("WEBP", (400, 300), lossless=True)
+    assert parse(bytes_to_data_uri(data, max_pixels=30_000))[1][12:16] == b"VP8L"
+
+
+async def test_downscale_from_path_data_uri_pil_and_url(
+    tmp_path: Path, server: StaticServer, to_uri: Convert
+) -> None:
+    data = image_bytes("JPEG", (300, 300))
+    path = tmp_path / "square.jpg"
+    path.write_bytes(data)
+    uri = "data:image/jpeg;base64," + base64.b64encode(data).decode()
+    url = server.add("/square.jpg", Route(headers={"Content-Type": "image/jpeg"}, body=data))
+    for source in (path, uri, url, Image.open(io.BytesIO(data))):
+        decoded = open_uri(await to_uri(source, max_pixels=10_000))
+        assert decoded.size == (100, 100) and decoded.format == "JPEG"
+
+
+def test_downscale_keeps_exif_orientation() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° on display
+    data = image_bytes("JPEG", (400, 200), exif=exif.tobytes())
+    decoded = open_uri(bytes_to_data_uri(data, max_pixels=20_000))
+    assert decoded.size == (200, 100)
+    assert decoded.getexif()[0x0112] == 6
+
+
+def test_downscale_keeps_animation() -> None:
+    frames = [Image.new("RGB", (60, 40), color) for color in ("red", "green", "blue")]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=80, loop=0)
+    decoded = open_uri(bytes_to_data_uri(buf.getvalue(), max_pixels=600))
+    assert decoded.size == (30, 20) and getattr(decoded, "n_frames", 1) == 3
+
+
+def test_downscale_of_a_very_thin_image_stays_within_the_limit() -> None:
+    decoded = open_uri(bytes_to_data_uri(image_bytes("PNG", (500, 2)), max_pixels=100))
+    width, height = decoded.size
+    assert width * height <= 100 and height >= 1 and width > height
+
+
+def test_downscale_without_pillow_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    small, large = image_bytes("PNG", (10, 10)), image_bytes("PNG", (100, 100))
+    monkeypatch.setitem(sys.modules, "PIL", None)
+    monkeypatch.setitem(sys.modules, "PIL.Image", None)
+    # No resize needed: the size comes from the header, Pillow is not required.
+    assert parse(bytes_to_data_uri(small, max_pixels=100))[1] == small
+    with pytest.raises(ImageError, match=re.escape('pip install "r1v4[images]"')):
+        bytes_to_data_uri(large, max_pixels=100)
