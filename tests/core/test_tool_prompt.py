@@ -1,11 +1,10 @@
 """``to_prompted``: tools, calls and results written into messages the Qwen3-VL way.
 
 The checked-in expected text was written by hand from the Qwen3-VL chat template: it is what
-that template renders for the conversation below *with* native tools. Rendering the prompted
-request through the template's no-tools branch (plain ChatML, reimplemented in ``chatml``) must
-give the same text, which is the whole point of prompted mode: the model sees what it was
-trained on, whichever server is in front of it.
-"""
+that template renders for the request in ``prompted_tools_request.json`` *with* native tools.
+Rendering the prompted request through the template's no-tools branch (plain ChatML,
+reimplemented in ``chatml``) must give the same text, which is the whole point of prompted
+mode: the model sees what it was trained on, whichever server is in front of it."""
 
 from __future__ import annotations
 
@@ -18,73 +17,21 @@ import pytest
 from r1v4 import ChatRequest, ImagePart, InvalidRequestError, TextPart, build_request
 from r1v4._tool_prompt import AT_MOST_ONE, MUST_CALL, MUST_NOT_CALL, to_prompted, tools_section
 
-EXPECTED = Path(__file__).parent / "data" / "prompted_tools_expected.txt"
 MODEL = "skywork/r1v4-lite"
-IMAGE = "data:image/png;base64,iVBORw0KGgo="  # never decoded here; only its place matters
-IMAGE_2 = "data:image/jpeg;base64,/9j/4AAQ"
 
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "当前天气 (current weather) for a city.",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "city": {"type": "string"},
-                "unit": {"type": "string", "enum": ["c", "f"]},
-            },
-            "required": ["city"],
-        },
-    },
-}
-ADD = {
-    "type": "function",
-    "function": {
-        "name": "add",
-        "description": "Add two integers.",
-        "parameters": {
-            "type": "object",
-            "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
-            "required": ["a", "b"],
-        },
-    },
-}
+DATA = Path(__file__).parent / "data"
+EXPECTED = DATA / "prompted_tools_expected.txt"
+# The conversation the expected text renders: two tools, a user turn with an image, two rounds
+# of calls (with and without assistant text) and their results.
+_INPUT = json.loads((DATA / "prompted_tools_request.json").read_text(encoding="utf-8"))
+WEATHER, ADD = _INPUT["tools"]
+CONVERSATION: list[dict[str, Any]] = _INPUT["messages"]
+IMAGE = CONVERSATION[1]["content"][0]["image_url"]["url"]  # a placeholder, never decoded here
+IMAGE_2 = "data:image/jpeg;base64,/9j/4AAQ"
 
 
 def call(id_: str, name: str, arguments: str) -> dict[str, Any]:
     return {"id": id_, "type": "function", "function": {"name": name, "arguments": arguments}}
-
-
-CONVERSATION: list[dict[str, Any]] = [
-    {"role": "system", "content": "You are a weather bot."},
-    {
-        "role": "user",
-        "content": [
-            {"type": "image_url", "image_url": {"url": IMAGE}},
-            {
-                "type": "text",
-                "text": "What is the weather in the city in this photo, and what is 2+3?",
-            },
-        ],
-    },
-    {
-        "role": "assistant",
-        "content": "Let me check.",
-        "tool_calls": [
-            call("call_a", "get_weather", '{"city": "Paris"}'),
-            call("call_b", "add", '{"a":2,"b":3}'),
-        ],
-    },
-    {"role": "tool", "tool_call_id": "call_a", "content": "Sunny, 21 C"},
-    {"role": "tool", "tool_call_id": "call_b", "name": "add", "content": "5"},
-    {
-        "role": "assistant",
-        "content": None,
-        "tool_calls": [call("call_c", "get_weather", '{"city": "Lyon", "unit": "c"}')],
-    },
-    {"role": "tool", "tool_call_id": "call_c", "content": "Rain, 14 C"},
-]
 
 
 def request(messages: list[Any] | None = None, **fields: Any) -> ChatRequest:
