@@ -1,0 +1,9 @@
+"""Skywork R1V4 for LlamaIndex: ``R1V4``, a ``FunctionCallingLLM`` over the ``r1v4`` core.
+
+Import it as ``from llama_index_r1v4 import R1V4`` or, following LlamaIndex's naming,
+``from llama_index.llms.r1v4 import R1V4``.
+"""
+
+from llama_index_r1v4.base import R1V4, get_plan
+
+__all__ = ["R1V4", "get_plan"]

@@ -1,0 +1,188 @@
+"""LlamaIndex ``ChatMessage`` blocks -> the core's wire messages.
+
+Everything here is pure translation: images are handed to the core as URLs or paths (the core
+fetches and reads them, asynchronously on async paths), raw bytes become data URIs through
+``r1v4.image_to_data_uri``, and anything R1V4 cannot take is refused before a request is made.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from io import IOBase
+from typing import Any, Literal
+
+from llama_index.core.base.llms.types import (
+    AudioBlock,
+    CachePoint,
+    ChatMessage,
+    CitableBlock,
+    CitationBlock,
+    DocumentBlock,
+    ImageBlock,
+    MessageRole,
+    TextBlock,
+    ThinkingBlock,
+    ToolCallBlock,
+    VideoBlock,
+)
+
+from r1v4 import InvalidRequestError, image_to_data_uri
+
+__all__ = ["History", "to_wire_messages"]
+
+History = Literal["answer", "answer_with_reasoning", "transcript"]
+
+_ROLES = {
+    MessageRole.SYSTEM: "system",
+    MessageRole.DEVELOPER: "system",
+    MessageRole.USER: "user",
+    MessageRole.ASSISTANT: "assistant",
+    MessageRole.MODEL: "assistant",
+    MessageRole.CHATBOT: "assistant",
+    MessageRole.TOOL: "tool",
+    MessageRole.FUNCTION: "tool",
+}
+_DETAILS = frozenset({"auto", "low", "high"})
+_UNSUPPORTED = (AudioBlock, VideoBlock, DocumentBlock)
+
+
+def to_wire_messages(messages: Sequence[ChatMessage], history: History) -> list[dict[str, Any]]:
+    """Convert LlamaIndex messages to the core's message dicts.
+
+    Raises:
+        r1v4.InvalidRequestError: a block R1V4 cannot take (audio, video, document), or a
+            message the wire cannot express, naming the message and the block.
+    """
+    return [_to_wire(i, m, history) for i, m in enumerate(messages)]
+
+
+def _to_wire(position: int, message: ChatMessage, history: History) -> dict[str, Any]:
+    role = _ROLES.get(message.role)
+    if role is None:
+        raise InvalidRequestError(
+            f"messages[{position}]: role {message.role.value!r} is not supported"
+        )
+    parts: list[dict[str, Any]] = []
+    texts: list[str] = []
+    images = False
+    calls: list[dict[str, Any]] = []
+    reasoning: list[str] = []
+    for block in message.blocks:
+        if isinstance(block, TextBlock):
+            texts.append(block.text)
+            parts.append({"type": "text", "text": block.text})
+        elif isinstance(block, ImageBlock):
+            images = True
+            parts.append(_image_part(position, block))
+        elif isinstance(block, ToolCallBlock):
+            calls.append(
+                _tool_call(
+                    block.tool_call_id, block.tool_name, block.tool_kwargs, position, len(calls)
+                )
+            )
+        elif isinstance(block, ThinkingBlock):
+            if block.content:
+                reasoning.append(block.content)
+        elif isinstance(block, CitableBlock):
+            # Citable content is text and images the caller wants the model to read.
+            for inner in block.content:
+                if isinstance(inner, TextBlock):
+                    texts.append(inner.text)
+                    parts.append({"type": "text", "text": inner.text})
+                elif isinstance(inner, ImageBlock):
+                    images = True
+                    parts.append(_image_part(position, inner))
+                else:
+                    raise _unsupported(position, inner)
+        elif isinstance(block, _UNSUPPORTED):
+            raise _unsupported(position, block)
+        elif isinstance(block, (CitationBlock, CachePoint)):
+            continue  # output annotations and cache hints: nothing for R1V4 to read
+        else:
+            raise _unsupported(position, block)
+
+    kwargs = message.additional_kwargs
+    out: dict[str, Any] = {"role": role}
+    if role == "assistant":
+        if not calls and kwargs.get("tool_calls"):
+            calls = [_legacy_tool_call(c, position, i) for i, c in enumerate(kwargs["tool_calls"])]
+        text = "\n".join(texts)
+        if history == "transcript" and isinstance(kwargs.get("raw_content"), str):
+            text = kwargs["raw_content"]
+        elif history == "answer_with_reasoning" and reasoning:
+            # R1V4's own format for reasoning it wrote.
+            text = f"<think>\n{''.join(reasoning)}\n</think>\n\n{text}"
+        out["content"] = text if text or not calls else None
+        if calls:
+            out["tool_calls"] = calls
+        return out
+    if role == "tool":
+        call_id = kwargs.get("tool_call_id")
+        if not isinstance(call_id, str) or not call_id:
+            raise InvalidRequestError(
+                f"messages[{position}]: a tool message needs additional_kwargs['tool_call_id']"
+            )
+        out["tool_call_id"] = call_id
+    elif calls:
+        raise InvalidRequestError(f"messages[{position}]: only assistant messages carry tool calls")
+    # Plain text stays a string: the most widely accepted shape, and what system and tool
+    # messages must be on strict servers.
+    out["content"] = parts if images else "\n".join(texts)
+    return out
+
+
+def _image_part(position: int, block: ImageBlock) -> dict[str, Any]:
+    url: str
+    if block.image is not None:
+        if isinstance(block.image, IOBase):
+            block.image.seek(0)
+            data = block.image.read()
+        else:
+            data = block.resolve_image().read()  # the block keeps its bytes base64-encoded
+        # Magic bytes decide the MIME type; a declared image_mimetype is never trusted.
+        url = image_to_data_uri(data)
+    elif block.path is not None:
+        url = str(block.path)  # the core reads it (in a worker thread on async paths)
+    elif block.url is not None:
+        url = str(block.url)  # http(s) fetched by the core, data URIs validated by it
+    else:
+        raise InvalidRequestError(f"messages[{position}]: ImageBlock has no image, path or url")
+    image_url: dict[str, Any] = {"url": url}
+    if block.detail in _DETAILS:
+        image_url["detail"] = block.detail
+    return {"type": "image_url", "image_url": image_url}
+
+
+def _tool_call(
+    call_id: str | None, name: str, arguments: dict[str, Any] | str, position: int, n: int
+) -> dict[str, Any]:
+    args = arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
+    return {
+        # The wire needs an id; a call built by hand may have none.
+        "id": call_id or f"call_{position}_{n}",
+        "type": "function",
+        "function": {"name": name, "arguments": args or "{}"},
+    }
+
+
+def _legacy_tool_call(call: Any, position: int, n: int) -> dict[str, Any]:
+    """``additional_kwargs["tool_calls"]``: OpenAI SDK objects or their dict form."""
+    if isinstance(call, dict):
+        fn = call.get("function") or {}
+        call_id, name, args = call.get("id"), fn.get("name"), fn.get("arguments")
+    else:
+        fn = getattr(call, "function", None)
+        call_id, name, args = (
+            getattr(call, "id", None),
+            getattr(fn, "name", None),
+            getattr(fn, "arguments", None),
+        )
+    return _tool_call(call_id, name or "", args or "{}", position, n)
+
+
+def _unsupported(position: int, block: Any) -> InvalidRequestError:
+    name = type(block).__name__
+    return InvalidRequestError(
+        f"messages[{position}]: R1V4 takes text and images only; {name} is not supported"
+    )

@@ -1,0 +1,326 @@
+"""The core's completions and chunks -> LlamaIndex ``ChatResponse`` objects.
+
+Streaming is the hot path: each chunk costs one ``ChatResponse`` and one ``ChatMessage``, built
+with ``model_construct`` (the values are ours and already well-typed, so pydantic validation
+would only repeat work), and blocks that did not change since the last chunk are reused.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    CitationBlock,
+    CompletionResponse,
+    MessageRole,
+    TextBlock,
+    ThinkingBlock,
+    ToolCallBlock,
+)
+
+from r1v4 import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    InvalidClientToolCall,
+    Trace,
+    TranscriptEvent,
+    Usage,
+)
+
+__all__ = ["StreamAssembler", "chat_to_completion", "completion_to_chat_response"]
+
+logger = logging.getLogger("llama_index_r1v4")
+
+_ASSISTANT = MessageRole.ASSISTANT
+
+
+def usage_dict(usage: Usage) -> dict[str, Any]:
+    """OpenAI's usage keys, which ``TokenCountingHandler`` reads from ``raw["usage"]``."""
+    out: dict[str, Any] = {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+    if usage.reasoning_tokens is not None:
+        out["completion_tokens_details"] = {"reasoning_tokens": usage.reasoning_tokens}
+    if usage.cached_tokens is not None:
+        out["prompt_tokens_details"] = {"cached_tokens": usage.cached_tokens}
+    return out
+
+
+def _token_counts(usage: dict[str, Any] | None) -> dict[str, Any]:
+    if usage is None:
+        return {}
+    return {
+        "prompt_tokens": usage["prompt_tokens"],
+        "completion_tokens": usage["completion_tokens"],
+        "total_tokens": usage["total_tokens"],
+    }
+
+
+def _raw(
+    rid: str, model: str, created: int, finish: str | None, usage: dict[str, Any] | None
+) -> dict[str, Any]:
+    # JSON-safe on purpose: agents copy ``raw`` into their events and may serialise it.
+    return {"id": rid, "model": model, "created": created, "finish_reason": finish, "usage": usage}
+
+
+def _text(text: str) -> TextBlock:
+    return TextBlock.model_construct(text=text)
+
+
+def _thinking(text: str) -> ThinkingBlock:
+    return ThinkingBlock.model_construct(content=text)
+
+
+def _call_block(call_id: str | None, name: str, arguments: str) -> ToolCallBlock:
+    return ToolCallBlock.model_construct(
+        tool_call_id=call_id, tool_name=name, tool_kwargs=arguments
+    )
+
+
+def _citations(sources: list[dict[str, Any]]) -> list[CitationBlock]:
+    """Search results as ``CitationBlock``s: only those with somewhere to point at."""
+    out: list[CitationBlock] = []
+    for source in sources:
+        where = source.get("url") or source.get("image_url")
+        if not where:
+            continue
+        title = source.get("title") or ""
+        out.append(
+            CitationBlock(
+                cited_content=TextBlock(text=source.get("snippet") or title or where),
+                source=where,
+                title=title,
+                additional_location_info={},
+            )
+        )
+    return out
+
+
+def _invalid_call(name: str | None, arguments: str, error: str) -> dict[str, Any]:
+    # Same contract as a bound tool that produced bad JSON: skipped with a warning, never raised.
+    logger.warning("R1V4 wrote a call of tool %r that could not be read (%s); skipped", name, error)
+    return {"name": name, "arguments": arguments, "error": error}
+
+
+def _message(
+    content: str,
+    reasoning: str | None,
+    calls: list[ToolCallBlock],
+    citations: list[CitationBlock],
+    kwargs: dict[str, Any],
+) -> ChatMessage:
+    blocks: list[Any] = [_thinking(reasoning)] if reasoning else []
+    blocks.append(_text(content))
+    blocks.extend(calls)
+    blocks.extend(citations)
+    return ChatMessage.model_construct(role=_ASSISTANT, blocks=blocks, additional_kwargs=kwargs)
+
+
+def _kwargs(
+    trace: Trace, invalid: list[dict[str, Any]], raw_content: str, content: str
+) -> dict[str, Any]:
+    out = trace.to_dict()
+    if invalid:
+        out["invalid_tool_calls"] = invalid
+    if raw_content and raw_content != content:
+        out["raw_content"] = raw_content  # the transcript, for history="transcript"
+    return out
+
+
+def completion_to_chat_response(completion: ChatCompletion) -> ChatResponse:
+    """A non-stream completion as one ``ChatResponse``."""
+    choice = completion.choices[0] if completion.choices else None
+    usage = usage_dict(completion.usage) if completion.usage is not None else None
+    raw = _raw(
+        completion.id,
+        completion.model,
+        completion.created,
+        choice.finish_reason if choice else None,
+        usage,
+    )
+    if choice is None:
+        message = _message("", None, [], [], {})
+    else:
+        m = choice.message
+        trace = Trace.of(m.events)
+        invalid = [_invalid_call(c.name, c.arguments, c.error) for c in m.invalid_tool_calls]
+        calls = [_call_block(c.id, c.function.name, c.function.arguments) for c in m.tool_calls]
+        message = _message(
+            m.content,
+            m.reasoning,
+            calls,
+            _citations(trace.sources),
+            _kwargs(trace, invalid, m.raw_content, m.content),
+        )
+    return ChatResponse.model_construct(
+        message=message, raw=raw, delta=None, additional_kwargs=_token_counts(usage)
+    )
+
+
+class StreamAssembler:
+    """Turns chunks into cumulative ``ChatResponse``s; the last one equals the non-stream reply.
+
+    ``add`` returns ``None`` for chunks that carry nothing (a bare role chunk); ``close`` returns
+    the closing response when the stream still owes one (the raw transcript, or a first response
+    for a stream that had no content at all).
+    """
+
+    __slots__ = (
+        "_call_blocks",
+        "_calls",
+        "_citations",
+        "_content",
+        "_created",
+        "_finish",
+        "_id",
+        "_invalid",
+        "_kwargs",
+        "_model",
+        "_raw",
+        "_reasoning",
+        "_text_block",
+        "_think_block",
+        "_trace",
+        "_usage",
+        "_yielded",
+    )
+
+    def __init__(self) -> None:
+        self._content = ""
+        self._reasoning = ""
+        self._raw: list[str] = []
+        self._calls: dict[int, list[Any]] = {}
+        self._call_blocks: list[ToolCallBlock] = []
+        self._citations: list[CitationBlock] = []
+        self._trace = Trace()
+        self._invalid: list[dict[str, Any]] = []
+        self._kwargs: dict[str, Any] = {}
+        self._text_block = _text("")
+        self._think_block: ThinkingBlock | None = None
+        self._usage: dict[str, Any] | None = None
+        self._finish: str | None = None
+        self._id = ""
+        self._model = ""
+        self._created = 0
+        self._yielded = False
+
+    def add(self, chunk: ChatCompletionChunk) -> ChatResponse | None:
+        if not self._id:
+            self._id, self._model, self._created = chunk.id, chunk.model, chunk.created
+        answer = reasoning = None
+        news = False
+        if chunk.choices:
+            choice = chunk.choices[0]  # R1V4 answers with one choice
+            d = choice.delta
+            answer, reasoning = d.content, d.reasoning
+            if answer:
+                self._content += answer
+                self._text_block = _text(self._content)
+                news = True
+            if reasoning:
+                self._reasoning += reasoning
+                self._think_block = _thinking(self._reasoning)
+                news = True
+            if d.tool_calls:
+                self._add_calls(d.tool_calls)
+                news = True
+            if d.events:
+                self._add_events(d.events)
+                news = True
+            if d.raw_content:
+                self._raw.append(d.raw_content)
+            if choice.finish_reason:
+                self._finish = choice.finish_reason
+                news = True
+        if chunk.usage is not None:
+            self._usage = usage_dict(chunk.usage)
+            news = True
+        if not news:
+            return None
+        extra: dict[str, Any] = _token_counts(self._usage)
+        if reasoning:
+            extra["thinking_delta"] = reasoning
+        blocks: list[Any] = [self._think_block] if self._think_block is not None else []
+        blocks.append(self._text_block)
+        if self._call_blocks:
+            blocks.extend(self._call_blocks)
+        if self._citations:
+            blocks.extend(self._citations)
+        message = ChatMessage.model_construct(
+            role=_ASSISTANT, blocks=blocks, additional_kwargs=dict(self._kwargs)
+        )
+        self._yielded = True
+        return ChatResponse.model_construct(
+            message=message,
+            raw=_raw(self._id, self._model, self._created, self._finish, self._usage),
+            delta=answer or "",
+            additional_kwargs=extra,
+        )
+
+    def close(self) -> ChatResponse | None:
+        raw = "".join(self._raw)
+        if self._yielded and not (raw and raw != self._content):
+            return None
+        message = _message(
+            self._content,
+            self._reasoning or None,
+            self._call_blocks,
+            self._citations,
+            _kwargs(self._trace, self._invalid, raw, self._content),
+        )
+        return ChatResponse.model_construct(
+            message=message,
+            raw=_raw(self._id, self._model, self._created, self._finish, self._usage),
+            delta="",
+            additional_kwargs=_token_counts(self._usage),
+        )
+
+    def _add_calls(self, deltas: list[Any]) -> None:
+        calls = self._calls
+        for tc in deltas:
+            slot = calls.get(tc.index)
+            if slot is None:
+                calls[tc.index] = [tc.id, tc.name or "", tc.arguments]
+            else:
+                slot[0] = slot[0] or tc.id
+                slot[1] = slot[1] or tc.name or ""
+                slot[2] += tc.arguments
+        self._call_blocks = [
+            _call_block(cid, name, args or "{}") for _, (cid, name, args) in sorted(calls.items())
+        ]
+
+    def _add_events(self, events: list[TranscriptEvent]) -> None:
+        for ev in events:
+            if isinstance(ev, InvalidClientToolCall):
+                self._invalid.append(_invalid_call(ev.name, ev.raw, ev.error))
+        n_sources = len(self._trace.sources)
+        self._trace.add(events)
+        if len(self._trace.sources) != n_sources:
+            self._citations = _citations(self._trace.sources)
+        # A fresh dict of fresh lists: responses already handed out must not change later.
+        self._kwargs = {
+            k: list(v) if isinstance(v, list) else v
+            for k, v in _kwargs(self._trace, self._invalid, "", "").items()
+        }
+
+
+def chat_to_completion(response: ChatResponse) -> CompletionResponse:
+    """A ``ChatResponse`` as the ``CompletionResponse`` of ``complete``/``stream_complete``."""
+    message = response.message
+    extra = {**message.additional_kwargs, **response.additional_kwargs}
+    if response.delta is None:  # non-stream: the whole reasoning, there being no deltas
+        for block in message.blocks:
+            if isinstance(block, ThinkingBlock) and block.content:
+                extra["thinking"] = block.content
+    return CompletionResponse.model_construct(
+        text=message.content or "",
+        additional_kwargs=extra,
+        raw=response.raw,
+        delta=response.delta,
+        logprobs=None,
+    )

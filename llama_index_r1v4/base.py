@@ -1,0 +1,564 @@
+"""``R1V4``: Skywork R1V4 as a LlamaIndex ``FunctionCallingLLM``."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import threading
+from collections.abc import AsyncGenerator, Generator, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+import httpx
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
+    LLMMetadata,
+    MessageRole,
+    ToolCallBlock,
+)
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr, field_serializer
+from llama_index.core.callbacks import CallbackManager
+from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index.core.llms.llm import ToolSelection
+from llama_index.core.llms.utils import parse_partial_json
+
+from llama_index_r1v4._messages import History, to_wire_messages
+from llama_index_r1v4._responses import (
+    StreamAssembler,
+    chat_to_completion,
+    completion_to_chat_response,
+)
+from r1v4 import (
+    DEFAULT_MODEL,
+    AsyncR1V4Client,
+    ChatCompletionChunk,
+    ChatRequest,
+    Plan,
+    PlanStep,
+    R1V4Client,
+    ToolMode,
+    build_request,
+    resolve_api_key,
+    resolve_base_url,
+)
+
+if TYPE_CHECKING:
+    from llama_index.core.tools.types import BaseTool
+
+__all__ = ["R1V4", "get_plan"]
+
+# R1V4 is a fine-tune of Qwen3-VL-30B-A3B, whose model card states a native 256K context
+# ("Native 256K context, expandable to 1M") and whose config.json sets
+# text_config.max_position_embeddings = 262144 (huggingface.co/Qwen/Qwen3-VL-30B-A3B-Instruct).
+R1V4_CONTEXT_WINDOW = 262_144
+# Room kept for the reply when max_tokens is unset: R1V4 thinks before it answers, so the
+# LlamaIndex default of 256 would let prompt packing crowd the reasoning out.
+_DEFAULT_NUM_OUTPUT = 8_192
+
+# Request fields the core knows by name; any other keyword goes into the body as-is.
+_REQUEST_FIELDS = frozenset(
+    {
+        "model",
+        "enable_search",
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "stop",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "stream_options",
+        "tool_mode",
+    }
+)
+_CONNECTIONS = frozenset({"_http_client", "_async_http_client", "_client", "_aclient"})
+_SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "api-key", "x-api-key", "cookie"}
+)
+
+# Guards the lazy creation of the core clients; held for microseconds, once per object.
+_CLIENT_LOCK = threading.Lock()
+
+
+def _new_lock_after_fork() -> None:
+    global _CLIENT_LOCK
+    _CLIENT_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_after_fork)
+
+
+class R1V4(FunctionCallingLLM):
+    """Skywork R1V4, the multimodal agent model, as a LlamaIndex LLM.
+
+    A thin translator over the ``r1v4`` core: LlamaIndex messages in, ``ChatResponse`` out.
+    The answer is in ``TextBlock``s, reasoning in a ``ThinkingBlock`` (and, streaming,
+    ``additional_kwargs["thinking_delta"]``), calls of your tools in ``ToolCallBlock``s. The
+    tools R1V4 runs itself are reported, never executed: ``message.additional_kwargs`` holds
+    ``server_tool_calls``, ``server_tool_results``, ``sources`` and ``plan`` (see
+    :func:`get_plan`), and search results also become ``CitationBlock``s.
+
+    Args:
+        model: ``skywork/r1v4-lite``, ``skywork/r1v4-vl-planner-lite``, or the name a
+            self-hosted server gives ``Skywork/R1V4``.
+        api_key: defaults to ``SKYWORK_API_KEY``. Never serialised.
+        base_url: defaults to ``SKYWORK_BASE_URL``, else the hosted API. A vLLM or SGLang
+            server is ``http://host:8000/v1``.
+        enable_search: deep-research mode of the hosted API.
+        temperature: sampling temperature; the server's default when ``None``.
+        max_tokens: most tokens to generate; the server's default when ``None``.
+        timeout: seconds to wait for the next byte (R1V4 may think for minutes).
+        max_retries: retries of failed requests, done once, in the core.
+        context_window: tokens the model can attend to.
+        additional_kwargs: extra request body fields sent with every call.
+        default_headers: extra HTTP headers.
+        http_client: an ``httpx.Client`` to use (never closed by r1v4).
+        async_http_client: an ``httpx.AsyncClient`` to use (bound to the loop it was made in).
+        tool_mode: ``"native"`` sends OpenAI ``tools``; ``"prompted"`` writes them into the
+            system message as R1V4's chat template does, for servers without tool support;
+            ``"auto"`` is prompted on the hosted API and falls back to it elsewhere when the
+            server refuses ``tools``.
+        history: what an earlier R1V4 reply sends back in a later turn: ``"answer"`` (the
+            default), ``"answer_with_reasoning"`` (its reasoning in ``<think>`` first), or
+            ``"transcript"`` (the raw tagged transcript as the server sent it).
+
+    Examples:
+        ```python
+        from llama_index_r1v4 import R1V4
+
+        llm = R1V4()  # SKYWORK_API_KEY from the environment
+        for r in llm.stream_complete("Why is the sky blue?"):
+            print(r.delta, end="")
+        ```
+    """
+
+    model: str = Field(default=DEFAULT_MODEL, description="The R1V4 model to use.")
+    api_key: SecretStr | None = Field(
+        default=None, exclude=True, repr=False, description="The API key (never serialised)."
+    )
+    base_url: str = Field(default="", description="The API base URL.")
+    enable_search: bool | None = Field(default=None, description="Deep-research mode.")
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    max_tokens: int | None = Field(default=None, gt=0)
+    timeout: float | None = Field(default=600.0, description="Read timeout in seconds.")
+    max_retries: int = Field(default=2, ge=0)
+    context_window: int = Field(default=R1V4_CONTEXT_WINDOW, gt=0)
+    additional_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="Extra request body fields."
+    )
+    default_headers: dict[str, str] | None = Field(default=None)
+    tool_mode: ToolMode = Field(default="auto", description="How tools reach the server.")
+    history: History = Field(
+        default="answer", description="What earlier R1V4 replies send back in later turns."
+    )
+
+    _http_client: httpx.Client | None = PrivateAttr(default=None)
+    _async_http_client: httpx.AsyncClient | None = PrivateAttr(default=None)
+    _client: R1V4Client | None = PrivateAttr(default=None)
+    _aclient: AsyncR1V4Client | None = PrivateAttr(default=None)
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        enable_search: bool | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        timeout: float | None = 600.0,
+        max_retries: int = 2,
+        context_window: int = R1V4_CONTEXT_WINDOW,
+        additional_kwargs: dict[str, Any] | None = None,
+        default_headers: dict[str, str] | None = None,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
+        tool_mode: ToolMode = "auto",
+        history: History = "answer",
+        callback_manager: CallbackManager | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            model=model,
+            api_key=resolve_api_key(api_key),
+            base_url=resolve_base_url(base_url),
+            enable_search=enable_search,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            timeout=timeout,
+            max_retries=max_retries,
+            context_window=context_window,
+            additional_kwargs=additional_kwargs or {},
+            default_headers=default_headers,
+            tool_mode=tool_mode,
+            history=history,
+            callback_manager=callback_manager,
+            **kwargs,
+        )
+        self._http_client = http_client
+        self._async_http_client = async_http_client
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "r1v4_llm"
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        return LLMMetadata(
+            context_window=self.context_window,
+            num_output=self.max_tokens or _DEFAULT_NUM_OUTPUT,
+            is_chat_model=True,
+            is_function_calling_model=True,
+            model_name=self.model,
+        )
+
+    @field_serializer("default_headers")
+    def _safe_headers(self, headers: dict[str, str] | None) -> dict[str, str] | None:
+        # Credentials given as headers are as secret as api_key.
+        if headers is None:
+            return None
+        return {k: v for k, v in headers.items() if k.lower() not in _SECRET_HEADERS}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Connection pools cannot cross processes: a copy builds its own on first use. The
+        # inherited version strips what it cannot pickle from this live object instead.
+        data = {}
+        for key, value in self.__dict__.items():
+            try:
+                pickle.dumps(value)
+            except Exception:
+                continue  # e.g. a callback handler holding a lock; the copy gets a default
+            data[key] = value
+        private = {
+            k: None if k in _CONNECTIONS else v
+            for k, v in (self.__pydantic_private__ or {}).items()
+        }
+        return {
+            "__dict__": data,
+            "__pydantic_extra__": self.__pydantic_extra__,
+            "__pydantic_fields_set__": set(self.__pydantic_fields_set__),
+            "__pydantic_private__": private,
+        }
+
+    # ------------------------------------------------------------------------- clients
+
+    def _client_settings(self) -> dict[str, Any]:
+        return {
+            "api_key": self.api_key,
+            "base_url": self.base_url,
+            "timeout": self.timeout,
+            "max_retries": self.max_retries,
+            "default_headers": self.default_headers,
+            "tool_mode": self.tool_mode,
+        }
+
+    def _sync_client(self) -> R1V4Client:
+        client = self._client
+        if client is None:
+            with _CLIENT_LOCK:
+                client = self._client
+                if client is None:
+                    client = R1V4Client(http_client=self._http_client, **self._client_settings())
+                    self._client = client
+        return client
+
+    def _async_client(self) -> AsyncR1V4Client:
+        client = self._aclient
+        if client is None:
+            with _CLIENT_LOCK:
+                client = self._aclient
+                if client is None:
+                    client = AsyncR1V4Client(
+                        http_async_client=self._async_http_client, **self._client_settings()
+                    )
+                    self._aclient = client
+        return client
+
+    def close(self) -> None:
+        """Close the pooled sync connections (they reopen on the next call)."""
+        if self._client is not None:
+            self._client.close()
+
+    async def aclose(self) -> None:
+        """Close the running event loop's pooled connections."""
+        if self._aclient is not None:
+            await self._aclient.aclose()
+
+    # ------------------------------------------------------------------------- requests
+
+    def _request(
+        self, messages: Sequence[ChatMessage], stream: bool, kwargs: dict[str, Any]
+    ) -> ChatRequest:
+        fields: dict[str, Any] = {
+            "model": self.model,
+            "messages": to_wire_messages(messages, self.history),
+            "stream": stream,
+        }
+        if self.enable_search is not None:
+            fields["enable_search"] = self.enable_search
+        if self.temperature is not None:
+            fields["temperature"] = self.temperature
+        if self.max_tokens is not None:
+            fields["max_tokens"] = self.max_tokens
+        extra: dict[str, Any] = {}
+        for key, value in {**self.additional_kwargs, **kwargs}.items():
+            if key in _REQUEST_FIELDS:
+                if value is not None:
+                    fields[key] = value
+            elif key != "stream":
+                extra[key] = value
+        if extra:
+            fields["extra_body"] = extra
+        return build_request(**fields)
+
+    @staticmethod
+    def _prompt_messages(prompt: str) -> list[ChatMessage]:
+        return [ChatMessage(role=MessageRole.USER, content=prompt)]
+
+    # ------------------------------------------------------------------------- chat
+
+    @llm_chat_callback()
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        return self._chat(messages, **kwargs)
+
+    @llm_chat_callback()
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        return self._stream_chat(messages, **kwargs)
+
+    @llm_chat_callback()
+    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        return await self._achat(messages, **kwargs)
+
+    @llm_chat_callback()
+    async def astream_chat(
+        self, messages: Sequence[ChatMessage], **kwargs: Any
+    ) -> ChatResponseAsyncGen:
+        return self._astream_chat(messages, **kwargs)
+
+    def _chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        request = self._request(messages, False, kwargs)
+        return completion_to_chat_response(self._sync_client().create(request))
+
+    async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        request = self._request(messages, False, kwargs)
+        return completion_to_chat_response(await self._async_client().create(request))
+
+    def _stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        # Built now, so a bad message fails at the call, before any request.
+        request = self._request(messages, True, kwargs)
+        client = self._sync_client()
+
+        def gen() -> ChatResponseGen:
+            assembler = StreamAssembler()
+            # The core's stream is a generator; closing it closes the connection.
+            chunks = cast(Generator[ChatCompletionChunk, None, None], client.stream(request))
+            try:
+                for chunk in chunks:
+                    response = assembler.add(chunk)
+                    if response is not None:
+                        yield response
+            finally:
+                chunks.close()  # an abandoned stream frees its connection at once
+            last = assembler.close()
+            if last is not None:
+                yield last
+
+        return gen()
+
+    def _astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
+        request = self._request(messages, True, kwargs)
+        client = self._async_client()
+
+        async def gen() -> ChatResponseAsyncGen:
+            assembler = StreamAssembler()
+            chunks = cast(AsyncGenerator[ChatCompletionChunk, None], client.stream(request))
+            try:
+                async for chunk in chunks:
+                    # Every chunk with content is yielded, a first one carrying only
+                    # reasoning included.
+                    response = assembler.add(chunk)
+                    if response is not None:
+                        yield response
+            finally:
+                await chunks.aclose()
+            last = assembler.close()
+            if last is not None:
+                yield last
+
+        return gen()
+
+    # ------------------------------------------------------------------------- complete
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        return chat_to_completion(self._chat(self._prompt_messages(prompt), **kwargs))
+
+    @llm_completion_callback()
+    def stream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseGen:
+        responses = self._stream_chat(self._prompt_messages(prompt), **kwargs)
+
+        def gen() -> CompletionResponseGen:
+            for response in responses:
+                yield chat_to_completion(response)
+
+        return gen()
+
+    @llm_completion_callback()
+    async def acomplete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponse:
+        return chat_to_completion(await self._achat(self._prompt_messages(prompt), **kwargs))
+
+    @llm_completion_callback()
+    async def astream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseAsyncGen:
+        responses = self._astream_chat(self._prompt_messages(prompt), **kwargs)
+
+        async def gen() -> CompletionResponseAsyncGen:
+            async for response in responses:
+                yield chat_to_completion(response)
+
+        return gen()
+
+    # ------------------------------------------------------------------------- tools
+
+    def _prepare_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        tool_choice: str | dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """Chat arguments with ``tools``, ``tool_choice`` and the messages to send."""
+        specs = [tool.metadata.to_openai_tool(skip_length_check=True) for tool in tools]
+        messages = list(chat_history or [])  # never grow the caller's list
+        if isinstance(user_msg, str):
+            user_msg = ChatMessage(role=MessageRole.USER, content=user_msg)
+        if user_msg is not None:
+            messages.append(user_msg)
+        out: dict[str, Any] = {"messages": messages, **kwargs}
+        if specs:
+            out["tools"] = specs
+            out["tool_choice"] = _resolve_tool_choice(tool_choice, tool_required)
+            if not allow_parallel_tool_calls:
+                out["parallel_tool_calls"] = False
+        return out
+
+    def _validate_chat_with_tools_response(
+        self,
+        response: ChatResponse,
+        tools: Sequence[BaseTool],
+        allow_parallel_tool_calls: bool = False,
+        **kwargs: Any,
+    ) -> ChatResponse:
+        """Keep only the first tool call unless parallel calls were allowed."""
+        if not allow_parallel_tool_calls:
+            blocks = response.message.blocks
+            calls = [b for b in blocks if isinstance(b, ToolCallBlock)]
+            if len(calls) > 1:
+                first = calls[0]
+                response.message.blocks = [
+                    b for b in blocks if not isinstance(b, ToolCallBlock) or b is first
+                ]
+        return response
+
+    def get_tool_calls_from_response(
+        self,
+        response: ChatResponse,
+        error_on_no_tool_call: bool = True,
+        **kwargs: Any,
+    ) -> list[ToolSelection]:
+        """The calls of your tools in ``response``; arguments still streaming parse as far as
+        they go, so agents may call this on every chunk."""
+        selections = [
+            ToolSelection(
+                tool_id=block.tool_call_id or "",
+                tool_name=block.tool_name,
+                tool_kwargs=_arguments(block.tool_kwargs),
+            )
+            for block in response.message.blocks
+            if isinstance(block, ToolCallBlock)
+        ]
+        if not selections:
+            # Messages built elsewhere may carry OpenAI-style calls instead of blocks.
+            for call in response.message.additional_kwargs.get("tool_calls") or ():
+                fn = call.get("function", {}) if isinstance(call, dict) else call.function
+                get = fn.get if isinstance(fn, dict) else lambda k, fn=fn: getattr(fn, k, None)
+                call_id = call.get("id") if isinstance(call, dict) else call.id
+                selections.append(
+                    ToolSelection(
+                        tool_id=call_id or "",
+                        tool_name=get("name") or "",
+                        tool_kwargs=_arguments(get("arguments") or ""),
+                    )
+                )
+        if not selections and error_on_no_tool_call:
+            raise ValueError("Expected at least one tool call, but got 0 tool calls.")
+        return selections
+
+
+def _resolve_tool_choice(
+    tool_choice: str | dict[str, Any] | None, tool_required: bool
+) -> str | dict[str, Any]:
+    if tool_choice is None:
+        return "required" if tool_required else "auto"
+    if isinstance(tool_choice, dict) or tool_choice in ("auto", "none", "required"):
+        return tool_choice
+    return {"type": "function", "function": {"name": tool_choice}}
+
+
+def _arguments(arguments: dict[str, Any] | str) -> dict[str, Any]:
+    if isinstance(arguments, dict):
+        return arguments
+    if not arguments.strip():
+        return {}
+    try:
+        value = json.loads(arguments)
+    except ValueError:
+        try:
+            value = parse_partial_json(arguments)
+        except (ValueError, TypeError):
+            return {}
+    return value if isinstance(value, dict) else {}
+
+
+def get_plan(obj: ChatResponse | CompletionResponse | ChatMessage) -> Plan | None:
+    """The planner's plan in a reply of ``skywork/r1v4-vl-planner-lite``, typed.
+
+    Each step's ``parameters`` is already parsed from the JSON string the planner writes.
+    Returns ``None`` when the reply holds no plan.
+    """
+    if isinstance(obj, ChatResponse):
+        kwargs = obj.message.additional_kwargs
+    elif isinstance(obj, ChatMessage):
+        kwargs = obj.additional_kwargs
+    else:
+        kwargs = obj.additional_kwargs
+    steps = kwargs.get("plan")
+    if not isinstance(steps, list):
+        return None
+    typed = tuple(
+        PlanStep(
+            description=str(s.get("description") or ""),
+            tool_name=str(s.get("tool_name") or ""),
+            parameters=s.get("parameters"),
+            raw_parameters=s.get("parameters"),
+        )
+        for s in steps
+        if isinstance(s, dict)
+    )
+    return Plan(steps=typed, raw=json.dumps(steps, ensure_ascii=False))
