@@ -451,6 +451,13 @@ def test_rejects_truncated_files(fmt: str, cut: int, fragment: str, tmp_path: Pa
     rejects(str(path), str(path), "truncated", fragment)
 
 
+def test_truncated_jpeg_with_an_early_end_marker_is_still_caught() -> None:
+    jpeg = image_bytes("JPEG", (64, 48))
+    # A comment segment right after SOI holding FFD9, as an EXIF thumbnail would.
+    comment = b"\xff\xfe\x00\x06\xff\xd9\x00\x00"
+    rejects(jpeg[:2] + comment + jpeg[2:-200], "FFD9")
+
+
 def test_tolerated_file_endings() -> None:
     gif = image_bytes("GIF") + b"\0\0\0"  # zero padding after the trailer
     assert parse(bytes_to_data_uri(gif))[1] == gif
