@@ -154,7 +154,7 @@ class R1V4(FunctionCallingLLM):
     additional_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Extra request body fields."
     )
-    default_headers: dict[str, str] | None = Field(default=None)
+    default_headers: dict[str, str] | None = Field(default=None, repr=False)
     tool_mode: ToolMode = Field(default="auto", description="How tools reach the server.")
     history: History = Field(
         default="answer", description="What earlier R1V4 replies send back in later turns."
