@@ -134,8 +134,8 @@ def image_to_data_uri(
             needs Pillow).
         http_client: client for URL downloads; a short-lived one is used when ``None``.
         mime_type: the format to encode a Pillow image in (default: the image's own format
-            when supported, else PNG). Other sources always use the format detected from
-            their bytes, whatever is declared.
+            when supported, else PNG; JPEG and WebP at quality 90). Other sources always use
+            the format detected from their bytes, whatever is declared.
 
     Raises:
         ImageError: the source is missing, not a supported image, truncated or too large.
