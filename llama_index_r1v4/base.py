@@ -529,11 +529,24 @@ def _arguments(arguments: dict[str, Any] | str) -> dict[str, Any]:
     try:
         value = json.loads(arguments)
     except ValueError:
-        try:
-            value = parse_partial_json(arguments)
-        except (ValueError, TypeError):
-            return {}
+        value = _partial_json(arguments)
     return value if isinstance(value, dict) else {}
+
+
+def _partial_json(text: str) -> Any:
+    """As much of a half-streamed JSON object as can be read; ``{}`` when nothing can."""
+    try:
+        return parse_partial_json(text)
+    except (ValueError, TypeError):
+        pass
+    # A key whose colon has not arrived yet ('{"a": 6, "b"') trips the parser: drop it.
+    cut = text.rfind(",")
+    if cut > 0:
+        try:
+            return parse_partial_json(text[:cut])
+        except (ValueError, TypeError):
+            pass
+    return {}
 
 
 def get_plan(obj: ChatResponse | CompletionResponse | ChatMessage) -> Plan | None:
