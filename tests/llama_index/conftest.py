@@ -21,14 +21,16 @@ def llm(r1v4_server: LocalR1V4Server, r1v4_api_key: str) -> R1V4:
 
 @pytest.fixture
 def settings_llm() -> Iterator[None]:
-    """Restores ``Settings.llm`` (and the embed model) after a test that sets them."""
+    """Restores ``Settings.llm``, the embed model and the callback manager after a test."""
     saved_llm: LLM | None = Settings._llm
     saved_embed = Settings._embed_model
+    saved_callbacks = Settings._callback_manager
     try:
         yield
     finally:
         Settings._llm = saved_llm
         Settings._embed_model = saved_embed
+        Settings._callback_manager = saved_callbacks
 
 
 class ImageHost:
