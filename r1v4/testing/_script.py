@@ -1,0 +1,234 @@
+"""What tests script (:class:`Reply`) and what the server records (:class:`RecordedRequest`)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "ImageInfo",
+    "RecordedRequest",
+    "Reply",
+    "ReplyFactory",
+    "Script",
+]
+
+ReasoningField = Literal["reasoning_content", "reasoning", "inline"]
+ErrorShape = Literal["hosted", "openai"]
+DropMode = Literal["close", "reset"]
+
+
+@dataclass
+class Reply:
+    """One scripted answer of the local server; queued with ``server.enqueue(...)``.
+
+    Content and reasoning:
+        content: the answer text (may hold R1V4 transcript tags such as ``<think>``, ``<answer>``).
+        reasoning: reasoning text, sent before the content.
+        reasoning_field: how reasoning goes on the wire: ``"reasoning_content"`` (DeepSeek/SGLang),
+            ``"reasoning"`` (newer vLLM) or ``"inline"`` (``"<think>" + reasoning + "</think>"``
+            prefixed to ``content``, nothing added in between).
+        tool_calls: native tool calls, each ``{"name": str, "arguments": dict | str, "id": str?}``;
+            a missing id becomes ``call_<n>``.
+        finish_reason: defaults to ``"tool_calls"`` when there are tool calls, else ``"stop"``.
+        usage: replaces the computed usage dict entirely.
+        chunk_size: characters per content/reasoning/arguments delta when streaming (>= 1).
+
+    Faults and timing (stream events are counted from 0: the role chunk is event 0, ``[DONE]`` is
+    the last event):
+        status, body, headers: an HTTP error. ``body`` (dict -> JSON, str/bytes sent as-is) is
+            sent with ``status`` whenever it is set, even with status 200 (except that with
+            ``error_event_after`` a dict body is the error event instead); a non-200 status
+            without a body gets a default error body in the path's shape. ``headers`` are added
+            to every response of this reply, errors and streams alike.
+        first_byte_delay: seconds to wait before the status line is sent.
+        chunk_delay: seconds between SSE events.
+        stall_after / stall_seconds: after N events stop sending (connection stays open) for
+            ``stall_seconds``, then carry on.
+        drop_after: close the connection after N events without ending the chunked body, so the
+            client sees a protocol error (0 = right after the headers). On a non-stream reply any
+            value closes the connection after the headers and half of the body.
+        drop_mode: ``"close"`` (FIN after all sent bytes: httpx raises ``RemoteProtocolError``)
+            or ``"reset"`` (TCP RST via SO_LINGER 0: httpx raises ``ReadError`` or
+            ``RemoteProtocolError``; bytes still in flight may be lost).
+        drop_before_headers: close the connection without sending any response at all.
+        no_done: end the stream cleanly but without ``data: [DONE]``.
+        malformed_after: insert the line ``data: {not json`` after N events (the stream goes on).
+        error_event_after: after N events send an error object as an SSE event, then ``[DONE]``
+            (unless ``no_done``) -- how vLLM reports a failure after the 200. The object is ``body``
+            when it is a dict, else an error in ``error_shape`` (default: the path's shape).
+        trickle: write the stream one byte at a time.
+        repeat: how many requests this reply serves before the next queued one.
+    """
+
+    content: str = ""
+    reasoning: str = ""
+    reasoning_field: ReasoningField = "reasoning_content"
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    finish_reason: str | None = None
+    usage: dict[str, Any] | None = None
+    chunk_size: int = 8
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    first_byte_delay: float = 0.0
+    chunk_delay: float = 0.0
+    stall_after: int | None = None
+    stall_seconds: float = 30.0
+    drop_after: int | None = None
+    drop_mode: DropMode = "close"
+    drop_before_headers: bool = False
+    no_done: bool = False
+    malformed_after: int | None = None
+    error_event_after: int | None = None
+    error_shape: ErrorShape | None = None
+    trickle: bool = False
+    repeat: int = 1
+
+    def __post_init__(self) -> None:
+        if self.chunk_size < 1:
+            raise ValueError("chunk_size must be >= 1")
+        if self.repeat < 1:
+            raise ValueError("repeat must be >= 1")
+        if self.reasoning_field not in ("reasoning_content", "reasoning", "inline"):
+            raise ValueError(f"unknown reasoning_field {self.reasoning_field!r}")
+        if self.drop_mode not in ("close", "reset"):
+            raise ValueError(f"unknown drop_mode {self.drop_mode!r}")
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What the server decoded from one image part."""
+
+    format: str
+    width: int
+    height: int
+    mode: str
+    byte_size: int
+    sha256: str
+    mime_type: str
+
+    def describe(self) -> str:
+        """``PNG 4x3``: how the default reply names the image."""
+        return f"{self.format} {self.width}x{self.height}"
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the server saw it, and what became of it.
+
+    ``headers`` are lower-cased (repeated headers joined with ``", "``); ``body`` is the decoded
+    JSON (``None`` if the body was not JSON). ``status`` is the HTTP status sent (``None`` if none
+    was). ``disconnected`` turns true when the client went away before the response was complete;
+    ``completed`` when the whole response was sent; ``finished`` when the server is done with the
+    request. ``error`` holds the traceback when handling it raised (e.g. a reply factory failed;
+    the client then got a 500).
+    """
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+    raw_body: bytes = b""
+    images: list[ImageInfo] = field(default_factory=list)
+    status: int | None = None
+    reply: Reply | None = None
+    disconnected: bool = False
+    completed: bool = False
+    error: str | None = None
+    received_at: float = field(default_factory=time.monotonic)
+    _finished: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
+
+    @property
+    def finished(self) -> bool:
+        """Whether the server has stopped handling this request (sent, failed or abandoned)."""
+        return self._finished.is_set()
+
+    def wait_finished(self, timeout: float = 5.0) -> bool:
+        """Block until the server is done with this request; ``False`` on timeout."""
+        return self._finished.wait(timeout)
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """The request's ``messages`` (empty when absent)."""
+        if isinstance(self.body, dict) and isinstance(self.body.get("messages"), list):
+            messages: list[dict[str, Any]] = self.body["messages"]
+            return messages
+        return []
+
+    @property
+    def last_user_text(self) -> str:
+        """Text of the last user message, its text parts joined by a space."""
+        for message in reversed(self.messages):
+            if isinstance(message, dict) and message.get("role") == "user":
+                return message_text(message)
+        return ""
+
+
+def message_text(message: dict[str, Any]) -> str:
+    """The text of a message: its string content or its text parts joined by a space."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(
+            part["text"]
+            for part in content
+            if isinstance(part, dict)
+            and part.get("type") == "text"
+            and isinstance(part.get("text"), str)
+        )
+    return ""
+
+
+ReplyFactory = Callable[[RecordedRequest], Reply]
+
+
+class _Entry:
+    """A queued reply with its remaining uses and its pre-encoded stream pieces."""
+
+    __slots__ = ("cache", "remaining", "source")
+
+    def __init__(self, source: Reply | ReplyFactory) -> None:
+        self.source = source
+        self.remaining = source.repeat if isinstance(source, Reply) else 1
+        self.cache: dict[str, Any] = {}
+
+
+class Script:
+    """The FIFO of scripted replies; thread-safe (tests enqueue, the server's loop pops)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: list[_Entry] = []
+
+    def enqueue(self, *replies: Reply | ReplyFactory) -> None:
+        """Append replies (or ``callable(request) -> Reply``) to the queue."""
+        for reply in replies:
+            if not isinstance(reply, Reply) and not callable(reply):
+                raise TypeError(f"expected a Reply or a callable, got {type(reply).__name__}")
+        with self._lock:
+            self._queue.extend(_Entry(reply) for reply in replies)
+
+    def pop(self) -> _Entry | None:
+        """Take one use of the head entry, or ``None`` when nothing is queued."""
+        with self._lock:
+            if not self._queue:
+                return None
+            entry = self._queue[0]
+            entry.remaining -= 1
+            if entry.remaining <= 0:
+                self._queue.pop(0)
+            return entry
+
+    def clear(self) -> None:
+        with self._lock:
+            self._queue.clear()
+
+    def __len__(self) -> int:
+        """Requests the queue will still serve."""
+        with self._lock:
+            return sum(entry.remaining for entry in self._queue)
