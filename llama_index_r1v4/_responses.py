@@ -68,17 +68,22 @@ def _raw(
     return {"id": rid, "model": model, "created": created, "finish_reason": finish, "usage": usage}
 
 
+# Every field is passed to model_construct: resolving defaults would cost more than the rest.
+
+
 def _text(text: str) -> TextBlock:
-    return TextBlock.model_construct(text=text)
+    return TextBlock.model_construct(block_type="text", text=text)
 
 
 def _thinking(text: str) -> ThinkingBlock:
-    return ThinkingBlock.model_construct(content=text)
+    return ThinkingBlock.model_construct(
+        block_type="thinking", content=text, num_tokens=None, additional_information={}
+    )
 
 
 def _call_block(call_id: str | None, name: str, arguments: str) -> ToolCallBlock:
     return ToolCallBlock.model_construct(
-        tool_call_id=call_id, tool_name=name, tool_kwargs=arguments
+        block_type="tool_call", tool_call_id=call_id, tool_name=name, tool_kwargs=arguments
     )
 
 
@@ -158,7 +163,11 @@ def completion_to_chat_response(completion: ChatCompletion) -> ChatResponse:
             _kwargs(trace, invalid, m.raw_content, m.content),
         )
     return ChatResponse.model_construct(
-        message=message, raw=raw, delta=None, additional_kwargs=_token_counts(usage)
+        message=message,
+        raw=raw,
+        delta=None,
+        logprobs=None,
+        additional_kwargs=_token_counts(usage),
     )
 
 
@@ -259,6 +268,7 @@ class StreamAssembler:
             message=message,
             raw=_raw(self._id, self._model, self._created, self._finish, self._usage),
             delta=answer or "",
+            logprobs=None,
             additional_kwargs=extra,
         )
 
@@ -277,6 +287,7 @@ class StreamAssembler:
             message=message,
             raw=_raw(self._id, self._model, self._created, self._finish, self._usage),
             delta="",
+            logprobs=None,
             additional_kwargs=_token_counts(self._usage),
         )
 
