@@ -31,7 +31,7 @@ from r1v4 import InvalidRequestError, image_to_data_uri
 
 __all__ = ["History", "to_wire_messages"]
 
-History = Literal["answer", "answer_with_reasoning", "transcript"]
+History = Literal["answer", "transcript"]
 
 _ROLES = {
     MessageRole.SYSTEM: "system",
@@ -47,17 +47,21 @@ _DETAILS = frozenset({"auto", "low", "high"})
 _UNSUPPORTED = (AudioBlock, VideoBlock, DocumentBlock)
 
 
-def to_wire_messages(messages: Sequence[ChatMessage], history: History) -> list[dict[str, Any]]:
+def to_wire_messages(
+    messages: Sequence[ChatMessage], history: History, send_reasoning: bool
+) -> list[dict[str, Any]]:
     """Convert LlamaIndex messages to the core's message dicts.
 
     Raises:
         r1v4.InvalidRequestError: a block R1V4 cannot take (audio, video, document), or a
             message the wire cannot express, naming the message and the block.
     """
-    return [_to_wire(i, m, history) for i, m in enumerate(messages)]
+    return [_to_wire(i, m, history, send_reasoning) for i, m in enumerate(messages)]
 
 
-def _to_wire(position: int, message: ChatMessage, history: History) -> dict[str, Any]:
+def _to_wire(
+    position: int, message: ChatMessage, history: History, send_reasoning: bool
+) -> dict[str, Any]:
     role = _ROLES.get(message.role)
     if role is None:
         raise InvalidRequestError(
@@ -108,10 +112,13 @@ def _to_wire(position: int, message: ChatMessage, history: History) -> dict[str,
         if not calls and kwargs.get("tool_calls"):
             calls = [_legacy_tool_call(c, position, i) for i, c in enumerate(kwargs["tool_calls"])]
         text = "\n".join(texts)
-        if history == "transcript" and isinstance(kwargs.get("raw_content"), str):
-            text = kwargs["raw_content"]
-        elif history == "answer_with_reasoning" and reasoning:
-            # R1V4's own format for reasoning it wrote.
+        raw = kwargs.get("raw_content")
+        # With tool calls the transcript may hold them as text too; they go as calls only.
+        transcript = history == "transcript" and isinstance(raw, str) and bool(raw) and not calls
+        if transcript:
+            text = str(raw)
+        # Reasoning goes back only when asked, in R1V4's own form, once.
+        if send_reasoning and reasoning and not (transcript and "<think>" in text):
             text = f"<think>\n{''.join(reasoning)}\n</think>\n\n{text}"
         out["content"] = text if text or not calls else None
         if calls:

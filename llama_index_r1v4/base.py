@@ -126,9 +126,11 @@ class R1V4(FunctionCallingLLM):
             system message as R1V4's chat template does, for servers without tool support;
             ``"auto"`` is prompted on the hosted API and falls back to it elsewhere when the
             server refuses ``tools``.
-        history: what an earlier R1V4 reply sends back in a later turn: ``"answer"`` (the
-            default), ``"answer_with_reasoning"`` (its reasoning in ``<think>`` first), or
-            ``"transcript"`` (the raw tagged transcript as the server sent it).
+        history: what an earlier R1V4 reply sends back in a later turn: its answer
+            (``"answer"``, the default) or the tagged transcript as the server sent it
+            (``"transcript"``; a reply that called your tools still sends its answer, since
+            the calls go back as calls).
+        send_reasoning: also send earlier replies' reasoning back, as ``<think>…</think>``.
 
     Examples:
         ```python
@@ -159,6 +161,9 @@ class R1V4(FunctionCallingLLM):
     history: History = Field(
         default="answer", description="What earlier R1V4 replies send back in later turns."
     )
+    send_reasoning: bool = Field(
+        default=False, description="Send earlier replies' reasoning back in later turns."
+    )
 
     _http_client: httpx.Client | None = PrivateAttr(default=None)
     _async_http_client: httpx.AsyncClient | None = PrivateAttr(default=None)
@@ -182,6 +187,7 @@ class R1V4(FunctionCallingLLM):
         async_http_client: httpx.AsyncClient | None = None,
         tool_mode: ToolMode = "auto",
         history: History = "answer",
+        send_reasoning: bool = False,
         callback_manager: CallbackManager | None = None,
         **kwargs: Any,
     ) -> None:
@@ -199,6 +205,7 @@ class R1V4(FunctionCallingLLM):
             default_headers=default_headers,
             tool_mode=tool_mode,
             history=history,
+            send_reasoning=send_reasoning,
             callback_manager=callback_manager,
             **kwargs,
         )
@@ -298,7 +305,7 @@ class R1V4(FunctionCallingLLM):
     ) -> ChatRequest:
         fields: dict[str, Any] = {
             "model": self.model,
-            "messages": to_wire_messages(messages, self.history),
+            "messages": to_wire_messages(messages, self.history, self.send_reasoning),
             "stream": stream,
         }
         if self.enable_search is not None:

@@ -180,9 +180,11 @@ def test_trace_streams_as_it_is_parsed(llm: R1V4, r1v4_server: LocalR1V4Server) 
 # ----------------------------------------------------------------------------- history
 
 
-def turn_two(r1v4_server: LocalR1V4Server, history: str, stream: bool) -> dict[str, Any]:
-    llm = R1V4(api_key=KEY, base_url=r1v4_server.base_url, history=history)  # type: ignore[arg-type]
-    text = general_transcript(final_answer="A red square.")
+def turn_two(
+    r1v4_server: LocalR1V4Server, stream: bool, text: str | None = None, **options: Any
+) -> dict[str, Any]:
+    llm = R1V4(api_key=KEY, base_url=r1v4_server.base_url, **options)
+    text = text or general_transcript(final_answer="A red square.")
     r1v4_server.enqueue(Reply(content=text), Reply(content="Sure."))
     first = list(llm.stream_chat(QUESTION))[-1] if stream else llm.chat(QUESTION)
     conversation = [*QUESTION, first.message, ChatMessage(role="user", content="Thanks!")]
@@ -194,23 +196,44 @@ def turn_two(r1v4_server: LocalR1V4Server, history: str, stream: bool) -> dict[s
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_history_sends_the_answer_by_default(r1v4_server: LocalR1V4Server, stream: bool) -> None:
-    assert turn_two(r1v4_server, "answer", stream) == {
-        "role": "assistant",
-        "content": "A red square.",
-    }
+    assert turn_two(r1v4_server, stream) == {"role": "assistant", "content": "A red square."}
 
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_history_can_send_the_transcript(r1v4_server: LocalR1V4Server, stream: bool) -> None:
-    sent = turn_two(r1v4_server, "transcript", stream)
+    sent = turn_two(r1v4_server, stream, history="transcript")
     assert sent["content"] == general_transcript(final_answer="A red square.")
+    # Its reasoning is inline already: asking for reasoning adds no second copy.
+    again = turn_two(r1v4_server, stream, history="transcript", send_reasoning=True)
+    assert again["content"] == sent["content"]
 
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_history_can_send_reasoning(r1v4_server: LocalR1V4Server, stream: bool) -> None:
-    sent = turn_two(r1v4_server, "answer_with_reasoning", stream)
+    sent = turn_two(r1v4_server, stream, send_reasoning=True)
     assert sent["content"].startswith("<think>\nThe question is:")
     assert sent["content"].endswith("</think>\n\nA red square.")
+
+
+def test_transcript_history_of_a_tool_calling_reply_sends_calls_once(
+    r1v4_server: LocalR1V4Server,
+) -> None:
+    llm = R1V4(api_key=KEY, base_url=r1v4_server.base_url, history="transcript")
+    tool = {
+        "type": "function",
+        "function": {"name": "zoom", "parameters": {"type": "object", "properties": {}}},
+    }
+    r1v4_server.enqueue(
+        Reply(content='Let me zoom.<tool_call>{"name": "zoom", "arguments": {}}</tool_call>'),
+        Reply(content="Done."),
+    )
+    first = llm.chat(QUESTION, tools=[tool])
+    call_id = first.message.blocks[-1].tool_call_id  # type: ignore[union-attr]
+    result = ChatMessage(role="tool", content="zoomed", additional_kwargs={"tool_call_id": call_id})
+    llm.chat([*QUESTION, first.message, result], tools=[tool])
+    sent = r1v4_server.last_request.messages[1]
+    assert sent["content"] == "Let me zoom."
+    assert [c["function"]["name"] for c in sent["tool_calls"]] == ["zoom"]
 
 
 def test_history_in_a_memory_round_trip(llm: R1V4, r1v4_server: LocalR1V4Server) -> None:
