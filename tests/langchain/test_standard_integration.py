@@ -9,6 +9,7 @@ picture) are deselected by name, each with its reason, shown in the run's summar
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -17,8 +18,6 @@ from langchain_tests.integration_tests import ChatModelIntegrationTests
 
 from langchain_r1v4 import ChatR1V4
 from r1v4.testing import LocalR1V4Server
-
-from .conftest import API_KEY, hosted
 
 _NEEDS_JUDGEMENT = "needs a model that decides to call a tool; the local server only replays"
 _NEEDS_SCHEMA = "needs a model that fills a schema from the prompt; the local server only replays"
@@ -93,10 +92,10 @@ class TestChatR1V4Integration(ChatModelIntegrationTests):
         """Point every model the suite builds (its fixture and the ones it makes itself) at
         the hosted API when a key is set, else at the local server."""
         self._backend_params: dict[str, Any] = {}
-        if not hosted():
+        if not os.environ.get("SKYWORK_API_KEY"):
             server: LocalR1V4Server = request.getfixturevalue("agent_server")
             server.reset()
-            self._backend_params = {"api_key": API_KEY, "base_url": server.base_url}
+            self._backend_params = {"api_key": server.api_key, "base_url": server.base_url}
 
     @property
     def chat_model_params(self) -> dict[str, Any]:
