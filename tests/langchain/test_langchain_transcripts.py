@@ -173,10 +173,13 @@ def test_deep_research_v1_blocks_and_citations(make_llm: Any, r1v4_server: Local
         assert [r["tool_call_id"] for r in results] == [c["id"] for c in calls]
         assert not msg.tool_calls  # the server's tools are never the agent's to run
     # The same trace whichever way it came (LangChain numbers streamed blocks; ignore that).
-    strip = lambda bs: [
-        {k: v for k, v in b.items() if k != "index"} for b in bs if b["type"] != "reasoning"
-    ]  # noqa: E731
-    assert strip(message.content) == strip(full.content)
+    assert without_index(message.content) == without_index(full.content)
+
+
+def without_index(blocks: Any) -> list[dict[str, Any]]:
+    return [
+        {k: v for k, v in b.items() if k != "index"} for b in blocks if b["type"] != "reasoning"
+    ]
 
 
 def check_plan(message: BaseMessage) -> None:
