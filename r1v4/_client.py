@@ -302,37 +302,33 @@ class _StreamReader:
         self.decoder = SSEDecoder()
         self.parser = ResponseParser(client_tools)
 
-    def feed(self, data: bytes) -> list[ChatCompletionChunk]:
+    # Generators, not lists: when one event of a read fails (a malformed chunk, an error
+    # event), the good chunks before it still reach the caller before the error does, so the
+    # caller has seen exactly the ``partial_content`` the error carries.
+    def feed(self, data: bytes) -> Iterator[ChatCompletionChunk]:
         parser = self.parser
         if parser.done:
-            return []  # draining after [DONE] so the connection can go back to the pool
-        out = []
+            return  # draining after [DONE] so the connection can go back to the pool
         for _event, payload in self.decoder.feed(data):
             if parser.done:
                 break
             chunk = parser.parse_event(payload)
             if chunk is not None:
-                out.append(chunk)
-        return out
+                yield chunk
 
-    def end(self) -> list[ChatCompletionChunk]:
-        out = [] if self.parser.done else self._close_decoder()
+    def end(self) -> Iterator[ChatCompletionChunk]:
+        if not self.parser.done:
+            for _event, payload in self.decoder.close():
+                chunk = self.parser.parse_event(payload)
+                if chunk is not None:
+                    yield chunk
         last = self.parser.finish()
         if last is not None:
-            out.append(last)
+            yield last
         if not self.parser.done:
             raise self.parser.fail(
                 IncompleteStreamError("the stream ended before the server sent [DONE]")
             )
-        return out
-
-    def _close_decoder(self) -> list[ChatCompletionChunk]:
-        out = []
-        for _event, payload in self.decoder.close():
-            chunk = self.parser.parse_event(payload)
-            if chunk is not None:
-                out.append(chunk)
-        return out
 
 
 # Clients whose pooled connections must not be shared with a forked child.
