@@ -65,7 +65,9 @@ def _to_wire(
     role = _ROLES.get(message.role)
     if role is None:
         raise InvalidRequestError(
-            f"messages[{position}]: role {message.role.value!r} is not supported"
+            # A message built with model_construct may carry a plain string role.
+            f"messages[{position}]: role {getattr(message.role, 'value', message.role)!r} is "
+            "not supported"
         )
     parts: list[dict[str, Any]] = []
     texts: list[str] = []
