@@ -1,0 +1,5 @@
+import sys
+
+from benchmarks._main import main
+
+sys.exit(main())

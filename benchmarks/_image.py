@@ -1,0 +1,121 @@
+"""Figure 5, run in its own process: a ~10 MB photo -> data URI, r1v4 against plain base64.
+
+A process of its own so the memory figure is not blurred by what the other figures left behind.
+
+``python -m benchmarks._image --bytes 10000000 --repeats 7`` prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import gc
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+# r1v4 refuses images above 10 MiB by default; the photo stays under that.
+_LIMIT = 10 * 1024 * 1024
+
+
+def make_photo(path: Path, target: int) -> int:
+    """Write a JPEG of about ``target`` bytes: random pixels, which JPEG cannot shrink, so the
+    size follows the pixel count. Returns the size written."""
+    from PIL import Image
+
+    side = 64
+    probe = Image.frombytes("RGB", (side, side), os.urandom(side * side * 3))
+    probe.save(path, "JPEG", quality=92)
+    per_pixel = path.stat().st_size / (side * side)
+    scale = 0.97
+    for _ in range(6):
+        pixels = int(target * scale / per_pixel)
+        width = int(pixels**0.5 * 4 / 3) or 1
+        height = max(1, pixels // width)
+        image = Image.frombytes("RGB", (width, height), os.urandom(width * height * 3))
+        image.save(path, "JPEG", quality=92)
+        size = path.stat().st_size
+        if 0.9 * target <= size <= min(1.05 * target, _LIMIT):
+            return size
+        scale *= target / size
+    return path.stat().st_size
+
+
+def floor(path: Path) -> bytes:
+    """The floor named by the issue: read the file, base64 it."""
+    with open(path, "rb") as f:
+        return base64.b64encode(f.read())
+
+
+def r1v4_uri(path: Path) -> str:
+    import r1v4
+
+    return r1v4.image_to_data_uri(path)
+
+
+def peak_extra(fn: Callable[[Path], Any], path: Path) -> int:
+    """Peak bytes allocated above the baseline while ``fn`` runs, its result included."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        result = fn(path)
+        peak = tracemalloc.get_traced_memory()[1]
+        del result
+    finally:
+        tracemalloc.stop()
+    return peak - base
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks._image")
+    parser.add_argument("--bytes", type=int, default=10_000_000)
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args(argv)
+    import r1v4  # noqa: F401  (import cost is figure 6's, not this one's)
+
+    with tempfile.TemporaryDirectory(prefix="r1v4-bench-") as tmp:
+        path = Path(tmp) / "photo.jpg"
+        size = make_photo(path, args.bytes)
+        expected = "data:image/jpeg;base64," + floor(path).decode()
+        if r1v4_uri(path) != expected:  # also warms the page cache for both
+            raise SystemExit("r1v4.image_to_data_uri gave a different data URI than base64")
+        times: dict[str, list[float]] = {"floor": [], "r1v4": []}
+        ratios: list[float] = []
+        contenders: dict[str, Callable[[Path], Any]] = {"floor": floor, "r1v4": r1v4_uri}
+        for round_ in range(args.repeats):
+            order = list(contenders) if round_ % 2 == 0 else list(reversed(contenders))
+            took: dict[str, float] = {}
+            for name in order:
+                gc.collect()
+                start = time.perf_counter()
+                result = contenders[name](path)
+                took[name] = time.perf_counter() - start
+                del result
+                times[name].append(took[name])
+            ratios.append(took["r1v4"] / took["floor"])
+        memory = {name: peak_extra(fn, path) for name, fn in contenders.items()}
+    out = {
+        "file_bytes": size,
+        "repeats": args.repeats,
+        "time_ms": {name: statistics.median(v) * 1e3 for name, v in times.items()},
+        "time_samples_ms": {name: [t * 1e3 for t in v] for name, v in times.items()},
+        "time_ratio": statistics.median(ratios),
+        "peak_extra_bytes": memory,
+        "peak_extra_x_file": {name: v / size for name, v in memory.items()},
+    }
+    json.dump(out, sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""Figure 6: import cost, measured with ``python -X importtime`` in fresh interpreters.
+
+Each measurement is one fresh process that first imports a *prelude* (what is already loaded in
+any program that could use the package: its framework, or for the core its own dependencies),
+then writes a marker to stderr, then imports the package. The figure is the sum of the top-level
+cumulative times after the marker: what the package itself adds.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass
+
+_MARK = "@@r1v4-bench-mark@@"
+_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \| ( *)(\S+)")
+
+# What `import r1v4` must never pull in (the issue: no Pillow, LangChain or LlamaIndex).
+FORBIDDEN = ("PIL", "langchain", "langchain_core", "langgraph", "llama_index")
+
+
+@dataclass(frozen=True)
+class ImportCase:
+    name: str
+    module: str
+    prelude: str  # Python statements run before the marker ("" for a cold import)
+    prelude_label: str
+    peer: str | None = None
+    target_ms: float | None = None
+
+
+# The core's dependencies with the parts r1v4 uses loaded (pydantic imports lazily: importing
+# the package alone would leave BaseModel's machinery to be charged to r1v4).
+CORE_DEPS = "import httpx; from pydantic import BaseModel, Field, SecretStr, TypeAdapter"
+LANGCHAIN = "import langchain_core.language_models.chat_models, langchain_core.messages"
+LLAMA_INDEX = "import llama_index.core.llms, llama_index.core.base.llms.types"
+
+CASES: tuple[ImportCase, ...] = (
+    ImportCase("r1v4 (cold)", "r1v4", "", "nothing"),
+    ImportCase("r1v4", "r1v4", CORE_DEPS, "httpx + pydantic", target_ms=30.0),
+    ImportCase("langchain_r1v4", "langchain_r1v4", LANGCHAIN, "langchain_core", "langchain_openai"),
+    ImportCase("langchain_openai", "langchain_openai", LANGCHAIN, "langchain_core"),
+    ImportCase(
+        "llama_index_r1v4",
+        "llama_index_r1v4",
+        LLAMA_INDEX,
+        "llama_index.core",
+        "llama_index.llms.openai_like",
+    ),
+    ImportCase(
+        "llama_index.llms.openai_like",
+        "llama_index.llms.openai_like",
+        LLAMA_INDEX,
+        "llama_index.core",
+    ),
+)
+FRAMEWORKS: dict[str, str] = {
+    "httpx + pydantic": CORE_DEPS,
+    "langchain_core": LANGCHAIN,
+    "llama_index.core": LLAMA_INDEX,
+}
+
+
+def _run(prelude: str, module: str) -> tuple[float, dict[str, float]]:
+    """One fresh interpreter: ms the import of ``module`` took after ``prelude``, and the
+    self time (ms) of each module it loaded."""
+    code = f"{prelude}\nimport sys\nsys.stderr.write({_MARK!r} + '\\n')\nsys.stderr.flush()\n" + (
+        f"import {module}\n" if module else ""
+    )
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"import {module} failed:\n{proc.stderr[-2000:]}")
+    _, _, after = proc.stderr.partition(_MARK)
+    total = 0
+    selfs: dict[str, float] = {}
+    for line in after.splitlines():
+        match = _LINE.match(line)
+        if match is None:
+            continue
+        self_us, cumulative_us, indent, name = match.groups()
+        selfs[name] = int(self_us) / 1e3
+        if not indent:
+            total += int(cumulative_us)
+    return total / 1e3, selfs
+
+
+def measure(name: str, prelude: str, module: str, repeats: int) -> dict[str, object]:
+    samples: list[float] = []
+    heaviest: dict[str, list[float]] = {}
+    for _ in range(repeats):
+        total, selfs = _run(prelude, module)
+        samples.append(total)
+        for mod, ms in selfs.items():
+            heaviest.setdefault(mod, []).append(ms)
+    top = sorted(
+        ((mod, statistics.median(v)) for mod, v in heaviest.items()), key=lambda kv: -kv[1]
+    )[:8]
+    return {
+        "name": name,
+        "median_ms": statistics.median(samples),
+        "samples_ms": samples,
+        "heaviest_self_ms": dict(top),
+    }
+
+
+def framework_import(prelude: str, repeats: int) -> float:
+    """The framework's own import, cold (what the adapters are measured over)."""
+    samples = []
+    for _ in range(repeats):
+        code = f"import sys\nsys.stderr.write({_MARK!r} + '\\n')\nsys.stderr.flush()\n{prelude}\n"
+        proc = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        _, _, after = proc.stderr.partition(_MARK)
+        samples.append(
+            sum(
+                int(m.group(2))
+                for m in map(_LINE.match, after.splitlines())
+                if m is not None and not m.group(3)
+            )
+            / 1e3
+        )
+    return statistics.median(samples)
+
+
+def forbidden_after_core_import() -> list[str]:
+    """Top-level packages from ``FORBIDDEN`` present in ``sys.modules`` after ``import r1v4``."""
+    code = (
+        "import json, sys\nimport r1v4\n"
+        f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & {set(FORBIDDEN)!r})))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    found: list[str] = json.loads(proc.stdout)
+    return found
