@@ -552,6 +552,17 @@ def test_drop_after_one_event(r1v4_server: LocalR1V4Server) -> None:
     assert not record.completed
 
 
+def test_drop_ignores_forwarded_headers(r1v4_server: LocalR1V4Server) -> None:
+    r1v4_server.enqueue(Reply(content="abcdefgh", drop_after=1))
+    with pytest.raises(httpx.RemoteProtocolError):
+        httpx.post(
+            url(r1v4_server),
+            json=chat_body(stream=True),
+            headers={**AUTH, "X-Forwarded-For": "10.9.8.7"},
+        )
+    assert r1v4_server.wait_finished().error is None
+
+
 def test_drop_with_reset(r1v4_server: LocalR1V4Server) -> None:
     r1v4_server.enqueue(Reply(content="abcdefgh", drop_after=1, drop_mode="reset"))
     _, error = read_stream(r1v4_server)
@@ -676,6 +687,8 @@ def test_reply_checks_its_arguments() -> None:
         Reply(chunk_size=0)
     with pytest.raises(ValueError):
         Reply(repeat=0)
+    with pytest.raises(ValueError):
+        Reply(tool_calls=[{"arguments": {}}])
     with pytest.raises(TypeError):
         LocalR1V4Server().enqueue("not a reply")  # type: ignore[arg-type]
 

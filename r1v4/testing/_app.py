@@ -415,10 +415,14 @@ class R1V4App:
                 pending_size = 0
                 await write(data)
 
+        # Every fault point flushes first: the good events leave in their own write, as from a
+        # real server, so a client can show them before it meets the fault.
         for index, event in enumerate(events):
             if index == reply.malformed_after:
+                await flush()
                 pending.append(MALFORMED)
             if index == reply.error_event_after:
+                await flush()
                 pending.append(error_event(reply, shape))
                 if not reply.no_done:
                     pending.append(DONE)
@@ -440,8 +444,10 @@ class R1V4App:
         else:
             count = len(events)
             if reply.malformed_after is not None and reply.malformed_after >= count:
+                await flush()
                 pending.append(MALFORMED)
             if reply.error_event_after is not None and reply.error_event_after >= count:
+                await flush()
                 pending.append(error_event(reply, shape))
             if reply.drop_after is not None and reply.drop_after >= count:
                 await flush()

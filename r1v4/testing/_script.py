@@ -97,6 +97,9 @@ class Reply:
             raise ValueError(f"unknown reasoning_field {self.reasoning_field!r}")
         if self.drop_mode not in ("close", "reset"):
             raise ValueError(f"unknown drop_mode {self.drop_mode!r}")
+        for call in self.tool_calls:
+            if not isinstance(call, dict) or not isinstance(call.get("name"), str):
+                raise ValueError(f"each tool call needs a string 'name': {call!r}")
 
 
 @dataclass(frozen=True)

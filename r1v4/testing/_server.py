@@ -125,6 +125,8 @@ class LocalR1V4Server:
             lifespan="off",
             http=_tracking_protocol(self._app.tracker),
             ws="none",
+            # The client address must stay the socket's: it is how the app finds the transport.
+            proxy_headers=False,
             loop="asyncio",
             backlog=2048,
             timeout_keep_alive=30,
@@ -296,6 +298,8 @@ class LocalR1V4Server:
         if not record.wait_finished(timeout):
             raise TimeoutError(f"request {index} still in progress after {timeout}s")
         return record
+
+    wait_for_disconnect = wait_finished  # the name tests of a client's early close read best with
 
     def reset(self) -> None:
         """Forget queued replies, recorded requests and the connection count."""
