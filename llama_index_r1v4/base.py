@@ -40,8 +40,6 @@ from r1v4 import (
     AsyncR1V4Client,
     ChatCompletionChunk,
     ChatRequest,
-    Plan,
-    PlanStep,
     R1V4Client,
     ToolMode,
     build_request,
@@ -52,7 +50,7 @@ from r1v4 import (
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
 
-__all__ = ["R1V4", "get_plan"]
+__all__ = ["R1V4"]
 
 # R1V4 is a fine-tune of Qwen3-VL-30B-A3B, whose model card states a native 256K context
 # ("Native 256K context, expandable to 1M") and whose config.json sets
@@ -103,8 +101,8 @@ class R1V4(FunctionCallingLLM):
     The answer is in ``TextBlock``s, reasoning in a ``ThinkingBlock`` (and, streaming,
     ``additional_kwargs["thinking_delta"]``), calls of your tools in ``ToolCallBlock``s. The
     tools R1V4 runs itself are reported, never executed: ``message.additional_kwargs`` holds
-    ``server_tool_calls``, ``server_tool_results``, ``sources`` and ``plan`` (see
-    :func:`get_plan`), and search results also become ``CitationBlock``s.
+    ``server_tool_calls``, ``server_tool_results``, ``sources`` and ``plan`` (typed by
+    :func:`get_sources` and :func:`get_plan`), and search results also become ``CitationBlock``s.
 
     Args:
         model: ``skywork/r1v4-lite``, ``skywork/r1v4-vl-planner-lite``, or the name a
@@ -554,31 +552,3 @@ def _partial_json(text: str) -> Any:
         except (ValueError, TypeError):
             pass
     return {}
-
-
-def get_plan(obj: ChatResponse | CompletionResponse | ChatMessage) -> Plan | None:
-    """The planner's plan in a reply of ``skywork/r1v4-vl-planner-lite``, typed.
-
-    Each step's ``parameters`` is already parsed from the JSON string the planner writes.
-    Returns ``None`` when the reply holds no plan.
-    """
-    if isinstance(obj, ChatResponse):
-        kwargs = obj.message.additional_kwargs
-    elif isinstance(obj, ChatMessage):
-        kwargs = obj.additional_kwargs
-    else:
-        kwargs = obj.additional_kwargs
-    steps = kwargs.get("plan")
-    if not isinstance(steps, list):
-        return None
-    typed = tuple(
-        PlanStep(
-            description=str(s.get("description") or ""),
-            tool_name=str(s.get("tool_name") or ""),
-            parameters=s.get("parameters"),
-            raw_parameters=s.get("parameters"),
-        )
-        for s in steps
-        if isinstance(s, dict)
-    )
-    return Plan(steps=typed, raw=json.dumps(steps, ensure_ascii=False))

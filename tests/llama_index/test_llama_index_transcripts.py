@@ -17,8 +17,8 @@ from llama_index.core.base.llms.types import (
     ToolCallBlock,
 )
 
-from llama_index_r1v4 import R1V4, get_plan
-from r1v4 import Plan
+from llama_index_r1v4 import R1V4, get_plan, get_sources
+from r1v4 import PlanStep, Source
 from r1v4.testing import (
     LocalR1V4Server,
     Reply,
@@ -120,6 +120,11 @@ def test_deep_research_mode(r1v4_server: LocalR1V4Server, way: str) -> None:
         "https://example.com/images/2.jpg",
     ]
     assert "https://example.com/observatory" in [s["url"] for s in web]
+    typed = get_sources(response)
+    assert all(isinstance(s, Source) for s in typed)
+    assert [(s.kind, s.url, s.image_url) for s in typed] == [
+        (s["kind"], s.get("url"), s.get("image_url")) for s in sources
+    ]
     citations = [b for b in response.message.blocks if isinstance(b, CitationBlock)]
     assert [c.source for c in citations] == [s.get("url") or s["image_url"] for s in sources]
     assert citations[0].title == "Result 1 for Where was this photo taken?"
@@ -134,17 +139,20 @@ def test_planner_mode(r1v4_server: LocalR1V4Server, way: str) -> None:
     assert_clean_answer(response, "")
     assert "break the task into 3 steps" in thinking(response)
     plan = get_plan(response)
-    assert isinstance(plan, Plan)
-    assert [s.tool_name for s in plan.steps] == ["code", "text_search", "answer"]
+    assert plan is not None
+    assert all(isinstance(step, PlanStep) for step in plan)
+    assert [s.tool_name for s in plan] == ["code", "text_search", "answer"]
     # The planner writes parameters as a JSON string; the plan holds them parsed.
-    assert plan.steps[1].parameters == {"query": "What is in the image?"}
+    assert plan[1].parameters == {"query": "What is in the image?"}
     assert get_plan(response.message) == plan
     assert response.message.additional_kwargs["plan"][0]["tool_name"] == "code"
 
 
 def test_plan_accessor_on_replies_without_a_plan(llm: R1V4, r1v4_server: LocalR1V4Server) -> None:
     r1v4_server.enqueue(Reply(content="just text"))
-    assert get_plan(llm.chat(QUESTION)) is None
+    plain_reply = llm.chat(QUESTION)
+    assert get_plan(plain_reply) is None
+    assert get_sources(plain_reply) == []
     r1v4_server.enqueue(Reply(content=planner_transcript()))
     assert get_plan(llm.complete("plan it")) is not None
 
