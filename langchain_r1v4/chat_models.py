@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, Literal
 
@@ -22,6 +22,7 @@ from langchain_core.utils import from_env, secret_from_env
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, SecretStr
+from typing_extensions import Self
 
 from langchain_r1v4 import _blocks
 from langchain_r1v4._messages import History, to_wire_messages
@@ -342,6 +343,34 @@ class ChatR1V4(BaseChatModel):
                     )
                     self._async_client = client
         return client
+
+    # The core clients hold locks and connection pools: copies and pickles make their own on
+    # first use (a copy with changed settings must not keep the old ones), while the caller's
+    # own httpx clients are shared, never copied.
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        copied = super().model_copy(update=update, deep=deep)
+        if update:
+            copied._client = None
+            copied._async_client = None
+        return copied
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        memo = {} if memo is None else memo
+        for own in (self._client, self._async_client):
+            if own is not None:
+                memo[id(own)] = None
+        for given in (self.http_client, self.http_async_client):
+            if given is not None:
+                memo[id(given)] = given
+        return super().__deepcopy__(memo)
+
+    def __getstate__(self) -> dict[Any, Any]:
+        state = super().__getstate__()
+        private = state.get("__pydantic_private__")
+        if private:
+            state["__pydantic_private__"] = {**private, "_client": None, "_async_client": None}
+        return state
 
     # ----------------------------------------------------------------------------- requests
 

@@ -205,3 +205,22 @@ def test_message_roles_and_names(make_llm: Any, r1v4_server: LocalR1V4Server) ->
     ]
     with pytest.raises(r1v4.InvalidRequestError, match="role 'critic'"):
         make_llm().invoke([ChatMessage(role="critic", content="x")])
+
+
+def test_copies_and_pickles_after_use(
+    make_llm: Any, r1v4_server: LocalR1V4Server, no_native_tools_server: LocalR1V4Server
+) -> None:
+    import copy
+    import pickle
+
+    llm = make_llm()
+    llm.invoke("warm")  # the model now holds a core client with locks and a pool
+    clone = copy.deepcopy(llm)
+    assert clone.invoke("clone").content.endswith("clone")
+    assert clone.client is not llm.client
+    moved = llm.model_copy(update={"base_url": no_native_tools_server.base_url})
+    moved.invoke("moved")
+    assert no_native_tools_server.requests[-1].last_user_text == "moved"
+    revived = pickle.loads(pickle.dumps(llm))
+    assert revived.invoke("pickled").content.endswith("pickled")
+    assert r1v4_server.requests[-1].last_user_text == "pickled"
