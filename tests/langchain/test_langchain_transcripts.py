@@ -283,3 +283,18 @@ def test_history_from_v1_messages(make_llm: Any, r1v4_server: LocalR1V4Server) -
     assert isinstance(first.content, list)
     sent = second_turn(make_llm(), r1v4_server, first)
     assert sent == {"role": "assistant", "content": RESEARCH_ANSWER}
+
+
+def test_stream_events_v3_carry_the_trace(make_llm: Any, r1v4_server: LocalR1V4Server) -> None:
+    """LangChain's content-block event protocol sees reasoning, server trace and answer."""
+    from langchain_tests.utils.stream_lifecycle import assert_valid_event_stream
+
+    r1v4_server.enqueue(Reply(content=RESEARCH, chunk_size=4))
+    stream = make_llm().stream_events("Where is this?", version="v3")
+    events = list(stream)
+    assert_valid_event_stream(events)
+    message = stream.output
+    kinds = [b["type"] for b in message.content_blocks]
+    assert kinds == ["reasoning"] + ["server_tool_call", "server_tool_result"] * 3 + ["text"]
+    assert message.text == RESEARCH_ANSWER
+    assert message.tool_calls == []
