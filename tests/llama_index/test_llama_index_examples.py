@@ -1,0 +1,74 @@
+"""Every LlamaIndex example runs, as a user would run it, against the local server it starts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+EXPECTED = {
+    "llama_index_rag.py": [
+        "answer: The Gran Telescopio Canarias has a 10.4-metre segmented mirror.",
+        "read from:",
+        "observatories.md",
+    ],
+    "llama_index_image_question.py": [
+        "thinking: The question is: What is in this image?",
+        "-> the agent runs code:",
+        "<- and sees: {'result': 'Saved the cropped region to crop_0.png.'",
+        "answer: Having examined image_0",
+    ],
+    "llama_index_agent_tools.py": [
+        "thinking: I need the weather in Paris first.",
+        "agent calls get_weather({'city': 'Paris'})",
+        "tool returns sunny, 21 °C",
+        "agent calls celsius_to_fahrenheit({'celsius': 21})",
+        "tool returns 69.8",
+        "final answer: It is sunny in Paris, 21 °C (69.8 °F).",
+    ],
+    "llama_index_deep_research.py": ["searched: text_search", "answer: ", "[1] Result 1 for"],
+    "llama_index_planner.py": ["1. Look closely", "tool: text_search", "3. Combine"],
+}
+
+
+def test_every_llama_index_example_is_checked() -> None:
+    assert {p.name for p in EXAMPLES.glob("llama_index_*.py")} == set(EXPECTED)
+
+
+@pytest.fixture(scope="module")
+def runs() -> dict[str, subprocess.CompletedProcess[str]]:
+    """Run all examples at once (each starts its own interpreter and server)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SKYWORK_")}
+    procs = {
+        name: subprocess.Popen(
+            [sys.executable, str(EXAMPLES / name)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for name in EXPECTED
+    }
+    out = {}
+    for name, proc in procs.items():
+        stdout, stderr = proc.communicate(timeout=90)
+        out[name] = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_example_runs_against_the_local_server(
+    runs: dict[str, subprocess.CompletedProcess[str]], name: str
+) -> None:
+    done = runs[name]
+    assert done.returncode == 0, done.stderr
+    assert "started a local R1V4 server" in done.stdout  # it says it is not the real model
+    for line in EXPECTED[name]:
+        assert line in done.stdout, (line, done.stdout)
+    for tag in ("<think>", "<answer>", "<tool_call>", "<observation>", "<plan>"):
+        assert tag not in done.stdout
