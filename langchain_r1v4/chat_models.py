@@ -8,7 +8,12 @@ from operator import itemgetter
 from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
+from langchain_core.language_models import (
+    BaseChatModel,
+    LangSmithParams,
+    LanguageModelInput,
+    ModelProfile,
+)
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.output_parsers.openai_tools import (
@@ -293,6 +298,30 @@ class ChatR1V4(BaseChatModel):
             params["ls_stop"] = [ls_stop] if isinstance(ls_stop, str) else list(ls_stop)
         return params
 
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        # What every R1V4 server takes and returns. ``structured_output`` is False on purpose:
+        # the hosted API documents no ``response_format``, so ``create_agent`` should use its
+        # tool strategy, which works in every tool mode.
+        return ModelProfile(
+            text_inputs=True,
+            image_inputs=True,
+            image_url_inputs=True,
+            pdf_inputs=False,
+            audio_inputs=False,
+            video_inputs=False,
+            image_tool_message=False,
+            pdf_tool_message=False,
+            text_outputs=True,
+            image_outputs=False,
+            audio_outputs=False,
+            video_outputs=False,
+            reasoning_output=True,
+            tool_calling=True,
+            tool_choice=True,
+            tool_call_streaming=True,
+            structured_output=False,
+        )
+
     @classmethod
     def is_lc_serializable(cls) -> bool:
         return True
@@ -382,7 +411,8 @@ class ChatR1V4(BaseChatModel):
         kwargs: dict[str, Any],
     ) -> ChatRequest:
         kw = dict(kwargs)
-        kw.pop("stream", None)
+        for internal in ("stream", "ls_structured_output_format", "structured_output_format"):
+            kw.pop(internal, None)
         fields: dict[str, Any] = {
             "model": kw.pop("model", None) or self.model,
             "messages": to_wire_messages(

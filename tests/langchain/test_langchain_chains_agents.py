@@ -192,3 +192,25 @@ async def test_agent_loop_prompted_async_stream(
     async for state in agent.astream({"messages": [("user", "Weather?")]}, stream_mode="values"):
         final_state = state
     check_run(final_state["messages"], server)
+
+
+def test_agent_structured_response_uses_the_tool_strategy(
+    make_llm: Any, r1v4_server: LocalR1V4Server
+) -> None:
+    """R1V4's profile says no provider-native structured output, so ``create_agent`` asks for
+    the schema as a tool call, which works on every server and in every tool mode."""
+    from pydantic import BaseModel
+
+    class Forecast(BaseModel):
+        city: str
+        sky: str
+
+    r1v4_server.enqueue(
+        Reply(tool_calls=[{"name": "Forecast", "arguments": {"city": "Paris", "sky": "clear"}}])
+    )
+    agent = create_agent(make_llm(tool_mode="native"), [], response_format=Forecast)
+    result = agent.invoke({"messages": [("user", "Forecast for Paris?")]})
+    assert result["structured_response"] == Forecast(city="Paris", sky="clear")
+    body = r1v4_server.requests[-1].body
+    assert "response_format" not in body
+    assert [t["function"]["name"] for t in body["tools"]] == ["Forecast"]
