@@ -29,7 +29,7 @@ from llama_index.core.base.llms.types import (
 
 from r1v4 import InvalidRequestError, image_to_data_uri
 
-__all__ = ["History", "to_wire_messages"]
+__all__ = ["History", "legacy_tool_call", "to_wire_messages"]
 
 History = Literal["answer", "transcript"]
 
@@ -112,7 +112,7 @@ def _to_wire(
     out: dict[str, Any] = {"role": role}
     if role == "assistant":
         if not calls and kwargs.get("tool_calls"):
-            calls = [_legacy_tool_call(c, position, i) for i, c in enumerate(kwargs["tool_calls"])]
+            calls = [legacy_tool_call(c, position, i) for i, c in enumerate(kwargs["tool_calls"])]
         text = "\n".join(texts)
         raw = kwargs.get("raw_content")
         # With tool calls the transcript may hold them as text too; they go as calls only.
@@ -175,7 +175,7 @@ def _tool_call(
     }
 
 
-def _legacy_tool_call(call: Any, position: int, n: int) -> dict[str, Any]:
+def legacy_tool_call(call: Any, position: int = 0, n: int = 0) -> dict[str, Any]:
     """``additional_kwargs["tool_calls"]``: OpenAI SDK objects or their dict form."""
     if isinstance(call, dict):
         fn = call.get("function") or {}

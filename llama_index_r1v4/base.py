@@ -29,7 +29,7 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.llms.utils import parse_partial_json
 
-from llama_index_r1v4._messages import History, to_wire_messages
+from llama_index_r1v4._messages import History, legacy_tool_call, to_wire_messages
 from llama_index_r1v4._responses import (
     StreamAssembler,
     chat_to_completion,
@@ -501,14 +501,12 @@ class R1V4(FunctionCallingLLM):
         if not selections:
             # Messages built elsewhere may carry OpenAI-style calls instead of blocks.
             for call in response.message.additional_kwargs.get("tool_calls") or ():
-                fn = call.get("function", {}) if isinstance(call, dict) else call.function
-                get = fn.get if isinstance(fn, dict) else lambda k, fn=fn: getattr(fn, k, None)
-                call_id = call.get("id") if isinstance(call, dict) else call.id
+                wire = legacy_tool_call(call)
                 selections.append(
                     ToolSelection(
-                        tool_id=call_id or "",
-                        tool_name=get("name") or "",
-                        tool_kwargs=_arguments(get("arguments") or ""),
+                        tool_id=wire["id"],
+                        tool_name=wire["function"]["name"],
+                        tool_kwargs=_arguments(wire["function"]["arguments"]),
                     )
                 )
         if not selections and error_on_no_tool_call:

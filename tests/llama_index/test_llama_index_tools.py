@@ -131,6 +131,16 @@ def test_get_tool_calls_tolerates_half_written_json(llm: R1V4) -> None:
     # A string value still arriving: whatever is readable, never an exception.
     assert "a" in llm.get_tool_calls_from_response(response('{"a": "si'))[0].tool_kwargs
     assert llm.get_tool_calls_from_response(response({"a": 1}))[0].tool_kwargs == {"a": 1}
+    # Messages from elsewhere may carry OpenAI-style calls: dicts or SDK-like objects.
+    from types import SimpleNamespace
+
+    legacy = [
+        {"id": "c1", "type": "function", "function": {"name": "multiply", "arguments": '{"a": 1'}},
+        SimpleNamespace(id="c2", function=SimpleNamespace(name="multiply", arguments='{"b": 2}')),
+    ]
+    message = ChatMessage(role="assistant", content="", additional_kwargs={"tool_calls": legacy})
+    found = llm.get_tool_calls_from_response(ChatResponse(message=message))
+    assert [(c.tool_id, c.tool_kwargs) for c in found] == [("c1", {"a": 1}), ("c2", {"b": 2})]
     with pytest.raises(ValueError):
         llm.get_tool_calls_from_response(ChatResponse(message=ChatMessage(role="assistant")))
     assert (
