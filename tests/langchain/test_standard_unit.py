@@ -94,6 +94,7 @@ class TestChatR1V4Unit(ChatModelUnitTests):
     def test_serdes(self, model: BaseChatModel, snapshot: Any) -> None:
         super().test_serdes(model, snapshot)
 
+    @pytest.mark.filterwarnings("ignore:The function `load` is in beta")
     def test_serdes_round_trip(self, model: BaseChatModel, snapshot: Any) -> None:
         """The standard round trip, allowing this class by name (what a user must do too)."""
         env, _, _ = self.init_from_env_params
