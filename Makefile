@@ -11,8 +11,14 @@ $(VENV)/.dev: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
+$(VENV)/.all: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[all]"
+	touch $@
+
 # Runs the quickstart: the hosted API when SKYWORK_API_KEY is set, else the local R1V4 server.
-quickstart: $(VENV)/.dev
+quickstart: $(VENV)/.all
 	$(PY) examples/quickstart.py
 
 # The test suite, as CI runs it.
