@@ -361,9 +361,12 @@ def test_connection_refused_is_a_connection_error_after_retries() -> None:
     from r1v4.testing import free_port
 
     port = free_port()
-    with R1V4Client(
-        api_key=KEY, base_url=f"http://127.0.0.1:{port}/v1", max_retries=1, backoff=0.01
-    ) as c, pytest.raises(APIConnectionError) as info:
+    with (
+        R1V4Client(
+            api_key=KEY, base_url=f"http://127.0.0.1:{port}/v1", max_retries=1, backoff=0.01
+        ) as c,
+        pytest.raises(APIConnectionError) as info,
+    ):
         c.create(model=MODEL, messages=USER)
     assert "connect" in str(info.value).lower()
     assert KEY not in str(info.value)
