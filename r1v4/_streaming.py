@@ -127,6 +127,9 @@ class ResponseParser:
                 d.get("tool_calls"),
                 finish is not None,
             )
+            if finish == "stop" and self._choices[index].text_calls:
+                # The server saw text; the caller gets tool calls, so say so as non-stream does.
+                finish = "tool_calls"
             out.append(ChunkChoice(index, delta, finish))
         usage = obj.get("usage")
         return self._chunk(obj, out, Usage.from_wire(usage) if usage else None)

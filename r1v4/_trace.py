@@ -39,7 +39,12 @@ def source_to_dict(source: Source) -> dict[str, Any]:
 
 def plan_to_dicts(plan: Plan) -> list[dict[str, Any]]:
     return [
-        {"description": s.description, "tool_name": s.tool_name, "parameters": s.parameters}
+        {
+            "description": s.description,
+            "tool_name": s.tool_name,
+            "parameters": s.parameters,
+            "raw_parameters": s.raw_parameters,
+        }
         for s in plan.steps
     ]
 

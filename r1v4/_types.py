@@ -186,6 +186,8 @@ class ChatRequest(_Model):
     tools: list[Tool] | None = None
     tool_choice: Literal["auto", "none", "required"] | dict[str, Any] | None = None
     parallel_tool_calls: bool | None = None
+    response_format: dict[str, Any] | None = None
+    """``{"type": "json_object"}`` or ``{"type": "json_schema", ...}`` (vLLM, SGLang)."""
     stream_options: dict[str, Any] | None = None
     extra_body: dict[str, Any] | None = None
     tool_mode: ToolMode | None = None

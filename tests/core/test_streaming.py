@@ -210,3 +210,21 @@ def test_usage_only_chunk_with_empty_choices() -> None:
     )
     assert c is not None and c.choices == [] and c.usage is not None
     assert c.usage.total_tokens == 3
+
+
+def test_the_streamed_finish_chunk_says_tool_calls_for_calls_written_as_text() -> None:
+    text = '<tool_call>{"name": "get_weather", "arguments": {"city": "Oslo"}}</tool_call>'
+    dec, parser = SSEDecoder(), ResponseParser(frozenset({"get_weather"}))
+    finishes = []
+    for _, data in dec.feed(content_stream([text])):
+        c = parser.parse_event(data)
+        if c is not None:
+            finishes += [ch.finish_reason for ch in c.choices if ch.finish_reason]
+    assert finishes == ["tool_calls"]
+
+
+def test_request_carries_response_format() -> None:
+    from r1v4 import build_request
+
+    req = build_request(model="m", messages=[{"role": "user", "content": "x"}], response_format={"type": "json_object"})
+    assert req.to_body()["response_format"] == {"type": "json_object"}
