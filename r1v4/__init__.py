@@ -10,6 +10,7 @@ from r1v4._client import (
     AsyncR1V4Client,
     ClientSettings,
     R1V4Client,
+    R1V4Clients,
     resolve_api_key,
     resolve_base_url,
 )
@@ -32,6 +33,7 @@ from r1v4._errors import (
     StreamError,
     UnprocessableEntityError,
 )
+from r1v4._history import History, history_text
 from r1v4._images import (
     DEFAULT_MAX_IMAGE_BYTES,
     aimage_to_data_uri,
@@ -103,6 +105,7 @@ __all__ = [
     "ConflictError",
     "Delta",
     "FunctionDefinition",
+    "History",
     "ImageError",
     "ImagePart",
     "ImageURL",
@@ -117,6 +120,7 @@ __all__ = [
     "Plan",
     "PlanStep",
     "R1V4Client",
+    "R1V4Clients",
     "R1V4Error",
     "RateLimitError",
     "ReasoningDelta",
@@ -143,6 +147,7 @@ __all__ = [
     "build_request",
     "detect_image_mime",
     "event_to_dict",
+    "history_text",
     "image_to_data_uri",
     "parse_transcript",
     "plan_to_dicts",

@@ -56,6 +56,7 @@ __all__ = [
     "AsyncR1V4Client",
     "ClientSettings",
     "R1V4Client",
+    "R1V4Clients",
 ]
 
 logger = logging.getLogger("r1v4")
@@ -362,8 +363,14 @@ class R1V4Client(_HTTPOwner):
         ...     print(reply.message.content)
     """
 
-    def __init__(self, *, http_client: httpx.Client | None = None, **settings: Any) -> None:
-        self.settings = ClientSettings(**settings)
+    def __init__(
+        self,
+        *,
+        http_client: httpx.Client | None = None,
+        settings: ClientSettings | None = None,
+        **options: Any,
+    ) -> None:
+        self.settings = settings if settings is not None else ClientSettings(**options)
         self._own_http = http_client is None
         self._http_client = http_client
         self._finalizer: weakref.finalize[Any, Any] | None = None
@@ -516,9 +523,13 @@ class AsyncR1V4Client(_HTTPOwner):
     """
 
     def __init__(
-        self, *, http_async_client: httpx.AsyncClient | None = None, **settings: Any
+        self,
+        *,
+        http_async_client: httpx.AsyncClient | None = None,
+        settings: ClientSettings | None = None,
+        **options: Any,
     ) -> None:
-        self.settings = ClientSettings(**settings)
+        self.settings = settings if settings is not None else ClientSettings(**options)
         self._given = http_async_client
         self._by_loop: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, AsyncGenerator[None, None]]
@@ -664,3 +675,57 @@ class AsyncR1V4Client(_HTTPOwner):
                 raise err from cause
             attempt, prepared = _next_attempt(s, attempt, err, prepared)
             await asyncio.sleep(delay)
+
+
+class R1V4Clients:
+    """The sync and async client of one model object, each made on first use.
+
+    Both share one :class:`ClientSettings`, so what one learns (a server that refuses native
+    tools) the other knows too. Framework adapters hold one of these per model object.
+    """
+
+    def __init__(
+        self,
+        *,
+        http_client: httpx.Client | None = None,
+        http_async_client: httpx.AsyncClient | None = None,
+        **options: Any,
+    ) -> None:
+        self.settings = ClientSettings(**options)
+        self._http_client = http_client
+        self._http_async_client = http_async_client
+        self._sync: R1V4Client | None = None
+        self._async: AsyncR1V4Client | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"R1V4Clients(base_url={self.settings.base_url!r})"
+
+    @property
+    def sync(self) -> R1V4Client:
+        client = self._sync
+        if client is None:
+            with self._lock:
+                client = self._sync
+                if client is None:
+                    client = self._sync = R1V4Client(
+                        http_client=self._http_client, settings=self.settings
+                    )
+        return client
+
+    @property
+    def async_(self) -> AsyncR1V4Client:
+        client = self._async
+        if client is None:
+            with self._lock:
+                client = self._async
+                if client is None:
+                    client = self._async = AsyncR1V4Client(
+                        http_async_client=self._http_async_client, settings=self.settings
+                    )
+        return client
+
+    def close(self) -> None:
+        """Close the sync pool now (async pools close with their event loops)."""
+        if self._sync is not None:
+            self._sync.close()
