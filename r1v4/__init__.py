@@ -41,7 +41,16 @@ from r1v4._images import (
     image_to_data_uri,
 )
 from r1v4._streaming import ChunkAccumulator, ResponseParser, accumulate
-from r1v4._trace import Trace, event_to_dict, plan_to_dicts, server_call_id, source_to_dict
+from r1v4._trace import (
+    Trace,
+    event_to_dict,
+    plan_from_dicts,
+    plan_to_dicts,
+    server_call_id,
+    source_from_dict,
+    source_to_dict,
+    sources_from_dicts,
+)
 from r1v4._transcript import (
     AnswerDelta,
     ClientToolCall,
@@ -150,9 +159,12 @@ __all__ = [
     "history_text",
     "image_to_data_uri",
     "parse_transcript",
+    "plan_from_dicts",
     "plan_to_dicts",
     "resolve_api_key",
     "resolve_base_url",
     "server_call_id",
+    "source_from_dict",
     "source_to_dict",
+    "sources_from_dicts",
 ]

@@ -19,7 +19,7 @@ import threading
 import time
 import warnings
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -68,6 +68,11 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 HOSTED_HOSTS = frozenset({"api.skyworkmodel.ai"})
 
 _USER_AGENT = "r1v4-python/0.1"
+# httpx's default pool (100 connections, 20 kept alive) queues stream 101 behind streams that
+# last minutes, and httpcore re-scans its whole queue on every request and release (quadratic):
+# 1,000 concurrent streams on one loop stalled for good. The openai SDK's limits, measured with
+# `python -m benchmarks` (figure 4).
+_POOL_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
 
 
 def resolve_api_key(api_key: str | SecretStr | None) -> SecretStr | None:
@@ -306,7 +311,7 @@ class _StreamReader:
     # Generators, not lists: when one event of a read fails (a malformed chunk, an error
     # event), the good chunks before it still reach the caller before the error does, so the
     # caller has seen exactly the ``partial_content`` the error carries.
-    def feed(self, data: bytes) -> Iterator[ChatCompletionChunk]:
+    def feed(self, data: bytes) -> Generator[ChatCompletionChunk, None, None]:
         parser = self.parser
         if parser.done:
             return  # draining after [DONE] so the connection can go back to the pool
@@ -317,7 +322,7 @@ class _StreamReader:
             if chunk is not None:
                 yield chunk
 
-    def end(self) -> Iterator[ChatCompletionChunk]:
+    def end(self) -> Generator[ChatCompletionChunk, None, None]:
         if not self.parser.done:
             for _event, payload in self.decoder.close():
                 chunk = self.parser.parse_event(payload)
@@ -393,6 +398,7 @@ class R1V4Client(_HTTPOwner):
                         timeout=self.settings.timeout,
                         follow_redirects=False,
                         verify=shared_ssl_context(),
+                        limits=_POOL_LIMITS,
                     )
                     # Closed at garbage collection or interpreter exit, whichever comes first,
                     # so an object nobody closed leaves no socket behind.
@@ -464,7 +470,7 @@ class R1V4Client(_HTTPOwner):
 
     def stream(
         self, request: ChatRequest | None = None, **fields: Any
-    ) -> Iterator[ChatCompletionChunk]:
+    ) -> Generator[ChatCompletionChunk, None, None]:
         """Send a stream request and yield chunks as they arrive.
 
         Breaking out of the loop (or closing the generator) closes the connection at once.
@@ -555,7 +561,10 @@ class AsyncR1V4Client(_HTTPOwner):
         if entry is not None:
             return entry[0]
         client = httpx.AsyncClient(
-            timeout=self.settings.timeout, follow_redirects=False, verify=shared_ssl_context()
+            timeout=self.settings.timeout,
+            follow_redirects=False,
+            verify=shared_ssl_context(),
+            limits=_POOL_LIMITS,
         )
         keeper = self._close_with_loop(loop, client)
         # Starting the generator registers it with the loop; asyncio.run() closes live
@@ -635,7 +644,7 @@ class AsyncR1V4Client(_HTTPOwner):
 
     async def stream(
         self, request: ChatRequest | None = None, **fields: Any
-    ) -> AsyncIterator[ChatCompletionChunk]:
+    ) -> AsyncGenerator[ChatCompletionChunk, None]:
         """Send a stream request and yield chunks as they arrive.
 
         Cancelling the task, or closing the generator, closes the connection at once.

@@ -46,13 +46,24 @@ def text_tool_call_id(response_id: str, n: int) -> str:
 
 
 class _ChoiceState:
-    __slots__ = ("closed", "next_index", "text_calls", "transcript")
+    __slots__ = ("closed", "native_seen", "next_index", "text_calls", "transcript")
 
     def __init__(self, client_tools: frozenset[str]) -> None:
         self.transcript = TranscriptParser(client_tools=client_tools)
         self.next_index = 0  # first index free for a call written as text
         self.text_calls = 0
+        self.native_seen: set[int] = set()
         self.closed = False
+
+
+def native_call_id(response_id: str, index: int) -> str:
+    """The id of a native call whose server sent none (some vLLM parsers): the same on the
+    first streamed delta as in the aggregated reply, so an agent can answer it."""
+    return text_tool_call_id(response_id, 1000 + index)
+
+
+def invalid_call_id(response_id: str, index: int) -> str:
+    return text_tool_call_id(response_id, 2000 + index)
 
 
 class ResponseParser:
@@ -106,6 +117,8 @@ class ResponseParser:
             self.done = True
             return None
         obj = self._load(data)
+        if not self.id:
+            self._remember(obj)
         choices = obj.get("choices")
         if not choices:
             if choices is None and _is_error(obj):
@@ -149,6 +162,7 @@ class ResponseParser:
     def parse_completion(self, body: bytes | str) -> ChatCompletion:
         """A whole non-stream JSON body -> :class:`ChatCompletion`, via the stream path."""
         obj = self._load(body)
+        self._remember(obj)
         choices = obj.get("choices")
         if not isinstance(choices, list):
             if _is_error(obj):
@@ -194,11 +208,13 @@ class ResponseParser:
     def _chunk(
         self, obj: dict[str, Any], choices: list[ChunkChoice], usage: Usage | None
     ) -> ChatCompletionChunk:
-        if not self.id:
-            self.id = obj.get("id") or ""
-            self.model = obj.get("model") or ""
-            self.created = obj.get("created") or 0
         return ChatCompletionChunk(self.id, self.model, self.created, choices, usage)
+
+    def _remember(self, obj: dict[str, Any]) -> None:
+        # Before any delta is built: generated call ids derive from the response id.
+        self.id = obj.get("id") or ""
+        self.model = obj.get("model") or ""
+        self.created = obj.get("created") or 0
 
     def _delta(
         self,
@@ -218,13 +234,17 @@ class ResponseParser:
             for tc in tool_calls:
                 fn = tc.get("function") or {}
                 i = tc.get("index") or 0
-                calls.append(
-                    ToolCallDelta(i, tc.get("id"), fn.get("name"), fn.get("arguments") or "")
-                )
+                call_id = tc.get("id")
+                if i not in st.native_seen:
+                    st.native_seen.add(i)
+                    if not call_id:
+                        call_id = native_call_id(self.id, i)
+                calls.append(ToolCallDelta(i, call_id, fn.get("name"), fn.get("arguments") or ""))
                 if i >= st.next_index:
                     st.next_index = i + 1
         answer: str | None = None
         events: list[TranscriptEvent] | None = None
+        invalid: list[InvalidToolCall] | None = None
         if content or (last and not st.closed):
             evs = st.transcript.feed(content) if content else []
             if last:
@@ -233,7 +253,7 @@ class ResponseParser:
             if len(evs) == 1 and type(evs[0]) is AnswerDelta:  # the common case, kept cheap
                 answer = evs[0].text
             elif evs:
-                answer, inline, calls, events = self._route(st, evs, calls)
+                answer, inline, calls, events, invalid = self._route(st, evs, calls)
                 if inline:
                     reasoning = reasoning + inline if reasoning else inline
         if answer:
@@ -244,19 +264,26 @@ class ResponseParser:
         if reasoning:
             self._reasoning.append(reasoning)
             self.delivered = True
-        if calls or events:
+        if calls or events or invalid:
             self.delivered = True
-        return Delta(role, answer, reasoning or None, calls, events, content or None)
+        return Delta(role, answer, reasoning or None, calls, events, content or None, invalid)
 
     def _route(
         self,
         st: _ChoiceState,
         evs: list[TranscriptEvent],
         calls: list[ToolCallDelta] | None,
-    ) -> tuple[str | None, str | None, list[ToolCallDelta] | None, list[TranscriptEvent] | None]:
+    ) -> tuple[
+        str | None,
+        str | None,
+        list[ToolCallDelta] | None,
+        list[TranscriptEvent] | None,
+        list[InvalidToolCall] | None,
+    ]:
         answer: list[str] = []
         reasoning: list[str] = []
         events: list[TranscriptEvent] = []
+        invalid: list[InvalidToolCall] = []
         for ev in evs:
             t = type(ev)
             if t is AnswerDelta:
@@ -271,6 +298,11 @@ class ResponseParser:
                 st.text_calls += 1
                 calls.append(ToolCallDelta(st.next_index, call_id, ev.name, ev.arguments))
                 st.next_index += 1
+            elif t is InvalidClientToolCall:
+                assert isinstance(ev, InvalidClientToolCall)
+                invalid.append(
+                    InvalidToolCall(invalid_call_id(self.id, ev.index), ev.name, ev.raw, ev.error)
+                )
             else:
                 events.append(ev)
         return (
@@ -278,6 +310,7 @@ class ResponseParser:
             "".join(reasoning) or None,
             calls,
             events or None,
+            invalid or None,
         )
 
 
@@ -288,7 +321,7 @@ def _is_error(obj: dict[str, Any]) -> bool:
 
 
 def _has_payload(d: Delta) -> bool:
-    return bool(d.content or d.reasoning or d.tool_calls or d.events)
+    return bool(d.content or d.reasoning or d.tool_calls or d.events or d.invalid_tool_calls)
 
 
 def _preview(data: bytes | str) -> str:
@@ -297,7 +330,7 @@ def _preview(data: bytes | str) -> str:
 
 
 class _Acc:
-    __slots__ = ("calls", "content", "events", "finish", "raw", "reasoning", "role")
+    __slots__ = ("calls", "content", "events", "finish", "invalid", "raw", "reasoning", "role")
 
     def __init__(self) -> None:
         self.content: list[str] = []
@@ -305,6 +338,7 @@ class _Acc:
         self.raw: list[str] = []
         self.calls: dict[int, list[Any]] = {}
         self.events: list[TranscriptEvent] = []
+        self.invalid: list[InvalidToolCall] = []
         self.finish: str | None = None
         self.role = "assistant"
 
@@ -341,6 +375,8 @@ class ChunkAccumulator:
                 acc.raw.append(d.raw_content)
             if d.events:
                 acc.events.extend(d.events)
+            if d.invalid_tool_calls:
+                acc.invalid.extend(d.invalid_tool_calls)
             for tc in d.tool_calls or ():
                 slot = acc.calls.get(tc.index)
                 if slot is None:
@@ -358,20 +394,10 @@ class ChunkAccumulator:
             acc = self._choices[index]
             calls = [
                 ToolCall(
-                    id=cid or text_tool_call_id(self.id, 1000 + i),
+                    id=cid or native_call_id(self.id, i),
                     function=ToolCallFunction(name=name or "", arguments="".join(args) or "{}"),
                 )
                 for i, (cid, name, args) in sorted(acc.calls.items())
-            ]
-            invalid = [
-                InvalidToolCall(
-                    id=text_tool_call_id(self.id, 2000 + ev.index),
-                    name=ev.name,
-                    arguments=ev.raw,
-                    error=ev.error,
-                )
-                for ev in acc.events
-                if isinstance(ev, InvalidClientToolCall)
             ]
             finish = acc.finish
             if calls and finish in (None, "stop"):
@@ -380,8 +406,8 @@ class ChunkAccumulator:
                 content="".join(acc.content),
                 reasoning="".join(acc.reasoning) or None,
                 tool_calls=calls,
-                invalid_tool_calls=invalid,
-                events=[ev for ev in acc.events if not isinstance(ev, InvalidClientToolCall)],
+                invalid_tool_calls=acc.invalid,
+                events=acc.events,
                 raw_content="".join(acc.raw),
                 role=acc.role,
             )

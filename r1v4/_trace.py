@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from r1v4._transcript import (
     InvalidClientToolCall,
     Plan,
+    PlanStep,
     ServerToolCall,
     ServerToolResult,
     Source,
@@ -20,7 +21,16 @@ from r1v4._transcript import (
     TranscriptIssue,
 )
 
-__all__ = ["Trace", "event_to_dict", "plan_to_dicts", "server_call_id", "source_to_dict"]
+__all__ = [
+    "Trace",
+    "event_to_dict",
+    "plan_from_dicts",
+    "plan_to_dicts",
+    "server_call_id",
+    "source_from_dict",
+    "source_to_dict",
+    "sources_from_dicts",
+]
 
 
 def server_call_id(index: int) -> str:
@@ -46,6 +56,43 @@ def plan_to_dicts(plan: Plan) -> list[dict[str, Any]]:
             "raw_parameters": s.raw_parameters,
         }
         for s in plan.steps
+    ]
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def source_from_dict(data: dict[str, Any]) -> Source:
+    """The inverse of :func:`source_to_dict`, tolerant of dicts a memory store round-tripped."""
+    kind: Literal["web", "image"] = "image" if data.get("kind") == "image" else "web"
+    return Source(
+        title=_str(data.get("title")),
+        url=_str(data.get("url")),
+        snippet=_str(data.get("snippet")),
+        image_url=_str(data.get("image_url")),
+        kind=kind,
+    )
+
+
+def sources_from_dicts(items: Any) -> list[Source]:
+    """Typed sources from a list of :func:`source_to_dict` dicts (anything else is skipped)."""
+    return [source_from_dict(i) for i in items or () if isinstance(i, dict)]
+
+
+def plan_from_dicts(steps: Any) -> list[PlanStep] | None:
+    """Typed plan steps from :func:`plan_to_dicts` output; ``None`` when there is no plan."""
+    if not isinstance(steps, list):
+        return None
+    return [
+        PlanStep(
+            description=str(step.get("description") or ""),
+            tool_name=str(step.get("tool_name") or ""),
+            parameters=step.get("parameters"),
+            raw_parameters=step.get("raw_parameters", step.get("parameters")),
+        )
+        for step in steps
+        if isinstance(step, dict)
     ]
 
 

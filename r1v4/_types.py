@@ -263,13 +263,24 @@ class ToolCallDelta:
 
 
 @dataclass(slots=True)
+class InvalidToolCall:
+    """A tool call the model wrote but whose arguments are not valid JSON."""
+
+    id: str
+    name: str | None
+    arguments: str
+    error: str
+
+
+@dataclass(slots=True)
 class Delta:
     """What one chunk adds to a choice.
 
     ``content`` is answer text only: reasoning (from ``reasoning_content``, ``reasoning`` or
     inline ``<think>``) is in ``reasoning``, and R1V4's server-side trace (tool calls,
     observations, sources, plans) is in ``events``. ``raw_content`` is the content exactly as
-    the server sent it.
+    the server sent it. ``invalid_tool_calls``: calls of a bound tool the model wrote as text
+    that could not be read, with the id the whole reply gives them too.
     """
 
     role: str | None = None
@@ -278,6 +289,7 @@ class Delta:
     tool_calls: list[ToolCallDelta] | None = None
     events: list[TranscriptEvent] | None = None
     raw_content: str | None = None
+    invalid_tool_calls: list[InvalidToolCall] | None = None
 
 
 @dataclass(slots=True)
@@ -294,16 +306,6 @@ class ChatCompletionChunk:
     created: int
     choices: list[ChunkChoice]
     usage: Usage | None = None
-
-
-@dataclass(slots=True)
-class InvalidToolCall:
-    """A tool call the model wrote but whose arguments are not valid JSON."""
-
-    id: str
-    name: str | None
-    arguments: str
-    error: str
 
 
 @dataclass(slots=True)

@@ -228,3 +228,28 @@ def test_request_carries_response_format() -> None:
 
     req = build_request(model="m", messages=[{"role": "user", "content": "x"}], response_format={"type": "json_object"})
     assert req.to_body()["response_format"] == {"type": "json_object"}
+
+
+def test_a_native_call_without_id_gets_one_on_its_first_delta() -> None:
+    payloads = [
+        chunk({"tool_calls": [{"index": 0, "function": {"name": "f", "arguments": ""}}]}),
+        chunk({"tool_calls": [{"index": 0, "function": {"arguments": "{}"}}]}),
+        chunk({}, "tool_calls"),
+    ]
+    dec, parser = SSEDecoder(), ResponseParser()
+    chunks = [c for _, d in dec.feed(sse(payloads)) if (c := parser.parse_event(d)) is not None]
+    first = chunks[0].choices[0].delta.tool_calls
+    assert first is not None and first[0].id
+    assert chunks[1].choices[0].delta.tool_calls[0].id is None  # only the first piece carries it
+    assert accumulate(chunks).message.tool_calls[0].id == first[0].id
+
+
+def test_invalid_text_calls_carry_the_same_id_streamed_and_whole() -> None:
+    text = '<tool_call>{"name": "get_weather", "arguments": {"city": </tool_call>'
+    tools = frozenset({"get_weather"})
+    streamed = run_bytes([content_stream([text[:15], text[15:]])], tools)
+    body = json.dumps({"id": "chatcmpl-1", "choices": [{"index": 0, "message": {"content": text}, "finish_reason": "stop"}]})
+    whole = ResponseParser(tools).parse_completion(body)
+    [a], [b] = streamed.message.invalid_tool_calls, whole.message.invalid_tool_calls
+    assert a == b and a.name == "get_weather" and a.id.startswith("call_")
+    assert streamed.message.tool_calls == [] and streamed.message.content == ""
