@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 from langchain_core.messages import (
     AIMessage,
@@ -20,11 +20,9 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
-from r1v4 import InvalidRequestError
+from r1v4 import History, InvalidRequestError, history_text
 
 __all__ = ["History", "to_wire_messages"]
-
-History = Literal["answer", "transcript"]
 
 # Block types that carry media the R1V4 API cannot take (it reads text and images only).
 _UNSUPPORTED_MEDIA = frozenset(
@@ -264,17 +262,6 @@ def _not_text(
 
 
 def _assistant(message: AIMessage, history: History, send_reasoning: bool) -> dict[str, Any]:
-    text = _answer_text(message)
-    if history == "transcript":
-        raw = message.response_metadata.get("raw_content")
-        if isinstance(raw, str) and raw:
-            text = raw
-    if send_reasoning:
-        reasoning = _reasoning_text(message)
-        # A transcript that already carries its <think> block needs no second copy.
-        if reasoning and not (history == "transcript" and "<think>" in text):
-            text = f"<think>\n{reasoning}\n</think>\n\n{text}"
-    wire: dict[str, Any] = {"role": "assistant", "content": text}
     calls = [
         _wire_call(tc["id"], tc["name"], json.dumps(tc["args"], ensure_ascii=False))
         for tc in message.tool_calls
@@ -285,6 +272,16 @@ def _assistant(message: AIMessage, history: History, send_reasoning: bool) -> di
         for tc in message.invalid_tool_calls
         if tc.get("id") and tc.get("name")
     )
+    raw = message.response_metadata.get("raw_content")
+    text = history_text(
+        _answer_text(message),
+        raw_content=raw if isinstance(raw, str) else None,
+        reasoning=_reasoning_text(message) if send_reasoning else None,
+        history=history,
+        send_reasoning=send_reasoning,
+        has_tool_calls=bool(calls),
+    )
+    wire: dict[str, Any] = {"role": "assistant", "content": text}
     if calls:
         wire["tool_calls"] = calls
         if not text:

@@ -35,12 +35,10 @@ from r1v4 import (
     AssistantMessage,
     ChatCompletion,
     ChatCompletionChunk,
-    InvalidClientToolCall,
     Trace,
     TranscriptEvent,
     Usage,
 )
-from r1v4._streaming import text_tool_call_id
 
 __all__ = ["PROVIDER", "StreamConverter", "completion_to_result", "usage_metadata"]
 
@@ -199,6 +197,7 @@ class StreamConverter:
             and delta.reasoning is None
             and delta.tool_calls is None
             and delta.events is None
+            and delta.invalid_tool_calls is None
         ):  # the common case: a piece of answer
             self._answer.append(content)
             return [
@@ -224,12 +223,24 @@ class StreamConverter:
             )
         call_chunks: list[ToolCallChunk] = []
         if delta.events:
-            out.extend(self._trace_chunk(delta.events, msg_id, call_chunks))
+            out.extend(self._trace_chunk(delta.events, msg_id))
         if delta.tool_calls:
             self._calls = True
             call_chunks.extend(
                 tool_call_chunk(name=tc.name, args=tc.arguments, id=tc.id, index=tc.index)
                 for tc in delta.tool_calls
+            )
+        if delta.invalid_tool_calls:
+            # LangChain re-parses joined argument text leniently and would "repair" the payload
+            # into a wrong call; as a JSON string it stays an invalid call.
+            call_chunks.extend(
+                tool_call_chunk(
+                    name=bad.name,
+                    args=json.dumps(bad.arguments, ensure_ascii=False),
+                    id=bad.id,
+                    index=None,
+                )
+                for bad in delta.invalid_tool_calls
             )
         if content or call_chunks:
             if content:
@@ -247,20 +258,8 @@ class StreamConverter:
         return out
 
     def _trace_chunk(
-        self, events: list[TranscriptEvent], msg_id: str | None, call_chunks: list[ToolCallChunk]
+        self, events: list[TranscriptEvent], msg_id: str | None
     ) -> list[ChatGenerationChunk]:
-        for ev in events:
-            if isinstance(ev, InvalidClientToolCall):
-                # LangChain re-parses joined argument text leniently and would "repair" the
-                # payload into a wrong call; as a JSON string it stays an invalid call.
-                call_chunks.append(
-                    tool_call_chunk(
-                        name=ev.name,
-                        args=json.dumps(ev.raw, ensure_ascii=False),
-                        id=text_tool_call_id(self._id, 2000 + ev.index),
-                        index=None,
-                    )
-                )
         kwargs, meta = _trace_parts(events)
         # Each source already streams inside its server_tool_result; the full list goes on the
         # last chunk, where the v1 translator can attach it to the answer as citations.
@@ -281,8 +280,8 @@ class StreamConverter:
     def end(self) -> ChatGenerationChunk:
         """The last chunk: finish reason, model name, id, usage, sources, raw transcript."""
         finish = self._finish
-        # The core reports calls the model wrote as text under the server's "stop"; its
-        # non-stream aggregate says "tool_calls", and so must the stream.
+        # Some servers finish native tool calls with "stop"; the core's aggregate (and so
+        # invoke) says "tool_calls", and so must the stream.
         if self._calls and finish in _CALL_FINISH:
             finish = "tool_calls"
         meta = _final_metadata(

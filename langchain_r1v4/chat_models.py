@@ -38,6 +38,7 @@ from r1v4 import (
     AsyncR1V4Client,
     ChatRequest,
     R1V4Client,
+    R1V4Clients,
     ToolMode,
     build_request,
 )
@@ -249,8 +250,7 @@ class ChatR1V4(BaseChatModel):
     send_reasoning: bool = False
     """Send earlier replies' reasoning back as ``<think>…</think>``."""
 
-    _client: R1V4Client | None = PrivateAttr(default=None)
-    _async_client: AsyncR1V4Client | None = PrivateAttr(default=None)
+    _core: R1V4Clients | None = PrivateAttr(default=None)
 
     model_config = ConfigDict(populate_by_name=True)
 
@@ -348,30 +348,28 @@ class ChatR1V4(BaseChatModel):
         }
 
     @property
+    def _clients(self) -> R1V4Clients:
+        clients = self._core
+        if clients is None:
+            with _CLIENT_LOCK:
+                clients = self._core
+                if clients is None:
+                    clients = self._core = R1V4Clients(
+                        http_client=self.http_client,
+                        http_async_client=self.http_async_client,
+                        **self._client_settings(),
+                    )
+        return clients
+
+    @property
     def client(self) -> R1V4Client:
         """The core sync client, made on first use and shared by every call of this model."""
-        client = self._client
-        if client is None:
-            with _CLIENT_LOCK:
-                client = self._client
-                if client is None:
-                    client = R1V4Client(http_client=self.http_client, **self._client_settings())
-                    self._client = client
-        return client
+        return self._clients.sync
 
     @property
     def async_client(self) -> AsyncR1V4Client:
         """The core async client (one connection pool per event loop, managed by the core)."""
-        client = self._async_client
-        if client is None:
-            with _CLIENT_LOCK:
-                client = self._async_client
-                if client is None:
-                    client = AsyncR1V4Client(
-                        http_async_client=self.http_async_client, **self._client_settings()
-                    )
-                    self._async_client = client
-        return client
+        return self._clients.async_
 
     # The core clients hold locks and connection pools: copies and pickles make their own on
     # first use (a copy with changed settings must not keep the old ones), while the caller's
@@ -380,15 +378,13 @@ class ChatR1V4(BaseChatModel):
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         copied = super().model_copy(update=update, deep=deep)
         if update:
-            copied._client = None
-            copied._async_client = None
+            copied._core = None
         return copied
 
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
         memo = {} if memo is None else memo
-        for own in (self._client, self._async_client):
-            if own is not None:
-                memo[id(own)] = None
+        if self._core is not None:
+            memo[id(self._core)] = None
         for given in (self.http_client, self.http_async_client):
             if given is not None:
                 memo[id(given)] = given
@@ -398,7 +394,7 @@ class ChatR1V4(BaseChatModel):
         state = super().__getstate__()
         private = state.get("__pydantic_private__")
         if private:
-            state["__pydantic_private__"] = {**private, "_client": None, "_async_client": None}
+            state["__pydantic_private__"] = {**private, "_core": None}
         return state
 
     # ----------------------------------------------------------------------------- requests
@@ -429,6 +425,7 @@ class ChatR1V4(BaseChatModel):
             "tools": kw.pop("tools", None) or None,
             "tool_choice": kw.pop("tool_choice", None),
             "parallel_tool_calls": kw.pop("parallel_tool_calls", None),
+            "response_format": kw.pop("response_format", None),
             "tool_mode": kw.pop("tool_mode", None),
         }
         kw.pop("stop", None)
@@ -436,7 +433,7 @@ class ChatR1V4(BaseChatModel):
         if stream and stream_usage is not None:
             fields["stream_options"] = {"include_usage": bool(stream_usage)}
         # Whatever else the caller passed goes into the body, as ChatOpenAI's kwargs do
-        # (``response_format`` from ``with_structured_output``, server-specific fields, ...).
+        # (server-specific fields such as ``top_k`` or ``chat_template_kwargs``).
         extra = {**(self.extra_body or {}), **(kw.pop("extra_body", None) or {}), **kw}
         if extra:
             fields["extra_body"] = extra

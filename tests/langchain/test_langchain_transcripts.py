@@ -264,7 +264,14 @@ def test_history_transcript_mode_sends_the_raw_transcript(
     r1v4_server.enqueue(Reply(content=GENERAL, chunk_size=3))
     first = aggregate(list(make_llm().stream("What is shown?")))
     sent = second_turn(make_llm(history="transcript"), r1v4_server, first)
-    assert sent["content"] == GENERAL
+    # The server's trace goes back as it came; its reasoning does not, unless asked.
+    assert "<tool_call>" in sent["content"] and "<observation>" in sent["content"]
+    assert "<think>" not in sent["content"] and GENERAL.startswith("<think>")
+    assert sent["content"].endswith(GENERAL[GENERAL.rindex("<answer>") :].rstrip())
+    with_reasoning = second_turn(
+        make_llm(history="transcript", send_reasoning=True), r1v4_server, first
+    )
+    assert with_reasoning["content"] == GENERAL
 
 
 def test_history_sends_reasoning_only_when_asked(
