@@ -37,6 +37,11 @@ from r1v4._types import (
 
 __all__ = ["ChunkAccumulator", "ResponseParser", "accumulate", "text_tool_call_id"]
 
+# json.loads() wraps raw_decode() in type checks and two whitespace regex matches; on a 200-byte
+# chunk that wrapper is a quarter of parse_event(). Payloads that are not one bare JSON value go
+# through json.loads() after all, for its exact errors and whitespace rules.
+_raw_decode = json.JSONDecoder().raw_decode
+
 
 def text_tool_call_id(response_id: str, n: int) -> str:
     """A stable id for a tool call written as text, so a stream and a non-stream call of the
@@ -116,7 +121,12 @@ class ResponseParser:
         if data == "[DONE]":
             self.done = True
             return None
-        obj = self._load(data)
+        try:
+            obj, end = _raw_decode(data)
+        except ValueError:
+            end = -1
+        if end != len(data) or type(obj) is not dict:
+            obj = self._load(data)
         if not self.id:
             self._remember(obj)
         choices = obj.get("choices")
