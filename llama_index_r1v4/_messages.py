@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from io import IOBase
-from typing import Any, Literal
+from typing import Any
 
 from llama_index.core.base.llms.types import (
     AudioBlock,
@@ -27,11 +27,9 @@ from llama_index.core.base.llms.types import (
     VideoBlock,
 )
 
-from r1v4 import InvalidRequestError, image_to_data_uri
+from r1v4 import History, InvalidRequestError, history_text, image_to_data_uri
 
 __all__ = ["History", "legacy_tool_call", "to_wire_messages"]
-
-History = Literal["answer", "transcript"]
 
 _ROLES = {
     MessageRole.SYSTEM: "system",
@@ -113,15 +111,15 @@ def _to_wire(
     if role == "assistant":
         if not calls and kwargs.get("tool_calls"):
             calls = [legacy_tool_call(c, position, i) for i, c in enumerate(kwargs["tool_calls"])]
-        text = "\n".join(texts)
         raw = kwargs.get("raw_content")
-        # With tool calls the transcript may hold them as text too; they go as calls only.
-        transcript = history == "transcript" and isinstance(raw, str) and bool(raw) and not calls
-        if transcript:
-            text = str(raw)
-        # Reasoning goes back only when asked, in R1V4's own form, once.
-        if send_reasoning and reasoning and not (transcript and "<think>" in text):
-            text = f"<think>\n{''.join(reasoning)}\n</think>\n\n{text}"
+        text = history_text(
+            "\n".join(texts),
+            raw_content=raw if isinstance(raw, str) else None,
+            reasoning="".join(reasoning) if send_reasoning else None,
+            history=history,
+            send_reasoning=send_reasoning,
+            has_tool_calls=bool(calls),
+        )
         out["content"] = text if text or not calls else None
         if calls:
             out["tool_calls"] = calls

@@ -24,7 +24,7 @@ from llama_index.core.base.llms.types import (
 from r1v4 import (
     ChatCompletion,
     ChatCompletionChunk,
-    InvalidClientToolCall,
+    InvalidToolCall,
     Trace,
     TranscriptEvent,
     Usage,
@@ -106,10 +106,12 @@ def _citations(sources: list[dict[str, Any]]) -> list[CitationBlock]:
     return out
 
 
-def _invalid_call(name: str | None, arguments: str, error: str) -> dict[str, Any]:
+def _invalid_call(call: InvalidToolCall) -> dict[str, Any]:
     # Same contract as a bound tool that produced bad JSON: skipped with a warning, never raised.
-    logger.warning("R1V4 wrote a call of tool %r that could not be read (%s); skipped", name, error)
-    return {"name": name, "arguments": arguments, "error": error}
+    logger.warning(
+        "R1V4 wrote a call of tool %r that could not be read (%s); skipped", call.name, call.error
+    )
+    return {"id": call.id, "name": call.name, "arguments": call.arguments, "error": call.error}
 
 
 def _message(
@@ -153,7 +155,7 @@ def completion_to_chat_response(completion: ChatCompletion) -> ChatResponse:
     else:
         m = choice.message
         trace = Trace.of(m.events)
-        invalid = [_invalid_call(c.name, c.arguments, c.error) for c in m.invalid_tool_calls]
+        invalid = [_invalid_call(c) for c in m.invalid_tool_calls]
         calls = [_call_block(c.id, c.function.name, c.function.arguments) for c in m.tool_calls]
         message = _message(
             m.content,
@@ -238,6 +240,10 @@ class StreamAssembler:
             if d.tool_calls:
                 self._add_calls(d.tool_calls)
                 news = True
+            if d.invalid_tool_calls:
+                self._invalid.extend(_invalid_call(c) for c in d.invalid_tool_calls)
+                self._refresh_kwargs()
+                news = True
             if d.events:
                 self._add_events(d.events)
                 news = True
@@ -306,13 +312,13 @@ class StreamAssembler:
         ]
 
     def _add_events(self, events: list[TranscriptEvent]) -> None:
-        for ev in events:
-            if isinstance(ev, InvalidClientToolCall):
-                self._invalid.append(_invalid_call(ev.name, ev.raw, ev.error))
         n_sources = len(self._trace.sources)
         self._trace.add(events)
         if len(self._trace.sources) != n_sources:
             self._citations = _citations(self._trace.sources)
+        self._refresh_kwargs()
+
+    def _refresh_kwargs(self) -> None:
         # A fresh dict of fresh lists: responses already handed out must not change later.
         self._kwargs = {
             k: list(v) if isinstance(v, list) else v

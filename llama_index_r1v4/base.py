@@ -6,8 +6,8 @@ import json
 import os
 import pickle
 import threading
-from collections.abc import AsyncGenerator, Generator, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from llama_index.core.base.llms.types import (
@@ -38,9 +38,9 @@ from llama_index_r1v4._responses import (
 from r1v4 import (
     DEFAULT_MODEL,
     AsyncR1V4Client,
-    ChatCompletionChunk,
     ChatRequest,
     R1V4Client,
+    R1V4Clients,
     ToolMode,
     build_request,
     resolve_api_key,
@@ -76,7 +76,7 @@ _REQUEST_FIELDS = frozenset(
         "tool_mode",
     }
 )
-_CONNECTIONS = frozenset({"_http_client", "_async_http_client", "_client", "_aclient"})
+_CONNECTIONS = frozenset({"_http_client", "_async_http_client", "_core"})
 _SECRET_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "api-key", "x-api-key", "cookie"}
 )
@@ -165,8 +165,7 @@ class R1V4(FunctionCallingLLM):
 
     _http_client: httpx.Client | None = PrivateAttr(default=None)
     _async_http_client: httpx.AsyncClient | None = PrivateAttr(default=None)
-    _client: R1V4Client | None = PrivateAttr(default=None)
-    _aclient: AsyncR1V4Client | None = PrivateAttr(default=None)
+    _core: R1V4Clients | None = PrivateAttr(default=None)
 
     def __init__(
         self,
@@ -264,37 +263,34 @@ class R1V4(FunctionCallingLLM):
             "tool_mode": self.tool_mode,
         }
 
-    def _sync_client(self) -> R1V4Client:
-        client = self._client
-        if client is None:
+    def _clients(self) -> R1V4Clients:
+        clients = self._core
+        if clients is None:
             with _CLIENT_LOCK:
-                client = self._client
-                if client is None:
-                    client = R1V4Client(http_client=self._http_client, **self._client_settings())
-                    self._client = client
-        return client
+                clients = self._core
+                if clients is None:
+                    clients = self._core = R1V4Clients(
+                        http_client=self._http_client,
+                        http_async_client=self._async_http_client,
+                        **self._client_settings(),
+                    )
+        return clients
+
+    def _sync_client(self) -> R1V4Client:
+        return self._clients().sync
 
     def _async_client(self) -> AsyncR1V4Client:
-        client = self._aclient
-        if client is None:
-            with _CLIENT_LOCK:
-                client = self._aclient
-                if client is None:
-                    client = AsyncR1V4Client(
-                        http_async_client=self._async_http_client, **self._client_settings()
-                    )
-                    self._aclient = client
-        return client
+        return self._clients().async_
 
     def close(self) -> None:
         """Close the pooled sync connections (they reopen on the next call)."""
-        if self._client is not None:
-            self._client.close()
+        if self._core is not None:
+            self._core.close()
 
     async def aclose(self) -> None:
         """Close the running event loop's pooled connections."""
-        if self._aclient is not None:
-            await self._aclient.aclose()
+        if self._core is not None:
+            await self._core.async_.aclose()
 
     # ------------------------------------------------------------------------- requests
 
@@ -363,7 +359,7 @@ class R1V4(FunctionCallingLLM):
         def gen() -> ChatResponseGen:
             assembler = StreamAssembler()
             # The core's stream is a generator; closing it closes the connection.
-            chunks = cast(Generator[ChatCompletionChunk, None, None], client.stream(request))
+            chunks = client.stream(request)
             try:
                 for chunk in chunks:
                     response = assembler.add(chunk)
@@ -383,7 +379,7 @@ class R1V4(FunctionCallingLLM):
 
         async def gen() -> ChatResponseAsyncGen:
             assembler = StreamAssembler()
-            chunks = cast(AsyncGenerator[ChatCompletionChunk, None], client.stream(request))
+            chunks = client.stream(request)
             try:
                 async for chunk in chunks:
                     # Every chunk with content is yielded, a first one carrying only

@@ -99,26 +99,27 @@ def test_pickled_copy_keeps_key_and_works(r1v4_server: LocalR1V4Server) -> None:
     assert copy.api_key is not None and copy.api_key.get_secret_value() == "test-key"
     r1v4_server.enqueue(Reply(content="from the copy"))
     assert copy.chat(USER).message.content == "from the copy"
-    assert llm._client is not None  # the original kept its client
+    assert llm._core is not None  # the original kept its clients
 
 
 def test_core_clients_are_created_once_and_reused(r1v4_server: LocalR1V4Server) -> None:
     llm = R1V4(api_key="test-key", base_url=r1v4_server.base_url)
-    assert llm._client is None and llm._aclient is None  # lazily
+    assert llm._core is None  # lazily
     llm.chat(USER)
-    first = llm._client
+    assert llm._core is not None
+    first = llm._core.sync
     list(llm.stream_chat(USER))
     llm.complete("hi")
-    assert llm._client is first
+    assert llm._core.sync is first
 
     async def call() -> None:
         await llm.achat(USER)
         [r async for r in await llm.astream_chat(USER)]
 
     asyncio.run(call())
-    afirst = llm._aclient
+    afirst = llm._core.async_
     asyncio.run(call())  # a second event loop: same object, the core gives it a fresh pool
-    assert llm._aclient is afirst
+    assert llm._core.async_ is afirst
     # One sync connection served the three sync calls (keep-alive).
     assert r1v4_server.connections_opened <= 3
 
@@ -131,7 +132,8 @@ def test_threads_share_one_client(r1v4_server: LocalR1V4Server) -> None:
     def work() -> None:
         try:
             llm.chat(USER)
-            seen.append(llm._client)
+            assert llm._core is not None
+            seen.append(llm._core.sync)
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 

@@ -210,10 +210,14 @@ def test_history_sends_the_answer_by_default(r1v4_server: LocalR1V4Server, strea
 @pytest.mark.parametrize("stream", [False, True])
 def test_history_can_send_the_transcript(r1v4_server: LocalR1V4Server, stream: bool) -> None:
     sent = turn_two(r1v4_server, stream, history="transcript")
-    assert sent["content"] == general_transcript(final_answer="A red square.")
-    # Its reasoning is inline already: asking for reasoning adds no second copy.
+    whole = general_transcript(final_answer="A red square.")
+    # The server's trace goes back as it came; its reasoning only when asked.
+    assert "<tool_call>" in sent["content"] and "<observation>" in sent["content"]
+    assert "<think>" not in sent["content"] and "<think>" in whole
+    assert sent["content"].endswith(whole[whole.rindex("<answer>") :].rstrip())
+    # Asked for, the reasoning goes back once: inline, where the transcript had it.
     again = turn_two(r1v4_server, stream, history="transcript", send_reasoning=True)
-    assert again["content"] == sent["content"]
+    assert again["content"] == whole
 
 
 @pytest.mark.parametrize("stream", [False, True])
