@@ -133,6 +133,7 @@ class Settings:
     timeout: float = 10.0
     backoff: float = 0.01
     follow_redirects: bool = False
+    callbacks: tuple[Any, ...] = ()  # LangChain callback handlers for ChatR1V4
 
 
 @dataclass
@@ -178,34 +179,60 @@ def core_kwargs(url: str, s: Settings) -> dict[str, Any]:
     }
 
 
-def make_core_sync(url: str, s: Settings) -> R1V4Client:
-    http = httpx.Client(follow_redirects=True) if s.follow_redirects else None
-    return R1V4Client(http_client=http, **core_kwargs(url, s))
+Owned = list[httpx.Client | httpx.AsyncClient]
 
 
-def make_core_async(url: str, s: Settings) -> AsyncR1V4Client:
-    http = httpx.AsyncClient(follow_redirects=True) if s.follow_redirects else None
-    return AsyncR1V4Client(http_async_client=http, **core_kwargs(url, s))
+def _user_sync(s: Settings, owned: Owned | None) -> httpx.Client | None:
+    """The user's own httpx client, when the settings ask for one (kept in ``owned``)."""
+    if not s.follow_redirects:
+        return None
+    http = httpx.Client(follow_redirects=True)
+    if owned is not None:
+        owned.append(http)
+    return http
 
 
-def _close_core_sync(c: R1V4Client) -> None:
-    c.close()
-    if c._http_client is not None and not c._own_http:
-        c._http_client.close()
+def _user_async(s: Settings, owned: Owned | None) -> httpx.AsyncClient | None:
+    if not s.follow_redirects:
+        return None
+    http = httpx.AsyncClient(follow_redirects=True)
+    if owned is not None:
+        owned.append(http)
+    return http
 
 
-async def _close_core_async(c: AsyncR1V4Client) -> None:
-    await c.aclose()
-    if c._given is not None:
-        await c._given.aclose()
+def _close_owned(owned: Owned) -> None:
+    for http in owned:
+        if isinstance(http, httpx.Client):
+            http.close()
+        else:
+            asyncio.run(http.aclose())
+
+
+async def _aclose_owned(owned: Owned) -> None:
+    for http in owned:
+        if isinstance(http, httpx.Client):
+            http.close()
+        else:
+            await http.aclose()
+
+
+def make_core_sync(url: str, s: Settings, owned: Owned | None = None) -> R1V4Client:
+    return R1V4Client(http_client=_user_sync(s, owned), **core_kwargs(url, s))
+
+
+def make_core_async(url: str, s: Settings, owned: Owned | None = None) -> AsyncR1V4Client:
+    return AsyncR1V4Client(http_async_client=_user_async(s, owned), **core_kwargs(url, s))
 
 
 def core_sync_create(url: str, s: Settings, call: Call, parts: list[str]) -> Outcome:
-    c = make_core_sync(url, s)
+    owned: Owned = []
+    c = make_core_sync(url, s, owned)
     try:
         out = c.create(**core_fields(call))
     finally:
-        _close_core_sync(c)
+        c.close()
+        _close_owned(owned)
     return Outcome(out.message.content)
 
 
@@ -217,22 +244,26 @@ def iter_core_sync(c: R1V4Client, call: Call) -> Iterator[str]:
 
 
 def core_sync_stream(url: str, s: Settings, call: Call, parts: list[str]) -> Outcome:
-    c = make_core_sync(url, s)
+    owned: Owned = []
+    c = make_core_sync(url, s, owned)
     try:
         for part in iter_core_sync(c, call):
             parts.append(part)
     finally:
-        _close_core_sync(c)
+        c.close()
+        _close_owned(owned)
     return Outcome("".join(parts), parts)
 
 
 def core_async_create(url: str, s: Settings, call: Call, parts: list[str]) -> Outcome:
     async def go() -> Outcome:
-        c = make_core_async(url, s)
+        owned: Owned = []
+        c = make_core_async(url, s, owned)
         try:
             out = await c.create(**core_fields(call))
         finally:
-            await _close_core_async(c)
+            await c.aclose()
+            await _aclose_owned(owned)
         return Outcome(out.message.content)
 
     return asyncio.run(go())
@@ -247,12 +278,14 @@ async def aiter_core(c: AsyncR1V4Client, call: Call) -> AsyncIterator[str]:
 
 def core_async_stream(url: str, s: Settings, call: Call, parts: list[str]) -> Outcome:
     async def go() -> Outcome:
-        c = make_core_async(url, s)
+        owned: Owned = []
+        c = make_core_async(url, s, owned)
         try:
             async for part in aiter_core(c, call):
                 parts.append(part)
         finally:
-            await _close_core_async(c)
+            await c.aclose()
+            await _aclose_owned(owned)
         return Outcome("".join(parts), parts)
 
     return asyncio.run(go())
@@ -290,15 +323,17 @@ def _lc_block(p: Part) -> dict[str, Any]:
     return {"type": "image", "base64": b64, "mime_type": p.mime}
 
 
-def make_langchain(url: str, s: Settings) -> Any:
+def make_langchain(url: str, s: Settings, owned: Owned | None = None) -> Any:
     from langchain_r1v4 import ChatR1V4
 
-    kw: dict[str, Any] = {}
-    if s.follow_redirects:
-        kw["http_client"] = httpx.Client(follow_redirects=True)
-        kw["http_async_client"] = httpx.AsyncClient(follow_redirects=True)
     return ChatR1V4(
-        api_key=s.api_key, base_url=url, timeout=s.timeout, max_retries=s.max_retries, **kw
+        api_key=s.api_key,
+        base_url=url,
+        timeout=s.timeout,
+        max_retries=s.max_retries,
+        http_client=_user_sync(s, owned),
+        http_async_client=_user_async(s, owned),
+        callbacks=list(s.callbacks) or None,
     )
 
 
@@ -307,26 +342,22 @@ def _lc_runnable(llm: Any, call: Call) -> Any:
     return llm.bind_tools([t.openai() for t in call.tools]) if call.tools else llm
 
 
-def _close_lc(llm: Any) -> None:
-    if llm._client is not None:
-        _close_core_sync(llm._client)
-    if llm.http_async_client is not None:
-        asyncio.run(llm.http_async_client.aclose())
+def close_langchain(llm: Any) -> None:
+    llm.client.close()  # ChatR1V4 has no close of its own: its core clients have
 
 
-async def _aclose_lc(llm: Any) -> None:
-    if llm._async_client is not None:
-        await _close_core_async(llm._async_client)
-    if llm.http_client is not None:
-        llm.http_client.close()
+async def aclose_langchain(llm: Any) -> None:
+    await llm.async_client.aclose()
 
 
 def lc_invoke(url: str, s: Settings, call: Call, parts: list[str]) -> Outcome:
-    llm = make_langchain(url, s)
+    owned: Owned = []
+    llm = make_langchain(url, s, owned)
     try:
         msg = _lc_runnable(llm, call).invoke(lc_messages(call), **call.options())
     finally:
-        _close_lc(llm)
+        close_langchain(llm)
+        _close_owned(owned)
     return Outcome(msg.content)
 
 
@@ -337,7 +368,8 @@ def iter_lc(llm: Any, call: Call) -> Iterator[str]:
 
 
 def lc_stream(url: str, s: Settings, call: Call, parts: list[str]) -> Outcome:
-    llm = make_langchain(url, s)
+    owned: Owned = []
+    llm = make_langchain(url, s, owned)
     chunks = []
     try:
         for chunk in _lc_runnable(llm, call).stream(lc_messages(call), **call.options()):
@@ -345,17 +377,20 @@ def lc_stream(url: str, s: Settings, call: Call, parts: list[str]) -> Outcome:
             if chunk.content:
                 parts.append(chunk.content)
     finally:
-        _close_lc(llm)
+        close_langchain(llm)
+        _close_owned(owned)
     return Outcome(functools.reduce(operator.add, chunks).content, parts)
 
 
 def lc_ainvoke(url: str, s: Settings, call: Call, parts: list[str]) -> Outcome:
     async def go() -> Outcome:
-        llm = make_langchain(url, s)
+        owned: Owned = []
+        llm = make_langchain(url, s, owned)
         try:
             msg = await _lc_runnable(llm, call).ainvoke(lc_messages(call), **call.options())
         finally:
-            await _aclose_lc(llm)
+            await aclose_langchain(llm)
+            await _aclose_owned(owned)
         return Outcome(msg.content)
 
     return asyncio.run(go())
@@ -369,7 +404,8 @@ async def aiter_lc(llm: Any, call: Call) -> AsyncIterator[str]:
 
 def lc_astream(url: str, s: Settings, call: Call, parts: list[str]) -> Outcome:
     async def go() -> Outcome:
-        llm = make_langchain(url, s)
+        owned: Owned = []
+        llm = make_langchain(url, s, owned)
         chunks = []
         try:
             async for chunk in _lc_runnable(llm, call).astream(lc_messages(call), **call.options()):
@@ -377,7 +413,8 @@ def lc_astream(url: str, s: Settings, call: Call, parts: list[str]) -> Outcome:
                 if chunk.content:
                     parts.append(chunk.content)
         finally:
-            await _aclose_lc(llm)
+            await aclose_langchain(llm)
+            await _aclose_owned(owned)
         return Outcome(functools.reduce(operator.add, chunks).content, parts)
 
     return asyncio.run(go())
@@ -431,38 +468,22 @@ def li_tools(call: Call) -> list[Any]:
     return tools
 
 
-def make_llama_index(url: str, s: Settings) -> Any:
+def make_llama_index(url: str, s: Settings, owned: Owned | None = None) -> Any:
     from llama_index_r1v4 import R1V4
 
-    kw: dict[str, Any] = {}
-    if s.follow_redirects:
-        kw["http_client"] = httpx.Client(follow_redirects=True)
-        kw["async_http_client"] = httpx.AsyncClient(follow_redirects=True)
-    return R1V4(api_key=s.api_key, base_url=url, timeout=s.timeout, max_retries=s.max_retries, **kw)
-
-
-def _close_li(llm: Any) -> None:
-    llm.close()
-    if llm._http_client is not None:
-        llm._http_client.close()
-    if llm._async_http_client is not None:
-        asyncio.run(llm._async_http_client.aclose())
-
-
-async def _aclose_li(llm: Any) -> None:
-    await llm.aclose()
-    if llm._http_client is not None:
-        llm._http_client.close()
-    if llm._async_http_client is not None:
-        await llm._async_http_client.aclose()
-
-
-def _li_chat_kwargs(call: Call) -> dict[str, Any]:
-    return call.options()
+    return R1V4(
+        api_key=s.api_key,
+        base_url=url,
+        timeout=s.timeout,
+        max_retries=s.max_retries,
+        http_client=_user_sync(s, owned),
+        async_http_client=_user_async(s, owned),
+    )
 
 
 def li_chat(url: str, s: Settings, call: Call, parts: list[str]) -> Outcome:
-    llm = make_llama_index(url, s)
+    owned: Owned = []
+    llm = make_llama_index(url, s, owned)
     try:
         messages = li_messages(call)
         if call.tools:
@@ -470,7 +491,8 @@ def li_chat(url: str, s: Settings, call: Call, parts: list[str]) -> Outcome:
         else:
             r = llm.chat(messages, **call.options())
     finally:
-        _close_li(llm)
+        llm.close()
+        _close_owned(owned)
     return Outcome(r.message.content or "")
 
 
@@ -488,7 +510,8 @@ def iter_li(llm: Any, call: Call) -> Iterator[str]:
 
 
 def li_stream_chat(url: str, s: Settings, call: Call, parts: list[str]) -> Outcome:
-    llm = make_llama_index(url, s)
+    owned: Owned = []
+    llm = make_llama_index(url, s, owned)
     text = ""
     try:
         for r in _li_stream_gen(llm, call):
@@ -496,13 +519,15 @@ def li_stream_chat(url: str, s: Settings, call: Call, parts: list[str]) -> Outco
                 parts.append(r.delta)
             text = r.message.content or ""
     finally:
-        _close_li(llm)
+        llm.close()
+        _close_owned(owned)
     return Outcome(text, parts)
 
 
 def li_achat(url: str, s: Settings, call: Call, parts: list[str]) -> Outcome:
     async def go() -> Outcome:
-        llm = make_llama_index(url, s)
+        owned: Owned = []
+        llm = make_llama_index(url, s, owned)
         try:
             messages = li_messages(call)
             if call.tools:
@@ -512,7 +537,8 @@ def li_achat(url: str, s: Settings, call: Call, parts: list[str]) -> Outcome:
             else:
                 r = await llm.achat(messages, **call.options())
         finally:
-            await _aclose_li(llm)
+            await llm.aclose()
+            await _aclose_owned(owned)
         return Outcome(r.message.content or "")
 
     return asyncio.run(go())
@@ -535,7 +561,8 @@ async def aiter_li(llm: Any, call: Call) -> AsyncIterator[str]:
 
 def li_astream_chat(url: str, s: Settings, call: Call, parts: list[str]) -> Outcome:
     async def go() -> Outcome:
-        llm = make_llama_index(url, s)
+        owned: Owned = []
+        llm = make_llama_index(url, s, owned)
         text = ""
         try:
             async for r in await _li_astream_gen(llm, call):
@@ -543,7 +570,8 @@ def li_astream_chat(url: str, s: Settings, call: Call, parts: list[str]) -> Outc
                     parts.append(r.delta)
                 text = r.message.content or ""
         finally:
-            await _aclose_li(llm)
+            await llm.aclose()
+            await _aclose_owned(owned)
         return Outcome(text, parts)
 
     return asyncio.run(go())
@@ -562,7 +590,7 @@ class Path:
     is_async: bool
     run: Runner
     label: str
-    make: Callable[[str, Settings], Any] | None = None
+    make: Callable[..., Any] | None = None  # (url, settings) -> the client or model
     iterate: Callable[[Any, Call], Any] | None = None  # stream paths only
 
     def __str__(self) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from leakcheck import SECRET
-from paths import PATHS, Call, Path, Settings
+from paths import PATHS, Call, Path, Settings, aclose_langchain, close_langchain
 
 from r1v4 import BadRequestError
 from r1v4.testing import LocalR1V4Server, RecordedRequest, Reply
@@ -21,21 +21,15 @@ SLOW = Reply(content="x" * 30_000, chunk_size=1, chunk_delay=0.002)
 
 
 def _close(path: Path, obj: Any) -> None:
-    if path.framework == "core":
-        obj.close()
-    elif path.framework == "langchain":
-        if obj._client is not None:
-            obj._client.close()
+    if path.framework == "langchain":
+        close_langchain(obj)
     else:
         obj.close()
 
 
 async def _aclose(path: Path, obj: Any) -> None:
-    if path.framework == "core":
-        await obj.aclose()
-    elif path.framework == "langchain":
-        if obj._async_client is not None:
-            await obj._async_client.aclose()
+    if path.framework == "langchain":
+        await aclose_langchain(obj)
     else:
         await obj.aclose()
 

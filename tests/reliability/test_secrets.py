@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import ssl
@@ -22,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import pytest
 from leakcheck import SECRET, assert_no_secret, leaks
 from matrix import LONG, SECURITY_CHECKS, SINKS
@@ -34,13 +36,13 @@ from r1v4 import (
     APITimeoutError,
     AsyncR1V4Client,
     AuthenticationError,
+    ClientSettings,
     ImageError,
     MalformedResponseError,
     R1V4Client,
     R1V4Error,
     ServerError,
 )
-from r1v4._client import ClientSettings
 from r1v4.testing import LocalR1V4Server, Reply, refused_base_url
 
 # ------------------------------------------------------------------------------ the battery
@@ -206,21 +208,8 @@ def _llama_index_handlers(battery: Battery) -> tuple[Any, Any]:
 def _run_observed(path: Path, url: str, settings: Settings, call: Call, battery: Battery) -> Any:
     """Run a path with the framework's observers attached (callbacks, instrumentation)."""
     if path.framework == "langchain":
-        import paths as paths_module
-
-        handler = _langchain_handler(battery)
-        original = paths_module.make_langchain
-
-        def make(url: str, s: Settings) -> Any:
-            llm = original(url, s)
-            llm.callbacks = [handler]  # the model's own callbacks: every call reports to them
-            return llm
-
-        paths_module.make_langchain = make
-        try:
-            return run_path(path, url, settings, call)
-        finally:
-            paths_module.make_langchain = original
+        settings = dataclasses.replace(settings, callbacks=(_langchain_handler(battery),))
+        return run_path(path, url, settings, call)
     if path.framework == "llama_index":
         from llama_index.core.instrumentation import get_dispatcher
 
@@ -352,7 +341,7 @@ def _sink_texts(sink: str, server: LocalR1V4Server, battery: Battery) -> list[st
 
         llm = _r1v4_llm(server)
         llm.chat([ChatMessage(role="user", content="hi")])
-        return _texts(llm, llm.api_key, llm.metadata, llm._sync_client(), llm._async_client())
+        return _texts(llm, llm.api_key, llm.metadata)
     if sink == "errors:message":
         assert len(battery.errors) == 12 * 6
         return [
@@ -479,46 +468,29 @@ def test_redirect_followed_by_the_users_client_drops_the_key(
     assert len(server.requests) == 1
 
 
-def _ssl_context(http: Any) -> ssl.SSLContext:
-    ctx = http._transport._pool._ssl_context
-    assert isinstance(ctx, ssl.SSLContext)
-    return ctx
-
-
-def _http_client_of(path: Path, url: str) -> Any:
-    obj = path.make(url, Settings(api_key=SECRET)) if path.make else None
-    fw, is_async = path.framework, path.is_async
-    if obj is None:  # the non-stream paths use the same objects as their stream siblings
-        sibling = next(
-            p for p in PATHS.values() if p.framework == fw and p.is_async == is_async and p.stream
-        )
-        assert sibling.make is not None
-        obj = sibling.make(url, Settings(api_key=SECRET))
-    if fw == "core":
-        core = obj
-    elif fw == "langchain":
-        core = obj.async_client if is_async else obj.client
-    else:
-        core = obj._async_client() if is_async else obj._sync_client()
-    if not is_async:
-        return core.http_client
-
-    async def get() -> Any:
-        http = await core.http_client()
-        ctx = _ssl_context(http)
-        await core.aclose()
-        return http, ctx
-
-    return asyncio.run(get())
-
-
 @pytest.mark.parametrize("security_check", ["tls-verify-default"])
 @pytest.mark.parametrize("path", _ALL)
-def test_tls_verification_is_on_by_default(security_check: str, path: str) -> None:
-    got = _http_client_of(PATHS[path], "https://api.skyworkmodel.ai/api/v1")
-    ctx = got[1] if isinstance(got, tuple) else _ssl_context(got)
-    assert ctx.verify_mode == ssl.CERT_REQUIRED
-    assert ctx.check_hostname is True
+def test_tls_verification_is_on_by_default(
+    security_check: str, path: str, server: LocalR1V4Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every httpx client the path builds (whichever object builds it) verifies certificates
+    and host names: the clients are caught as they are made during a real call."""
+    built: list[httpx.Client | httpx.AsyncClient] = []
+    for cls in (httpx.Client, httpx.AsyncClient):
+
+        def init(self: Any, *args: Any, __init: Any = cls.__init__, **kwargs: Any) -> None:
+            __init(self, *args, **kwargs)
+            built.append(self)
+
+        monkeypatch.setattr(cls, "__init__", init)
+    outcome, exc, _ = run_path(PATHS[path], server.base_url, Settings(api_key=SECRET))
+    assert exc is None and outcome is not None
+    assert built, "the path made no httpx client"
+    for http in built:
+        ctx = http._transport._pool._ssl_context
+        assert isinstance(ctx, ssl.SSLContext)
+        assert ctx.verify_mode == ssl.CERT_REQUIRED
+        assert ctx.check_hostname is True
 
 
 @pytest.fixture(scope="module")
