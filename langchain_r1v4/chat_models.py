@@ -14,6 +14,7 @@ from langchain_core.language_models import (
     LanguageModelInput,
     ModelProfile,
 )
+from langchain_core.load.serializable import SerializedConstructor, SerializedNotImplemented
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.output_parsers.openai_tools import (
@@ -41,6 +42,7 @@ from r1v4 import (
     R1V4Clients,
     ToolMode,
     build_request,
+    public_headers,
 )
 
 __all__ = ["ChatR1V4"]
@@ -333,6 +335,15 @@ class ChatR1V4(BaseChatModel):
     @property
     def lc_secrets(self) -> dict[str, str]:
         return {"api_key": "SKYWORK_API_KEY"}
+
+    def to_json(self) -> SerializedConstructor | SerializedNotImplemented:
+        # Credentials passed as headers are as secret as api_key: never serialised.
+        data = super().to_json()
+        if data.get("type") == "constructor":
+            kwargs = data["kwargs"]  # type: ignore[typeddict-item]
+            if kwargs.get("default_headers"):
+                kwargs["default_headers"] = public_headers(kwargs["default_headers"])
+        return data
 
     # ------------------------------------------------------------------------- core clients
 

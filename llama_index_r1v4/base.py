@@ -43,6 +43,7 @@ from r1v4 import (
     R1V4Clients,
     ToolMode,
     build_request,
+    public_headers,
     resolve_api_key,
     resolve_base_url,
 )
@@ -77,10 +78,6 @@ _REQUEST_FIELDS = frozenset(
     }
 )
 _CONNECTIONS = frozenset({"_http_client", "_async_http_client", "_core"})
-_SECRET_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "api-key", "x-api-key", "cookie"}
-)
-
 # Guards the lazy creation of the core clients; held for microseconds, once per object.
 _CLIENT_LOCK = threading.Lock()
 
@@ -226,9 +223,7 @@ class R1V4(FunctionCallingLLM):
     @field_serializer("default_headers")
     def _safe_headers(self, headers: dict[str, str] | None) -> dict[str, str] | None:
         # Credentials given as headers are as secret as api_key.
-        if headers is None:
-            return None
-        return {k: v for k, v in headers.items() if k.lower() not in _SECRET_HEADERS}
+        return public_headers(headers)
 
     def __getstate__(self) -> dict[str, Any]:
         # Connection pools cannot cross processes: a copy builds its own on first use. The

@@ -11,6 +11,7 @@ from r1v4._client import (
     ClientSettings,
     R1V4Client,
     R1V4Clients,
+    public_headers,
     resolve_api_key,
     resolve_base_url,
 )
@@ -161,6 +162,7 @@ __all__ = [
     "parse_transcript",
     "plan_from_dicts",
     "plan_to_dicts",
+    "public_headers",
     "resolve_api_key",
     "resolve_base_url",
     "server_call_id",

@@ -53,10 +53,12 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_MODEL",
     "HOSTED_HOSTS",
+    "SECRET_HEADERS",
     "AsyncR1V4Client",
     "ClientSettings",
     "R1V4Client",
     "R1V4Clients",
+    "public_headers",
 ]
 
 logger = logging.getLogger("r1v4")
@@ -73,6 +75,19 @@ _USER_AGENT = "r1v4-python/0.1"
 # 1,000 concurrent streams on one loop stalled for good. The openai SDK's limits, measured with
 # `python -m benchmarks` (figure 4).
 _POOL_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
+
+
+# Headers that carry credentials as surely as api_key does; never serialised or shown.
+SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "api-key", "x-api-key", "cookie"}
+)
+
+
+def public_headers(headers: Mapping[str, str] | None) -> dict[str, str] | None:
+    """``headers`` without the ones that carry credentials (for serialising a model)."""
+    if headers is None:
+        return None
+    return {k: v for k, v in headers.items() if k.lower() not in SECRET_HEADERS}
 
 
 def resolve_api_key(api_key: str | SecretStr | None) -> SecretStr | None:

@@ -49,6 +49,16 @@ def test_the_key_never_leaks() -> None:
     assert llm.lc_secrets == {"api_key": "SKYWORK_API_KEY"}
 
 
+def test_credential_headers_are_never_serialised(r1v4_server: LocalR1V4Server) -> None:
+    headers = {"X-Api-Key": "sk-header-secret", "Authorization": "Bearer sk-h2", "x-trace": "t1"}
+    llm = ChatR1V4(api_key="test-key", base_url=r1v4_server.base_url, default_headers=headers)
+    text = dumps(llm)
+    assert "sk-header-secret" not in text and "sk-h2" not in text
+    assert '"x-trace": "t1"' in text  # harmless headers survive
+    llm.invoke("hi")  # and the credentials are still sent
+    assert r1v4_server.last_request.headers["x-api-key"] == "sk-header-secret"
+
+
 def test_langsmith_params() -> None:
     llm = ChatR1V4(api_key="k", temperature=0.3, max_tokens=50, stop="END")
     assert llm._llm_type == "skywork-r1v4-chat"

@@ -436,9 +436,6 @@ KNOWN_GAPS: list[str] = [
     "`ChatR1V4` and `R1V4` have no setting for the retry backoff (only the core clients take "
     "`backoff`); the suite shortens the core's default to 10 ms so that retrying tests stay "
     "fast.",
-    "`ChatR1V4` serialises `default_headers` as given (`dumpd`/`dumps`), so a key passed as a "
-    "header (`Authorization`, `x-api-key`) would be written out; `R1V4` strips such headers. "
-    "The key passed as `api_key` never is.",
     "The plain-http warning of `ChatR1V4` and `R1V4` comes with the first call, when they build "
     "their core client, not at construction.",
     "Pickling `ChatR1V4` or `R1V4` keeps the key (a copy in another process needs it); pickles "
