@@ -643,7 +643,9 @@ def test_chunk_delay_paces_events(r1v4_server: LocalR1V4Server) -> None:
             if line:
                 arrivals.append(time.monotonic())
     assert len(arrivals) == 7  # role, 3 content, finish, usage, [DONE]
-    assert arrivals[-1] - arrivals[0] >= 0.05 * 6 * 0.9
+    # A lower bound only (sleeps never end early, so load cannot break it): at least five of
+    # the six gaps between events are paced; the last events may share a write.
+    assert arrivals[-1] - arrivals[0] >= 0.05 * 5 * 0.9
 
 
 def test_stall_then_client_read_timeout(r1v4_server: LocalR1V4Server) -> None:
