@@ -305,9 +305,10 @@ def concurrency_rows(base_url: str, s: Sizes) -> tuple[list[Row], dict[str, Any]
                     target="= 0",
                     status=verdict(leaked == 0),
                     note=(
-                        "connections a finished or cancelled stream never gave back to httpx's "
-                        "pool (httpcore internals, read only); they stay unusable until the "
-                        "client closes"
+                        "connections a cancelled stream never gave back to httpx's pool (read "
+                        "from httpcore internals); unusable until the client closes. httpcore "
+                        "releases a connection behind a lock acquire that asyncio's native "
+                        "cancel interrupts (encode/httpcore#1093, #1115)"
                         if leaked
                         else ""
                     ),
@@ -390,6 +391,9 @@ def import_rows(s: Sizes, missing_modules: dict[str, str]) -> tuple[list[Row], d
     quick = s.import_repeats < 2
     # Quick runs skip the peers: each is seconds of framework import in a fresh interpreter.
     cases = [c for c in _imports.CASES if not quick or "r1v4" in c.module]
+    _imports.warm_bytecode(
+        [c.module for c in cases if "r1v4" in c.module and c.module not in missing_modules]
+    )
     for case in cases:
         figure = f"6 import over {case.prelude_label}"
         if case.module in missing_modules:
@@ -428,7 +432,7 @@ def import_rows(s: Sizes, missing_modules: dict[str, str]) -> tuple[list[Row], d
         if case.peer and case.peer in measured and row.value is not None:
             row.x_peer = row.value / measured[case.peer]
     for label, prelude in _imports.FRAMEWORKS.items():
-        if quick and label != "httpx + pydantic":
+        if quick and label != "httpx + pydantic (initialised)":
             continue
         value = _imports.framework_import(prelude, s.import_repeats)
         raw["frameworks"][label] = value
@@ -478,6 +482,7 @@ def main(argv: list[str] | None = None) -> int:
         "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(),
         "sizes": sizes.__dict__,
+        "complete": set(only) == set(FIGURES),
     }
 
     _conns.install()

@@ -110,7 +110,8 @@ def write(
     raw: dict[str, Any],
 ) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = "quick" if meta.get("quick") else "latest"
+    # A run of some figures only (--only) must not replace the last full table.
+    stem = "quick" if meta.get("quick") else "latest" if meta.get("complete") else "partial"
     json_path = out_dir / f"{stem}.json"
     md_path = out_dir / f"{stem}.md"
     payload = {**meta, "rows": [asdict(r) for r in rows], "raw": raw}
