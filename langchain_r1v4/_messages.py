@@ -268,7 +268,7 @@ def _assistant(message: AIMessage, history: History, send_reasoning: bool) -> di
     ]
     # A malformed call is sent back as written, so its ToolMessage still has a call to answer.
     calls.extend(
-        _wire_call(tc["id"], tc["name"], tc.get("args") or "{}")
+        _wire_call(tc["id"], tc["name"], _written_args(tc.get("args")))
         for tc in message.invalid_tool_calls
         if tc.get("id") and tc.get("name")
     )
@@ -287,6 +287,21 @@ def _assistant(message: AIMessage, history: History, send_reasoning: bool) -> di
         if not text:
             wire["content"] = None
     return wire
+
+
+def _written_args(args: str | None) -> str:
+    """The arguments as the model wrote them. A streamed invalid call carries them as a JSON
+    string (so LangChain's lenient chunk merge cannot "repair" them into a wrong call)."""
+    if not args:
+        return "{}"
+    if args.startswith('"'):
+        try:
+            decoded = json.loads(args)
+        except ValueError:
+            return args
+        if isinstance(decoded, str):
+            return decoded
+    return args
 
 
 def _wire_call(call_id: str | None, name: str | None, arguments: str) -> dict[str, Any]:

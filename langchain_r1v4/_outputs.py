@@ -45,8 +45,6 @@ __all__ = ["PROVIDER", "StreamConverter", "completion_to_result", "usage_metadat
 PROVIDER = "skywork"
 """``response_metadata["model_provider"]``: selects the v1 block translator in ``_blocks``."""
 
-_CALL_FINISH = frozenset({None, "stop"})
-
 
 def usage_metadata(usage: Usage) -> UsageMetadata:
     out = UsageMetadata(
@@ -155,7 +153,6 @@ class StreamConverter:
 
     __slots__ = (
         "_answer",
-        "_calls",
         "_finish",
         "_id",
         "_model",
@@ -167,7 +164,6 @@ class StreamConverter:
     def __init__(self, default_model: str) -> None:
         self._answer: list[str] = []
         self._raw: list[str] = []
-        self._calls = False
         self._finish: str | None = None
         self._id = ""
         self._model = default_model
@@ -225,7 +221,6 @@ class StreamConverter:
         if delta.events:
             out.extend(self._trace_chunk(delta.events, msg_id))
         if delta.tool_calls:
-            self._calls = True
             call_chunks.extend(
                 tool_call_chunk(name=tc.name, args=tc.arguments, id=tc.id, index=tc.index)
                 for tc in delta.tool_calls
@@ -280,10 +275,6 @@ class StreamConverter:
     def end(self) -> ChatGenerationChunk:
         """The last chunk: finish reason, model name, id, usage, sources, raw transcript."""
         finish = self._finish
-        # Some servers finish native tool calls with "stop"; the core's aggregate (and so
-        # invoke) says "tool_calls", and so must the stream.
-        if self._calls and finish in _CALL_FINISH:
-            finish = "tool_calls"
         meta = _final_metadata(
             self._id, self._model, finish, "".join(self._answer), "".join(self._raw)
         )

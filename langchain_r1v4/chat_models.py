@@ -27,7 +27,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils import from_env, secret_from_env
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
-from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, SecretStr, field_serializer
 from typing_extensions import Self
 
 from langchain_r1v4 import _blocks
@@ -240,7 +240,7 @@ class ChatR1V4(BaseChatModel):
     """Ask for token usage at the end of streams."""
     extra_body: dict[str, Any] | None = None
     """Extra fields for every request body."""
-    default_headers: dict[str, str] | None = None
+    default_headers: dict[str, str] | None = Field(default=None, repr=False)
     http_client: Any = Field(default=None, exclude=True)
     """Your own ``httpx.Client`` (used as given, never closed)."""
     http_async_client: Any = Field(default=None, exclude=True)
@@ -335,6 +335,10 @@ class ChatR1V4(BaseChatModel):
     @property
     def lc_secrets(self) -> dict[str, str]:
         return {"api_key": "SKYWORK_API_KEY"}
+
+    @field_serializer("default_headers")
+    def _public_headers(self, headers: dict[str, str] | None) -> dict[str, str] | None:
+        return public_headers(headers)
 
     def to_json(self) -> SerializedConstructor | SerializedNotImplemented:
         # Credentials passed as headers are as secret as api_key: never serialised.

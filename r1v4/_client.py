@@ -45,6 +45,8 @@ from r1v4._types import (
     ChatCompletionChunk,
     ChatRequest,
     ImagePart,
+    ImageURL,
+    TextPart,
     ToolMode,
     build_request,
 )
@@ -225,15 +227,32 @@ class ClientSettings:
             return request.model_copy(update=fields)
         return request
 
-    def images_to_inline(self, request: ChatRequest) -> list[ImagePart]:
-        """Image parts to turn into data URIs (or to validate, when they already are)."""
+    def images_to_inline(self, request: ChatRequest) -> list[str]:
+        """Image URLs to turn into data URIs (or to validate, when they already are)."""
         return [
-            part
+            part.image_url.url
             for message in request.messages
             if isinstance(message.content, list)
             for part in message.content
             if isinstance(part, ImagePart)
         ]
+
+    def with_images(self, request: ChatRequest, uris: list[str]) -> ChatRequest:
+        """A copy of ``request`` with its images replaced, in order; the caller's is untouched."""
+        it = iter(uris)
+
+        def swap(part: TextPart | ImagePart) -> TextPart | ImagePart:
+            if isinstance(part, TextPart):
+                return part
+            return ImagePart(image_url=ImageURL(url=next(it), detail=part.image_url.detail))
+
+        messages = [
+            m.model_copy(update={"content": [swap(p) for p in m.content]})
+            if isinstance(m.content, list)
+            else m
+            for m in request.messages
+        ]
+        return request.model_copy(update={"messages": messages})
 
     def prepare(self, request: ChatRequest) -> _Prepared:
         """The final body. Images must already be inlined."""
@@ -262,6 +281,7 @@ class ClientSettings:
             isinstance(err, BadRequestError)
             and prepared.native_tools
             and (prepared.request.tool_mode or self.tool_mode) == "auto"
+            and _refuses_tools(err)
         ):
             # Every native request refused this way is resent prompted, including ones that
             # were already in flight when an earlier refusal switched the client; only the
@@ -303,6 +323,14 @@ class ClientSettings:
             status_code=response.status_code,
             body=body[:200].decode("utf-8", "replace"),
         )
+
+
+def _refuses_tools(err: R1V4Error) -> bool:
+    """Whether a 400 is about tool support (vLLM: '"auto" tool choice requires
+    --enable-auto-tool-choice ...'; others name 'tools' or 'tool_choice'), not, say, a too long
+    prompt: only then is resending the tools as a prompt the cure."""
+    text = f"{err.message} {err.code or ''}".lower()
+    return "tool" in text
 
 
 def _uses_tools(request: ChatRequest) -> bool:
@@ -447,14 +475,19 @@ class R1V4Client(_HTTPOwner):
 
     def inline_images(self, request: ChatRequest) -> ChatRequest:
         s = self.settings
-        for part in s.images_to_inline(request):
-            part.image_url.url = image_to_data_uri(
-                part.image_url.url,
+        urls = s.images_to_inline(request)
+        if not urls:
+            return request
+        uris = [
+            image_to_data_uri(
+                url,
                 max_bytes=s.max_image_bytes,
                 max_pixels=s.max_image_pixels,
                 http_client=self.http_client,
             )
-        return request
+            for url in urls
+        ]
+        return s.with_images(request, uris)
 
     def create(self, request: ChatRequest | None = None, **fields: Any) -> ChatCompletion:
         """Send a non-stream request and return the parsed completion."""
@@ -513,6 +546,9 @@ class R1V4Client(_HTTPOwner):
                     yield from reader.end()
                     return
             except httpx.HTTPError as exc:
+                if reader.parser.done:  # all arrived; only the connection's tail was lost
+                    yield from reader.end()
+                    return
                 err: R1V4Error = reader.parser.fail(transport_error(exc))
                 cause: BaseException | None = exc
             except R1V4Error as exc:
@@ -553,7 +589,8 @@ class AsyncR1V4Client(_HTTPOwner):
         self.settings = settings if settings is not None else ClientSettings(**options)
         self._given = http_async_client
         self._by_loop: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, AsyncGenerator[None, None]]
+            asyncio.AbstractEventLoop,
+            tuple[httpx.AsyncClient, AsyncGenerator[None, None], list[bool]],
         ] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
         if http_async_client is None:
@@ -575,31 +612,46 @@ class AsyncR1V4Client(_HTTPOwner):
         entry = self._by_loop.get(loop)
         if entry is not None:
             return entry[0]
+        self._forget_closed_loops()
         client = httpx.AsyncClient(
-            timeout=self.settings.timeout,
-            follow_redirects=False,
-            verify=shared_ssl_context(),
-            limits=_POOL_LIMITS,
+            timeout=self.settings.timeout, follow_redirects=False, verify=shared_ssl_context()
         )
-        keeper = self._close_with_loop(loop, client)
+        abandoned: list[bool] = []
+        keeper = self._close_with_loop(client, abandoned)
         # Starting the generator registers it with the loop; asyncio.run() closes live
         # generators before it closes the loop, which is how the pool gets closed in time.
         await keeper.__anext__()
         with self._lock:
-            self._by_loop[loop] = (client, keeper)
+            self._by_loop[loop] = (client, keeper, abandoned)
         return client
 
+    def _forget_closed_loops(self) -> None:
+        """Drop the pools of loops closed without ``shutdown_asyncgens`` (a hand-made loop's
+        ``close()``): nothing can close them any more, and the map must not keep them alive."""
+        with self._lock:
+            dead = [(lp, e) for lp, e in self._by_loop.items() if lp.is_closed()]
+            for lp, _ in dead:
+                del self._by_loop[lp]
+        for _, (_client, keeper, abandoned) in dead:
+            abandoned.append(True)
+            # Finish the keeper here, so no finaliser later asks the closed loop to do it.
+            closing = keeper.aclose()
+            with contextlib.suppress(StopIteration):
+                closing.send(None)
+
     async def _close_with_loop(
-        self, loop: asyncio.AbstractEventLoop, client: httpx.AsyncClient
+        self, client: httpx.AsyncClient, abandoned: list[bool]
     ) -> AsyncGenerator[None, None]:
+        # Holds no reference to its loop: the map is keyed weakly by the loop.
         try:
             yield
         finally:
             with self._lock:
-                entry = self._by_loop.get(loop)
-                if entry is not None and entry[0] is client:
-                    del self._by_loop[loop]
-            await client.aclose()
+                for lp, entry in list(self._by_loop.items()):
+                    if entry[0] is client:
+                        del self._by_loop[lp]
+            if not abandoned:
+                await client.aclose()
 
     async def aclose(self) -> None:
         """Close the running loop's pooled connections (only if r1v4 created them)."""
@@ -619,17 +671,17 @@ class AsyncR1V4Client(_HTTPOwner):
 
     async def inline_images(self, request: ChatRequest) -> ChatRequest:
         s = self.settings
-        parts = s.images_to_inline(request)
-        if parts:
-            http = await self.http_client()
-            for part in parts:
-                part.image_url.url = await aimage_to_data_uri(
-                    part.image_url.url,
-                    max_bytes=s.max_image_bytes,
-                    max_pixels=s.max_image_pixels,
-                    http_client=http,
-                )
-        return request
+        urls = s.images_to_inline(request)
+        if not urls:
+            return request
+        http = await self.http_client()
+        uris = [
+            await aimage_to_data_uri(
+                url, max_bytes=s.max_image_bytes, max_pixels=s.max_image_pixels, http_client=http
+            )
+            for url in urls
+        ]
+        return s.with_images(request, uris)
 
     async def create(self, request: ChatRequest | None = None, **fields: Any) -> ChatCompletion:
         """Send a non-stream request and return the parsed completion."""
@@ -690,6 +742,10 @@ class AsyncR1V4Client(_HTTPOwner):
                         yield chunk
                     return
             except httpx.HTTPError as exc:
+                if reader.parser.done:  # all arrived; only the connection's tail was lost
+                    for chunk in reader.end():
+                        yield chunk
+                    return
                 err: R1V4Error = reader.parser.fail(transport_error(exc))
                 cause: BaseException | None = exc
             except R1V4Error as exc:

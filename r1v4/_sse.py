@@ -18,14 +18,25 @@ ServerSentEvent = tuple[str | None, str]
 class SSEDecoder:
     """Incremental SSE decoder: ``feed(bytes)`` returns the events completed by those bytes."""
 
-    __slots__ = ("_buf", "_data", "_event")
+    __slots__ = ("_buf", "_data", "_event", "_pending")
 
     def __init__(self) -> None:
         self._buf = b""
+        self._pending: list[bytes] = []  # reads with no line end yet, joined once one comes
         self._data: list[str] | None = None
         self._event: str | None = None
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        if b"\n" not in chunk and b"\r" not in chunk:
+            # Mid-line: keep the piece without rescanning what came before, so one long event
+            # fed in small reads costs linear time, not quadratic.
+            if chunk:
+                self._pending.append(chunk)
+            return []
+        if self._pending:
+            self._pending.append(chunk)
+            chunk = b"".join(self._pending)
+            self._pending = []
         buf = self._buf + chunk if self._buf else chunk
         if b"\r" in buf:
             # A trailing CR may be the first half of a CRLF split across reads: keep it.
@@ -65,8 +76,9 @@ class SSEDecoder:
 
     def close(self) -> list[ServerSentEvent]:
         """End of input: dispatch an event that was not followed by a blank line."""
-        tail = self._buf
+        tail = self._buf + b"".join(self._pending)
         self._buf = b""
+        self._pending = []
         out = self._lines([tail.rstrip(b"\r")]) if tail else []
         if self._data is not None:
             out.append((self._event, "\n".join(self._data)))

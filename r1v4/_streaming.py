@@ -150,9 +150,12 @@ class ResponseParser:
                 d.get("tool_calls"),
                 finish is not None,
             )
-            if finish == "stop" and self._choices[index].text_calls:
-                # The server saw text; the caller gets tool calls, so say so as non-stream does.
-                finish = "tool_calls"
+            if finish == "stop":
+                st = self._choices[index]
+                if st.text_calls or st.native_seen:
+                    # The caller gets tool calls (some written as text, or a server that ends
+                    # native calls with "stop"): say so, as the aggregate does.
+                    finish = "tool_calls"
             out.append(ChunkChoice(index, delta, finish))
         usage = obj.get("usage")
         return self._chunk(obj, out, Usage.from_wire(usage) if usage else None)

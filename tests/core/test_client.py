@@ -608,3 +608,49 @@ def _chunks(it: Iterator[ChatCompletionChunk]) -> list[ChatCompletionChunk]:
 
 async def _achunks(it: AsyncIterator[ChatCompletionChunk]) -> list[ChatCompletionChunk]:
     return [c async for c in it]
+
+
+@pytest.mark.parametrize("mode", ["close", "reset"])
+def test_a_connection_lost_after_done_is_a_complete_stream(
+    r1v4_server: LocalR1V4Server, mode: str
+) -> None:
+    # drop_after beyond the last event: everything, [DONE] included, arrives before the drop.
+    r1v4_server.enqueue(Reply(content="hello world", drop_after=999, drop_mode=mode))  # type: ignore[arg-type]
+    out = _sync_stream(r1v4_server)
+    assert out.message.content == "hello world"
+    r1v4_server.enqueue(Reply(content="hello again", drop_after=999, drop_mode=mode))  # type: ignore[arg-type]
+    assert _async_stream(r1v4_server).message.content == "hello again"
+    assert len(r1v4_server.requests) == 2
+
+
+def test_the_callers_request_is_never_changed(r1v4_server: LocalR1V4Server, tmp_path: Any) -> None:
+    path = tmp_path / "p.png"
+    path.write_bytes(png_bytes())
+    request = r1v4.build_request(
+        model=MODEL,
+        messages=[
+            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": str(path)}}]}
+        ],
+    )
+    with client_for(r1v4_server) as c:
+        c.create(request)
+    assert request.messages[0].content[0].image_url.url == str(path)  # type: ignore[index, union-attr]
+    assert r1v4_server.last_request.images[0].format == "PNG"
+
+
+def test_closed_loops_do_not_pin_their_pools(r1v4_server: LocalR1V4Server) -> None:
+    import asyncio
+    import gc
+
+    client = aclient_for(r1v4_server)
+    for _ in range(5):
+        loop = asyncio.new_event_loop()
+        loop.run_until_complete(client.create(model=MODEL, messages=USER))
+        loop.close()  # by hand, without shutdown_asyncgens
+    del loop
+    gc.collect()
+    assert len(client._by_loop) <= 1  # at most the last closed loop awaits the next call
+    asyncio.run(client.create(model=MODEL, messages=USER))
+    gc.collect()
+    assert len(client._by_loop) == 0
+    assert len(r1v4_server.requests) == 6

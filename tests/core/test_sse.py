@@ -74,3 +74,16 @@ def test_random_splits_give_the_same_events(eol: bytes, cuts: list[int]) -> None
         prev = p
     parts.append(data[prev:])
     assert decode(parts) == EVENTS
+
+
+def test_one_long_event_in_small_reads_is_linear() -> None:
+    # 2 MB in one data line, fed in 1 KiB reads: a decoder that rescans its buffer per read
+    # would do ~2,000 passes over up to 2 MB; this one joins once.
+    payload = b"x" * (2 * 1024 * 1024)
+    data = b"data: " + payload + b"\n\n"
+    dec = SSEDecoder()
+    events = []
+    for i in range(0, len(data), 1024):
+        events.extend(dec.feed(data[i : i + 1024]))
+    assert events == [(None, payload.decode())]
+    assert dec._pending == [] and dec._buf == b""

@@ -464,3 +464,39 @@ def test_invalid_json_for_a_bound_name_is_an_invalid_tool_call(
     assert '"arguments": {"a": 2,}' in invalid.arguments
     assert "JSON" in invalid.error
     assert invalid.id.startswith("call_")
+
+
+def test_a_400_that_is_not_about_tools_does_not_switch_to_prompted(
+    r1v4_server: LocalR1V4Server,
+) -> None:
+    from r1v4 import BadRequestError, R1V4Client
+    from r1v4.testing import Reply as _Reply
+
+    body = {
+        "error": {
+            "message": "This model's maximum context length is 8192 tokens",
+            "type": "BadRequestError",
+            "code": 400,
+        }
+    }
+    r1v4_server.enqueue(_Reply(status=400, body=body))
+    tools = [
+        {
+            "type": "function",
+            "function": {"name": "get_time", "parameters": {"type": "object", "properties": {}}},
+        }
+    ]
+    with R1V4Client(api_key="test-key", base_url=r1v4_server.base_url) as c:
+        with pytest.raises(BadRequestError, match="context length"):
+            c.create(
+                model="skywork/r1v4-lite", messages=[{"role": "user", "content": "hi"}], tools=tools
+            )
+        assert (
+            c.settings.effective_tool_mode(
+                c.settings.coerce(
+                    None, {"model": "m", "messages": [{"role": "user", "content": "x"}]}
+                )
+            )
+            == "native"
+        )
+    assert len(r1v4_server.requests) == 1

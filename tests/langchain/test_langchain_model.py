@@ -55,6 +55,8 @@ def test_credential_headers_are_never_serialised(r1v4_server: LocalR1V4Server) -
     text = dumps(llm)
     assert "sk-header-secret" not in text and "sk-h2" not in text
     assert '"x-trace": "t1"' in text  # harmless headers survive
+    for shown in (repr(llm), str(llm), str(llm.model_dump()), llm.model_dump_json()):
+        assert "sk-header-secret" not in shown and "sk-h2" not in shown
     llm.invoke("hi")  # and the credentials are still sent
     assert r1v4_server.last_request.headers["x-api-key"] == "sk-header-secret"
 

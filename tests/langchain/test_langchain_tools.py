@@ -207,6 +207,20 @@ def test_malformed_written_call_is_invalid_never_an_exception(
         assert bad["name"] == "get_weather"
         assert "Oslo" in (bad["args"] or "")
     assert message.invalid_tool_calls[0]["error"]
+    # Streamed, the arguments travel as a JSON string (LangChain's merge would "repair" raw
+    # text); they decode to exactly what invoke gives.
+    [whole], [streamed] = message.invalid_tool_calls, full.invalid_tool_calls
+    assert json.loads(streamed["args"] or "") == whole["args"]
+    assert (streamed["id"] or "").startswith("call_") and (whole["id"] or "").startswith("call_")
+    # Either way, a later turn sends the call back as the model wrote it.
+    sent = []
+    for msg in (message, full):
+        r1v4_server.enqueue(Reply(content="ok"))
+        call_id = msg.invalid_tool_calls[0]["id"] or ""
+        llm.invoke([HumanMessage("hi"), msg, ToolMessage("bad call", tool_call_id=call_id)])
+        sent.append(r1v4_server.last_request.messages[1]["tool_calls"])
+    assert [c["function"] for c in sent[0]] == [c["function"] for c in sent[1]]
+    assert sent[0][0]["function"]["arguments"] == whole["args"]
 
 
 def test_tool_history_goes_out_natively(make_llm: Any, r1v4_server: LocalR1V4Server) -> None:
