@@ -757,7 +757,7 @@ class AsyncR1V4Client(_HTTPOwner):
             await asyncio.sleep(delay)
 
 
-class R1V4Clients:
+class R1V4Clients(_HTTPOwner):
     """The sync and async client of one model object, each made on first use.
 
     Both share one :class:`ClientSettings`, so what one learns (a server that refuses native
@@ -776,6 +776,12 @@ class R1V4Clients:
         self._http_async_client = http_async_client
         self._sync: R1V4Client | None = None
         self._async: AsyncR1V4Client | None = None
+        self._lock = threading.Lock()
+        _LIVE_CLIENTS.add(self)
+
+    def _forget_connections(self) -> None:
+        # The clients reset their own pools; a lock held by a thread of the parent at fork
+        # time would never be released in the child.
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
