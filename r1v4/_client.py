@@ -614,7 +614,10 @@ class AsyncR1V4Client(_HTTPOwner):
             return entry[0]
         self._forget_closed_loops()
         client = httpx.AsyncClient(
-            timeout=self.settings.timeout, follow_redirects=False, verify=shared_ssl_context()
+            timeout=self.settings.timeout,
+            follow_redirects=False,
+            verify=shared_ssl_context(),
+            limits=_POOL_LIMITS,
         )
         abandoned: list[bool] = []
         keeper = self._close_with_loop(client, abandoned)
