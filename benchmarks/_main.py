@@ -501,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, reason in missing.items():
         eprint(f"!!! NOT AVAILABLE, NOT MEASURED: {name} ({reason})")
 
-    rows: list[Row] = []
+    by_figure: dict[str, list[Row]] = {}
     raw: dict[str, Any] = {}
 
     def run(key: str, fn: Callable[[], tuple[list[Row], dict[str, Any]]]) -> None:
@@ -515,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
             figure_rows = [_error_row(key, "harness", f"{type(exc).__name__}: {exc}", "")]
             figure_raw = {"error": f"{type(exc).__name__}: {exc}"}
         figure_raw["seconds"] = time.monotonic() - t0
-        rows.extend(figure_rows)
+        by_figure[key] = figure_rows
         raw[key] = figure_raw
 
     with ServerProcess() as server:
@@ -535,8 +535,9 @@ def main(argv: list[str] | None = None) -> int:
     run("imports", lambda: import_rows(sizes, missing_modules))
 
     meta["duration_s"] = time.monotonic() - started
-    order = {key: i for i, key in enumerate(FIGURES)}
-    raw = dict(sorted(raw.items(), key=lambda kv: order[kv[0]]))
+    # In figure order, whatever order they ran in (the in-process ones share one server run).
+    rows = [row for key in FIGURES for row in by_figure.get(key, [])]
+    raw = {key: raw[key] for key in FIGURES if key in raw}
     md_path, json_path = write(args.out, rows, meta, raw)
 
     m = meta["machine"]
