@@ -4,8 +4,11 @@ It knows HTTP, SSE, images, errors and R1V4's agentic transcript; it knows no fr
 ``langchain_r1v4`` and ``llama_index_r1v4`` sit on top of it and only translate.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from r1v4._client import (
     DEFAULT_BASE_URL,
+    DEFAULT_MAX_IMAGE_BYTES,
     DEFAULT_MODEL,
     AsyncR1V4Client,
     ClientSettings,
@@ -35,12 +38,6 @@ from r1v4._errors import (
     UnprocessableEntityError,
 )
 from r1v4._history import History, history_text
-from r1v4._images import (
-    DEFAULT_MAX_IMAGE_BYTES,
-    aimage_to_data_uri,
-    detect_image_mime,
-    image_to_data_uri,
-)
 from r1v4._streaming import ChunkAccumulator, ResponseParser, accumulate
 from r1v4._trace import (
     Trace,
@@ -91,6 +88,22 @@ from r1v4._types import (
 )
 
 __version__ = "0.1.0"
+
+# The image helpers load on first use (PEP 562): most calls send no image, and the module is
+# among the costlier imports.
+_LAZY = {"aimage_to_data_uri", "detect_image_mime", "image_to_data_uri"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from r1v4 import _images
+
+        return getattr(_images, name)
+    raise AttributeError(f"module 'r1v4' has no attribute {name!r}")
+
+
+if TYPE_CHECKING:
+    from r1v4._images import aimage_to_data_uri, detect_image_mime, image_to_data_uri
 
 __all__ = [
     "DEFAULT_BASE_URL",

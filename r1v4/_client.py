@@ -7,7 +7,6 @@ decisions, chunk parsing) lives in :class:`_Settings`, :mod:`r1v4._retry` and
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import importlib
 import ipaddress
@@ -21,7 +20,7 @@ import warnings
 import weakref
 from collections.abc import AsyncGenerator, Generator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
@@ -36,7 +35,6 @@ from r1v4._errors import (
     error_from_body,
     error_from_response,
 )
-from r1v4._images import DEFAULT_MAX_IMAGE_BYTES, aimage_to_data_uri, image_to_data_uri
 from r1v4._retry import RetryPolicy, transport_error
 from r1v4._sse import SSEDecoder
 from r1v4._streaming import ResponseParser
@@ -50,6 +48,13 @@ from r1v4._types import (
     ToolMode,
     build_request,
 )
+
+if TYPE_CHECKING:
+    import asyncio
+
+# asyncio and the image module are imported where used: ``import r1v4`` stays cheap for a
+# sync caller that sends no image.
+DEFAULT_MAX_IMAGE_BYTES = 10 * 1024 * 1024
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -333,6 +338,12 @@ def _refuses_tools(err: R1V4Error) -> bool:
     return "tool" in text
 
 
+async def _sleep(seconds: float) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)
+
+
 def _uses_tools(request: ChatRequest) -> bool:
     return bool(request.tools) or any(m.role == "tool" or m.tool_calls for m in request.messages)
 
@@ -478,6 +489,8 @@ class R1V4Client(_HTTPOwner):
         urls = s.images_to_inline(request)
         if not urls:
             return request
+        from r1v4._images import image_to_data_uri
+
         uris = [
             image_to_data_uri(
                 url,
@@ -608,6 +621,8 @@ class AsyncR1V4Client(_HTTPOwner):
         """The client for the running event loop (created on first use in that loop)."""
         if self._given is not None:
             return self._given
+        import asyncio
+
         loop = asyncio.get_running_loop()
         entry = self._by_loop.get(loop)
         if entry is not None:
@@ -658,6 +673,8 @@ class AsyncR1V4Client(_HTTPOwner):
 
     async def aclose(self) -> None:
         """Close the running loop's pooled connections (only if r1v4 created them)."""
+        import asyncio
+
         loop = asyncio.get_running_loop()
         with self._lock:
             entry = self._by_loop.pop(loop, None)
@@ -677,6 +694,8 @@ class AsyncR1V4Client(_HTTPOwner):
         urls = s.images_to_inline(request)
         if not urls:
             return request
+        from r1v4._images import aimage_to_data_uri
+
         http = await self.http_client()
         uris = [
             await aimage_to_data_uri(
@@ -710,7 +729,7 @@ class AsyncR1V4Client(_HTTPOwner):
             if delay is None:
                 raise err from (cause if cause is not err else None)
             attempt, prepared = _next_attempt(s, attempt, err, prepared)
-            await asyncio.sleep(delay)
+            await _sleep(delay)
 
     async def stream(
         self, request: ChatRequest | None = None, **fields: Any
@@ -757,7 +776,7 @@ class AsyncR1V4Client(_HTTPOwner):
             if delay is None:
                 raise err from cause
             attempt, prepared = _next_attempt(s, attempt, err, prepared)
-            await asyncio.sleep(delay)
+            await _sleep(delay)
 
 
 class R1V4Clients(_HTTPOwner):

@@ -11,7 +11,6 @@ The sync and async entry points share everything except the download itself.
 
 from __future__ import annotations
 
-import asyncio
 import binascii
 import importlib
 import io
@@ -166,8 +165,8 @@ async def aimage_to_data_uri(
     item = _classify(source)
     if isinstance(item, _Url):
         download = await _adownload(item, http_client, opts)
-        return await asyncio.to_thread(_finish, download.body, opts, download.label)
-    return await asyncio.to_thread(_convert_local, item, opts)
+        return await _to_thread(_finish, download.body, opts, download.label)
+    return await _to_thread(_convert_local, item, opts)
 
 
 def bytes_to_data_uri(
@@ -935,3 +934,10 @@ def _show_url(url: str) -> str:
     except ValueError:
         shown = url
     return _shorten(shown, 200)
+
+
+async def _to_thread(func: Callable[..., str], /, *args: Any) -> str:
+    # asyncio is imported here, not at module level: ``import r1v4`` stays cheap for sync users.
+    import asyncio
+
+    return await asyncio.to_thread(func, *args)

@@ -59,7 +59,8 @@ _JSON_SCHEMA_TYPES = frozenset(
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False)
+    # defer_build: schemas are built on first validation, not at ``import r1v4``.
+    model_config = ConfigDict(extra="forbid", frozen=False, defer_build=True)
 
 
 class TextPart(_Model):
