@@ -18,7 +18,7 @@ import threading
 import time
 import warnings
 import weakref
-from collections.abc import AsyncGenerator, Generator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
@@ -336,6 +336,42 @@ def _refuses_tools(err: R1V4Error) -> bool:
     prompt: only then is resending the tools as a prompt the cure."""
     text = f"{err.message} {err.code or ''}".lower()
     return "tool" in text
+
+
+@contextlib.asynccontextmanager
+async def _open_stream(
+    http: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str]
+) -> AsyncIterator[httpx.Response]:
+    """``http.stream(...)`` with a close that a cancellation cannot interrupt.
+
+    httpcore hands a connection back to its pool under a lock; a cancel landing there (asyncio's
+    native cancellation gets through anyio's shields: encode/httpcore#1093, #1115) loses the
+    pool slot for good, and a loop that cancels streams runs out of them. So the close runs in
+    a task of its own that our cancellation cannot reach.
+    """
+    response = await http.send(
+        http.build_request("POST", url, content=body, headers=headers), stream=True
+    )
+    try:
+        yield response
+    finally:
+        import asyncio
+
+        await asyncio.shield(asyncio.ensure_future(response.aclose()))
+
+
+async def _body(response: httpx.Response) -> AsyncIterator[bytes]:
+    """``response.aiter_bytes()`` without its closing the response when the body ends (that
+    close is the unshielded one :func:`_open_stream` exists to avoid)."""
+    stream = response.stream
+    if response.headers.get("content-encoding", "identity") in ("", "identity") and isinstance(
+        stream, httpx.AsyncByteStream
+    ):
+        async for data in stream:
+            yield data
+    else:
+        async for data in response.aiter_bytes():
+            yield data
 
 
 async def _sleep(seconds: float) -> None:
@@ -747,9 +783,7 @@ class AsyncR1V4Client(_HTTPOwner):
             reader = _StreamReader(prepared.client_tools)
             headers: Mapping[str, str] | None = None
             try:
-                async with http.stream(
-                    "POST", s.url, content=prepared.body, headers=s.headers(True)
-                ) as response:
+                async with _open_stream(http, s.url, prepared.body, s.headers(True)) as response:
                     headers = response.headers
                     if response.status_code >= 300:
                         raise s.status_error(
@@ -757,7 +791,7 @@ class AsyncR1V4Client(_HTTPOwner):
                         )
                     if not _is_event_stream(response):
                         s.check_stream_response(response, await response.aread())
-                    async for data in response.aiter_bytes():
+                    async for data in _body(response):
                         for chunk in reader.feed(data):
                             yield chunk
                     for chunk in reader.end():
