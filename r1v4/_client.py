@@ -20,7 +20,7 @@ import warnings
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 from urllib.parse import urlsplit
 
 import httpx
@@ -312,10 +312,8 @@ class ClientSettings:
             logger.debug("r1v4: %s; retry %d in %.2fs", exc, attempt + 1, delay)
         return delay
 
-    def check_stream_response(self, response: httpx.Response, body: bytes | None) -> None:
+    def check_stream_response(self, response: httpx.Response, body: bytes) -> NoReturn:
         """Raise for a 2xx reply to a stream request that is not an event stream."""
-        if body is None:
-            return
         parsed: Any = None
         with contextlib.suppress(ValueError):
             parsed = json.loads(body)
@@ -541,29 +539,19 @@ class R1V4Client(_HTTPOwner):
     def create(self, request: ChatRequest | None = None, **fields: Any) -> ChatCompletion:
         """Send a non-stream request and return the parsed completion."""
         s = self.settings
-        request = self.inline_images(s.coerce(request, {"stream": False, **fields}))
-        prepared = s.prepare(request)
-        attempt = 0
+        call = _Call(s, self.inline_images(s.coerce(request, {"stream": False, **fields})))
         while True:
-            headers: Mapping[str, str] | None = None
             try:
                 response = self.http_client.post(
-                    s.url, content=prepared.body, headers=s.headers(False)
+                    s.url, content=call.prepared.body, headers=s.headers(False)
                 )
             except httpx.HTTPError as exc:
-                err: R1V4Error = transport_error(exc)
-                cause: BaseException = exc
-            else:
-                if response.status_code < 300:
-                    return ResponseParser(prepared.client_tools).parse_completion(response.content)
-                headers = response.headers
-                err = s.status_error(response.status_code, headers, response.content, prepared)
-                cause = err
-            delay = s.retry_delay(err, attempt, headers)
-            if delay is None:
-                raise err from (cause if cause is not err else None)
-            attempt, prepared = _next_attempt(s, attempt, err, prepared)
-            time.sleep(delay)
+                time.sleep(call.failed(transport_error(exc), exc))
+                continue
+            if response.status_code < 300:
+                return call.completion(response.content)
+            err = call.status_error(response, response.content)
+            time.sleep(call.failed(err, None, response.headers))
 
     def stream(
         self, request: ChatRequest | None = None, **fields: Any
@@ -573,23 +561,17 @@ class R1V4Client(_HTTPOwner):
         Breaking out of the loop (or closing the generator) closes the connection at once.
         """
         s = self.settings
-        request = self.inline_images(s.coerce(request, {"stream": True, **fields}))
-        prepared = s.prepare(request)
-        attempt = 0
+        call = _Call(s, self.inline_images(s.coerce(request, {"stream": True, **fields})))
         while True:
-            reader = _StreamReader(prepared.client_tools)
+            reader = call.new_reader()
             headers: Mapping[str, str] | None = None
             try:
                 with self.http_client.stream(
-                    "POST", s.url, content=prepared.body, headers=s.headers(True)
+                    "POST", s.url, content=call.prepared.body, headers=s.headers(True)
                 ) as response:
                     headers = response.headers
-                    if response.status_code >= 300:
-                        raise s.status_error(
-                            response.status_code, headers, response.read(), prepared
-                        )
-                    if not _is_event_stream(response):
-                        s.check_stream_response(response, response.read())
+                    if response.status_code >= 300 or not _is_event_stream(response):
+                        call.refuse(response, response.read())
                     for data in response.iter_bytes():
                         yield from reader.feed(data)
                     yield from reader.end()
@@ -598,24 +580,57 @@ class R1V4Client(_HTTPOwner):
                 if reader.parser.done:  # all arrived; only the connection's tail was lost
                     yield from reader.end()
                     return
-                err: R1V4Error = reader.parser.fail(transport_error(exc))
-                cause: BaseException | None = exc
+                err, cause = reader.parser.fail(transport_error(exc)), exc
             except R1V4Error as exc:
                 err, cause = exc, None
-            delay = None if reader.parser.delivered else s.retry_delay(err, attempt, headers)
-            if delay is None:
-                raise err from cause
-            attempt, prepared = _next_attempt(s, attempt, err, prepared)
-            time.sleep(delay)
+            time.sleep(call.failed(err, cause, headers, reader.parser.delivered))
 
 
-def _next_attempt(
-    s: ClientSettings, attempt: int, err: R1V4Error, prepared: _Prepared
-) -> tuple[int, _Prepared]:
-    """After a tool-support fallback the request is rebuilt and the retry budget is kept."""
-    if getattr(err, "fallback", False):
-        return attempt, s.prepare(prepared.request)
-    return attempt + 1, prepared
+class _Call:
+    """One API call across its attempts: the body to send now, and after a failure, how long
+    to wait before the next attempt (or the error to raise). Shared by the four I/O loops."""
+
+    __slots__ = ("attempt", "prepared", "settings")
+
+    def __init__(self, settings: ClientSettings, request: ChatRequest) -> None:
+        self.settings = settings
+        self.prepared = settings.prepare(request)
+        self.attempt = 0
+
+    def new_reader(self) -> _StreamReader:
+        return _StreamReader(self.prepared.client_tools)
+
+    def completion(self, body: bytes) -> ChatCompletion:
+        return ResponseParser(self.prepared.client_tools).parse_completion(body)
+
+    def status_error(self, response: httpx.Response, body: bytes) -> R1V4Error:
+        return self.settings.status_error(
+            response.status_code, response.headers, body, self.prepared
+        )
+
+    def refuse(self, response: httpx.Response, body: bytes) -> NoReturn:
+        """Raise for a stream request answered with an error status or not as an event stream."""
+        if response.status_code >= 300:
+            raise self.status_error(response, body)
+        self.settings.check_stream_response(response, body)
+
+    def failed(
+        self,
+        err: R1V4Error,
+        cause: BaseException | None,
+        headers: Mapping[str, str] | None = None,
+        delivered: bool = False,
+    ) -> float:
+        """Seconds to wait before trying again; raises ``err`` when it is final."""
+        delay = None if delivered else self.settings.retry_delay(err, self.attempt, headers)
+        if delay is None:
+            raise err from cause
+        if getattr(err, "fallback", False):
+            # Resent without native tools; a fallback does not use up a retry.
+            self.prepared = self.settings.prepare(self.prepared.request)
+        else:
+            self.attempt += 1
+        return delay
 
 
 class AsyncR1V4Client(_HTTPOwner):
@@ -744,28 +759,20 @@ class AsyncR1V4Client(_HTTPOwner):
     async def create(self, request: ChatRequest | None = None, **fields: Any) -> ChatCompletion:
         """Send a non-stream request and return the parsed completion."""
         s = self.settings
-        request = await self.inline_images(s.coerce(request, {"stream": False, **fields}))
-        prepared = s.prepare(request)
+        call = _Call(s, await self.inline_images(s.coerce(request, {"stream": False, **fields})))
         http = await self.http_client()
-        attempt = 0
         while True:
-            headers: Mapping[str, str] | None = None
             try:
-                response = await http.post(s.url, content=prepared.body, headers=s.headers(False))
+                response = await http.post(
+                    s.url, content=call.prepared.body, headers=s.headers(False)
+                )
             except httpx.HTTPError as exc:
-                err: R1V4Error = transport_error(exc)
-                cause: BaseException = exc
-            else:
-                if response.status_code < 300:
-                    return ResponseParser(prepared.client_tools).parse_completion(response.content)
-                headers = response.headers
-                err = s.status_error(response.status_code, headers, response.content, prepared)
-                cause = err
-            delay = s.retry_delay(err, attempt, headers)
-            if delay is None:
-                raise err from (cause if cause is not err else None)
-            attempt, prepared = _next_attempt(s, attempt, err, prepared)
-            await _sleep(delay)
+                await _sleep(call.failed(transport_error(exc), exc))
+                continue
+            if response.status_code < 300:
+                return call.completion(response.content)
+            err = call.status_error(response, response.content)
+            await _sleep(call.failed(err, None, response.headers))
 
     async def stream(
         self, request: ChatRequest | None = None, **fields: Any
@@ -775,22 +782,18 @@ class AsyncR1V4Client(_HTTPOwner):
         Cancelling the task, or closing the generator, closes the connection at once.
         """
         s = self.settings
-        request = await self.inline_images(s.coerce(request, {"stream": True, **fields}))
-        prepared = s.prepare(request)
+        call = _Call(s, await self.inline_images(s.coerce(request, {"stream": True, **fields})))
         http = await self.http_client()
-        attempt = 0
         while True:
-            reader = _StreamReader(prepared.client_tools)
+            reader = call.new_reader()
             headers: Mapping[str, str] | None = None
             try:
-                async with _open_stream(http, s.url, prepared.body, s.headers(True)) as response:
+                async with _open_stream(
+                    http, s.url, call.prepared.body, s.headers(True)
+                ) as response:
                     headers = response.headers
-                    if response.status_code >= 300:
-                        raise s.status_error(
-                            response.status_code, headers, await response.aread(), prepared
-                        )
-                    if not _is_event_stream(response):
-                        s.check_stream_response(response, await response.aread())
+                    if response.status_code >= 300 or not _is_event_stream(response):
+                        call.refuse(response, await response.aread())
                     async for data in _body(response):
                         for chunk in reader.feed(data):
                             yield chunk
@@ -802,15 +805,10 @@ class AsyncR1V4Client(_HTTPOwner):
                     for chunk in reader.end():
                         yield chunk
                     return
-                err: R1V4Error = reader.parser.fail(transport_error(exc))
-                cause: BaseException | None = exc
+                err, cause = reader.parser.fail(transport_error(exc)), exc
             except R1V4Error as exc:
                 err, cause = exc, None
-            delay = None if reader.parser.delivered else s.retry_delay(err, attempt, headers)
-            if delay is None:
-                raise err from cause
-            attempt, prepared = _next_attempt(s, attempt, err, prepared)
-            await _sleep(delay)
+            await _sleep(call.failed(err, cause, headers, reader.parser.delivered))
 
 
 class R1V4Clients(_HTTPOwner):
