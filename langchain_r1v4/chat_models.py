@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, Literal
@@ -42,6 +41,7 @@ from r1v4 import (
     R1V4Clients,
     ToolMode,
     build_request,
+    cached_clients,
     public_headers,
 )
 
@@ -49,8 +49,6 @@ __all__ = ["ChatR1V4"]
 
 _blocks.register()
 
-# Guards the lazy creation of a model's core clients; held for microseconds, once per model.
-_CLIENT_LOCK = threading.Lock()
 
 _StructuredMethod = Literal["function_calling", "json_mode", "json_schema"]
 
@@ -364,17 +362,15 @@ class ChatR1V4(BaseChatModel):
 
     @property
     def _clients(self) -> R1V4Clients:
-        clients = self._core
-        if clients is None:
-            with _CLIENT_LOCK:
-                clients = self._core
-                if clients is None:
-                    clients = self._core = R1V4Clients(
-                        http_client=self.http_client,
-                        http_async_client=self.http_async_client,
-                        **self._client_settings(),
-                    )
-        return clients
+        return cached_clients(
+            self,
+            "_core",
+            lambda: R1V4Clients(
+                http_client=self.http_client,
+                http_async_client=self.http_async_client,
+                **self._client_settings(),
+            ),
+        )
 
     @property
     def client(self) -> R1V4Client:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import pickle
-import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +41,7 @@ from r1v4 import (
     R1V4Clients,
     ToolMode,
     build_request,
+    cached_clients,
     public_headers,
     resolve_api_key,
     resolve_base_url,
@@ -78,17 +77,6 @@ _REQUEST_FIELDS = frozenset(
     }
 )
 _CONNECTIONS = frozenset({"_http_client", "_async_http_client", "_core"})
-# Guards the lazy creation of the core clients; held for microseconds, once per object.
-_CLIENT_LOCK = threading.Lock()
-
-
-def _new_lock_after_fork() -> None:
-    global _CLIENT_LOCK
-    _CLIENT_LOCK = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_new_lock_after_fork)
 
 
 class R1V4(FunctionCallingLLM):
@@ -259,17 +247,15 @@ class R1V4(FunctionCallingLLM):
         }
 
     def _clients(self) -> R1V4Clients:
-        clients = self._core
-        if clients is None:
-            with _CLIENT_LOCK:
-                clients = self._core
-                if clients is None:
-                    clients = self._core = R1V4Clients(
-                        http_client=self._http_client,
-                        http_async_client=self._async_http_client,
-                        **self._client_settings(),
-                    )
-        return clients
+        return cached_clients(
+            self,
+            "_core",
+            lambda: R1V4Clients(
+                http_client=self._http_client,
+                http_async_client=self._async_http_client,
+                **self._client_settings(),
+            ),
+        )
 
     def _sync_client(self) -> R1V4Client:
         return self._clients().sync

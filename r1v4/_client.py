@@ -18,7 +18,7 @@ import threading
 import time
 import warnings
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 from urllib.parse import urlsplit
@@ -65,6 +65,7 @@ __all__ = [
     "ClientSettings",
     "R1V4Client",
     "R1V4Clients",
+    "cached_clients",
     "public_headers",
 ]
 
@@ -430,6 +431,8 @@ _LIVE_CLIENTS: weakref.WeakSet[_HTTPOwner] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
+    global _MAKE_LOCK
+    _MAKE_LOCK = threading.Lock()  # a parent thread may have held it at fork time
     for owner in list(_LIVE_CLIENTS):
         owner._forget_connections()
 
@@ -869,3 +872,22 @@ class R1V4Clients(_HTTPOwner):
         """Close the sync pool now (async pools close with their event loops)."""
         if self._sync is not None:
             self._sync.close()
+
+
+_MAKE_LOCK = threading.Lock()
+
+
+def cached_clients(owner: object, attr: str, make: Callable[[], R1V4Clients]) -> R1V4Clients:
+    """``owner.<attr>``, set to ``make()`` on first use: once, even when threads race.
+
+    For framework model objects that keep their :class:`R1V4Clients` in a private attribute
+    (``None`` until first use, and again in copies and pickles, which must build their own).
+    """
+    clients: R1V4Clients | None = getattr(owner, attr)
+    if clients is None:
+        with _MAKE_LOCK:
+            clients = getattr(owner, attr)
+            if clients is None:
+                clients = make()
+                setattr(owner, attr, clients)
+    return clients
