@@ -1,0 +1,95 @@
+"""Every example runs, as a user would run it, against the local server it starts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+EXPECTED = {
+    "quickstart.py": [
+        "thinking: ",
+        "answer:   ",
+        "server ran: code(",
+        "tokens:   {'input_tokens'",
+    ],
+    "langchain_quickstart.py": ["answer: ", "tokens: {'input_tokens'", "streamed: "],
+    "langchain_image_question.py": ["thinking:", "the agent ran code", "answer: "],
+    "langchain_streaming_reasoning.py": ["thinking", "-> agent runs code", "answer", "usage: "],
+    "langchain_agent_tools.py": [
+        "agent calls get_weather({'city': 'Paris'})",
+        "tool returns sunny, 21 °C",
+        "agent calls celsius_to_fahrenheit({'celsius': 21})",
+        "tool returns 69.8",
+        "final answer: It is sunny in Paris, 21 °C (69.8 °F).",
+    ],
+    "langchain_structured_output.py": [
+        "Landmark(name='Eiffel Tower', city='Paris', country='France', height_m=330.0",
+        "reasoning: Same tower again.",
+    ],
+    "langchain_deep_research.py": ["searched: text_search", "answer: ", "[1] Result 1 for"],
+    "langchain_planner.py": ["1. Look closely", "tool: text_search", "3. Combine"],
+    "llama_index_rag.py": [
+        "answer: The Gran Telescopio Canarias has a 10.4-metre segmented mirror.",
+        "read from:",
+        "observatories.md",
+    ],
+    "llama_index_image_question.py": [
+        "thinking: The question is: What is in this image?",
+        "-> the agent runs code:",
+        "<- and sees: {'result': 'Saved the cropped region to crop_0.png.'",
+        "answer: Having examined image_0",
+    ],
+    "llama_index_agent_tools.py": [
+        "thinking: I need the weather in Paris first.",
+        "agent calls get_weather({'city': 'Paris'})",
+        "tool returns sunny, 21 °C",
+        "agent calls celsius_to_fahrenheit({'celsius': 21})",
+        "tool returns 69.8",
+        "final answer: It is sunny in Paris, 21 °C (69.8 °F).",
+    ],
+    "llama_index_deep_research.py": ["searched: text_search", "answer: ", "[1] Result 1 for"],
+    "llama_index_planner.py": ["1. Look closely", "tool: text_search", "3. Combine"],
+}
+
+
+def test_every_example_is_checked() -> None:
+    assert {p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith("_")} == set(EXPECTED)
+
+
+@pytest.fixture(scope="module")
+def runs() -> dict[str, subprocess.CompletedProcess[str]]:
+    """Run the examples a few at a time (each starts its own interpreter and server)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SKYWORK_")}
+
+    def run(name: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(EXAMPLES / name)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=180,
+        )
+
+    with ThreadPoolExecutor(4) as pool:
+        return dict(zip(EXPECTED, pool.map(run, EXPECTED), strict=True))
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_example_runs_against_the_local_server(
+    runs: dict[str, subprocess.CompletedProcess[str]], name: str
+) -> None:
+    done = runs[name]
+    assert done.returncode == 0, done.stderr
+    # It says it is not talking to the real model.
+    assert "SKYWORK_API_KEY is not set: started a local R1V4 server" in done.stdout
+    for line in EXPECTED[name]:
+        assert line in done.stdout, (line, done.stdout)
+    for tag in ("<think>", "<answer>", "<tool_call>", "<observation>", "<plan>"):
+        assert tag not in done.stdout
