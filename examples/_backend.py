@@ -86,7 +86,7 @@ def backend(
         return
     try:
         from r1v4.testing import LocalR1V4Server
-    except ImportError as exc:  # starlette, uvicorn or Pillow missing
+    except ImportError as exc:  # uvicorn or Pillow missing
         sys.exit(
             "SKYWORK_API_KEY is not set and the local R1V4 server cannot start "
             f"({exc}); install it with: pip install 'r1v4[testing]'"
