@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from langchain_core.language_models import BaseChatModel
 from langchain_tests.integration_tests import ChatModelIntegrationTests
+from r1v4_capabilities import R1V4Capabilities
 
 from langchain_r1v4 import ChatR1V4
 from r1v4.testing import LocalR1V4Server
@@ -82,7 +83,7 @@ SKIPPED_BY_FLAGS = frozenset(
 """Skipped by the suite itself, because the capability flags below say R1V4 lacks them."""
 
 
-class TestChatR1V4Integration(ChatModelIntegrationTests):
+class TestChatR1V4Integration(R1V4Capabilities, ChatModelIntegrationTests):
     @property
     def chat_model_class(self) -> type[BaseChatModel]:
         return ChatR1V4
@@ -100,46 +101,6 @@ class TestChatR1V4Integration(ChatModelIntegrationTests):
     @property
     def chat_model_params(self) -> dict[str, Any]:
         return {"model": "skywork/r1v4-lite", "temperature": 0, **self._backend_params}
-
-    @property
-    def has_tool_calling(self) -> bool:
-        return True
-
-    @property
-    def has_tool_choice(self) -> bool:
-        return True
-
-    @property
-    def has_structured_output(self) -> bool:
-        return True
-
-    @property
-    def supports_json_mode(self) -> bool:
-        return True
-
-    @property
-    def supports_image_inputs(self) -> bool:
-        return True
-
-    @property
-    def supports_image_urls(self) -> bool:
-        return True
-
-    @property
-    def supports_image_tool_message(self) -> bool:
-        return False
-
-    @property
-    def returns_usage_metadata(self) -> bool:
-        return True
-
-    @property
-    def supports_model_override(self) -> bool:
-        return True
-
-    @property
-    def model_override_value(self) -> str:
-        return "skywork/r1v4-vl-planner-lite"
 
 
 def test_every_standard_test_is_accounted_for() -> None:

@@ -11,11 +11,12 @@ import pytest
 from langchain_core.language_models import BaseChatModel
 from langchain_core.load import dumpd, load
 from langchain_tests.unit_tests import ChatModelUnitTests
+from r1v4_capabilities import R1V4Capabilities
 
 from langchain_r1v4 import ChatR1V4
 
 
-class TestChatR1V4Unit(ChatModelUnitTests):
+class TestChatR1V4Unit(R1V4Capabilities, ChatModelUnitTests):
     @property
     def chat_model_class(self) -> type[BaseChatModel]:
         return ChatR1V4
@@ -31,58 +32,6 @@ class TestChatR1V4Unit(ChatModelUnitTests):
             {},
             {"api_key": "env-key", "base_url": "http://127.0.0.1:9/v1"},
         )
-
-    @property
-    def has_tool_calling(self) -> bool:
-        return True
-
-    @property
-    def has_tool_choice(self) -> bool:
-        return True
-
-    @property
-    def has_structured_output(self) -> bool:
-        return True
-
-    @property
-    def supports_json_mode(self) -> bool:
-        return True
-
-    @property
-    def supports_image_inputs(self) -> bool:
-        return True
-
-    @property
-    def supports_image_urls(self) -> bool:
-        return True
-
-    @property
-    def supports_pdf_inputs(self) -> bool:
-        return False
-
-    @property
-    def supports_audio_inputs(self) -> bool:
-        return False
-
-    @property
-    def supports_video_inputs(self) -> bool:
-        return False
-
-    @property
-    def supports_image_tool_message(self) -> bool:
-        return False
-
-    @property
-    def returns_usage_metadata(self) -> bool:
-        return True
-
-    @property
-    def supports_model_override(self) -> bool:
-        return True
-
-    @property
-    def model_override_value(self) -> str:
-        return "skywork/r1v4-vl-planner-lite"
 
     @pytest.mark.xfail(
         reason="langchain-core 1.x load(allowed_objects='all') admits only classes in LangChain's "
