@@ -13,12 +13,13 @@ from types import TracebackType
 import httpx
 
 from r1v4.testing import free_port
+from r1v4.testing._net import LoopbackAddress
 
 API_KEY = "test-key"
 MODEL = "skywork/r1v4-lite"
 
 
-class ServerProcess:
+class ServerProcess(LoopbackAddress):
     """``python -m r1v4.testing --port <free>`` as a child process, ready when it answers."""
 
     def __init__(self, startup_timeout: float = 30.0) -> None:
@@ -28,14 +29,6 @@ class ServerProcess:
         # A file, not a pipe: nobody reads the pipe while benchmarks run, and a full pipe would
         # block the server the moment it logs something.
         self._log = tempfile.TemporaryFile()  # noqa: SIM115  (closed on __exit__)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        return f"{self.url}/v1"
 
     @property
     def pid(self) -> int:

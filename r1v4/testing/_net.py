@@ -22,7 +22,30 @@ def refused_base_url(host: str = "127.0.0.1", path: str = "/v1") -> str:
     return f"http://{host}:{free_port(host)}{path}"
 
 
-class BlackholeServer:
+class LoopbackAddress:
+    """The URLs of a server listening on ``host:port``: one place for all our local servers."""
+
+    host: str = "127.0.0.1"
+    port: int
+
+    @property
+    def url(self) -> str:
+        """``http://HOST:PORT`` (no path)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The vLLM-style base URL, ``http://HOST:PORT/v1``."""
+        return f"{self.url}/v1"
+
+    @property
+    def hosted_base_url(self) -> str:
+        """The hosted-style base URL, ``http://HOST:PORT/api/v1``."""
+        return f"{self.url}/api/v1"
+
+
+class BlackholeServer(LoopbackAddress):
     """A loopback listener that never accepts and whose backlog is full: connects time out.
 
     With the accept queue full, Linux drops further SYNs, so a client's TCP connect hangs until
@@ -63,18 +86,6 @@ class BlackholeServer:
         if self._listener is not None:
             self._listener.close()
             self._listener = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        return f"{self.url}/v1"
-
-    @property
-    def hosted_base_url(self) -> str:
-        return f"{self.url}/api/v1"
 
     def __enter__(self) -> BlackholeServer:
         return self.start()

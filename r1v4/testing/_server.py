@@ -16,6 +16,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.utils import get_remote_addr
 
 from ._app import DEFAULT_MODELS, ConnectionTracker, R1V4App, Scenario
+from ._net import LoopbackAddress
 from ._script import RecordedRequest, Reply, ReplyFactory, Script
 
 __all__ = ["LocalR1V4Server"]
@@ -42,7 +43,7 @@ def _tracking_protocol(tracker: ConnectionTracker) -> type[H11Protocol]:
     return TrackingH11Protocol
 
 
-class LocalR1V4Server:
+class LocalR1V4Server(LoopbackAddress):
     """A real HTTP server on loopback that behaves like the R1V4 API, for tests and examples.
 
     Use it as a context manager (or ``start()``/``stop()``); it serves both
@@ -201,26 +202,10 @@ class LocalR1V4Server:
     # -- addresses -----------------------------------------------------------------------------
 
     @property
-    def port(self) -> int:
+    def port(self) -> int:  # type: ignore[override]  # read-only: no port before start()
         if self._port is None:
             raise RuntimeError("server not started")
         return self._port
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT`` (no path)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        """The vLLM-style base URL, ``http://127.0.0.1:PORT/v1``."""
-        return f"{self.url}/v1"
-
-    @property
-    def hosted_base_url(self) -> str:
-        """The hosted-style base URL, ``http://127.0.0.1:PORT/api/v1``."""
-        return f"{self.url}/api/v1"
 
     # -- scripting and inspection --------------------------------------------------------------
 
