@@ -34,6 +34,7 @@ Run it standalone with ``python -m r1v4.testing --port 8000``; enable the pytest
 ``pytest_plugins = ["r1v4.testing.pytest_plugin"]``.
 """
 
+from ._files import FileHost, HostedFile
 from ._images import data_uri, make_image, make_image_data_uri
 from ._net import BlackholeServer, free_port, refused_base_url
 from ._script import ImageInfo, RecordedRequest, Reply, ReplyFactory
@@ -54,6 +55,8 @@ __all__ = [
     "ERROR_CODES",
     "TOOL_CHOICE_ERROR",
     "BlackholeServer",
+    "FileHost",
+    "HostedFile",
     "ImageInfo",
     "LocalR1V4Server",
     "RecordedRequest",

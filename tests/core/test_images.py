@@ -10,10 +10,7 @@ import re
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +29,7 @@ from r1v4._images import (
     is_data_uri,
     is_remote_url,
 )
+from r1v4.testing import FileHost
 
 # ---------------------------------------------------------------------------------- helpers
 
@@ -118,70 +116,10 @@ def to_uri(request: pytest.FixtureRequest) -> Convert:
 # ---------------------------------------------------------------------------------- server
 
 
-@dataclass
-class Route:
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes | Callable[[], Iterator[bytes]] = b""
-    delay: float = 0.0
-    sent: int = 0
-    total: int = 0
-    aborted: bool = False
-    done: threading.Event = field(default_factory=threading.Event)
-
-
-class StaticServer:
-    """A real HTTP server on loopback that records how much of each body it got to send."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, Route] = {}
-        routes = self.routes
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                route = routes.get(self.path, Route(404, {"Content-Type": "text/plain"}, b"nope"))
-                try:
-                    time.sleep(route.delay)
-                    self.send_response(route.status)
-                    for name, value in route.headers.items():
-                        self.send_header(name, value)
-                    self.end_headers()
-                    chunks = [route.body] if isinstance(route.body, bytes) else route.body()
-                    for chunk in chunks:
-                        self.wfile.write(chunk)
-                        route.sent += len(chunk)
-                except (BrokenPipeError, ConnectionResetError):
-                    route.aborted = True
-                finally:
-                    route.done.set()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
-
-    def add(self, path: str, route: Route) -> str:
-        self.routes[path] = route
-        return self.url(path)
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
-def server() -> Iterator[StaticServer]:
-    srv = StaticServer()
-    yield srv
-    srv.close()
+def server() -> Iterator[FileHost]:
+    with FileHost() as host:
+        yield host
 
 
 def endless(head: bytes, total: int) -> Callable[[], Iterator[bytes]]:
@@ -328,25 +266,25 @@ async def test_data_uri_with_line_breaks_and_surrounding_space(to_uri: Convert) 
     assert parse(result) == ("image/bmp", data)
 
 
-async def test_url_download(server: StaticServer, to_uri: Convert) -> None:
+async def test_url_download(server: FileHost, to_uri: Convert) -> None:
     data = image_bytes("WEBP")
-    url = server.add("/pic.webp", Route(headers={"Content-Type": "image/webp"}, body=data))
+    url = server.add("/pic.webp", data, "image/webp")
     assert parse(await to_uri(url)) == ("image/webp", data)
     assert parse(await to_uri(url, client=True)) == ("image/webp", data)
 
 
 async def test_url_follows_redirects_and_ignores_content_type(
-    server: StaticServer, to_uri: Convert
+    server: FileHost, to_uri: Convert
 ) -> None:
     data = image_bytes("PNG")
     # Served as text/plain: the bytes, not the header, decide.
-    server.add("/real", Route(headers={"Content-Type": "text/plain"}, body=data))
-    url = server.add("/moved.jpg", Route(302, {"Location": "/real", "Content-Length": "0"}))
+    server.add("/real", data, "text/plain")
+    url = server.add("/moved.jpg", status=302, headers={"Location": "/real"})
     assert parse(await to_uri(url)) == ("image/png", data)
 
 
-async def test_async_download_does_not_block_the_event_loop(server: StaticServer) -> None:
-    url = server.add("/slow.png", Route(body=image_bytes("PNG"), delay=0.5))
+async def test_async_download_does_not_block_the_event_loop(server: FileHost) -> None:
+    url = server.add("/slow.png", image_bytes("PNG"), delay=0.5)
     ticks = 0
 
     async def ticker() -> None:
@@ -541,16 +479,16 @@ async def test_async_rejects_with_the_same_errors(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------- URL errors
 
 
-async def test_url_not_found(server: StaticServer, to_uri: Convert) -> None:
-    url = server.add("/gone.png", Route(404, {"Content-Type": "text/html"}, b"<h1>Not Found</h1>"))
+async def test_url_not_found(server: FileHost, to_uri: Convert) -> None:
+    url = server.add("/gone.png", b"<h1>Not Found</h1>", "text/html", status=404)
     with pytest.raises(ImageError) as info:
         await to_uri(url)
     assert url in str(info.value) and "HTTP 404" in str(info.value)
 
 
-async def test_url_serving_html(server: StaticServer, to_uri: Convert) -> None:
+async def test_url_serving_html(server: FileHost, to_uri: Convert) -> None:
     page = b"<!DOCTYPE html><html><head><title>Login</title></head></html>"
-    url = server.add("/photo.jpg", Route(headers={"Content-Type": "text/html"}, body=page))
+    url = server.add("/photo.jpg", page, "text/html")
     with pytest.raises(ImageError) as info:
         await to_uri(url)
     message = str(info.value)
@@ -558,14 +496,10 @@ async def test_url_serving_html(server: StaticServer, to_uri: Convert) -> None:
     assert "HTML page, not an image" in message
 
 
-async def test_url_html_is_rejected_from_its_first_bytes(
-    server: StaticServer, to_uri: Convert
-) -> None:
+async def test_url_html_is_rejected_from_its_first_bytes(server: FileHost, to_uri: Convert) -> None:
     total = 8 * 1024 * 1024
-    route = Route(
-        headers={"Content-Type": "text/html"}, body=endless(b"<html>" + b" " * 8000, total)
-    )
-    url = server.add("/huge.html", route)
+    url = server.add("/huge.html", endless(b"<html>" + b" " * 8000, total), "text/html")
+    route = server.files["/huge.html"]
     with pytest.raises(ImageError, match="HTML page"):
         await to_uri(url, max_bytes=2 * total)
     assert route.done.wait(10)
@@ -574,14 +508,14 @@ async def test_url_html_is_rejected_from_its_first_bytes(
 
 @pytest.mark.parametrize("announce", [True, False], ids=["content-length", "no-length"])
 async def test_url_size_cap_aborts_the_download(
-    server: StaticServer, to_uri: Convert, announce: bool
+    server: FileHost, to_uri: Convert, announce: bool
 ) -> None:
     total = 64 * 1024 * 1024
     headers = {"Content-Type": "image/jpeg"}
     if announce:
         headers["Content-Length"] = str(total)
-    route = Route(headers=headers, body=endless(image_bytes("JPEG"), total))
-    url = server.add("/huge.jpg", route)
+    url = server.add("/huge.jpg", endless(image_bytes("JPEG"), total), headers=headers)
+    route = server.files["/huge.jpg"]
     with pytest.raises(ImageError) as info:
         await to_uri(url, max_bytes=100_000)
     message = str(info.value)
@@ -592,9 +526,9 @@ async def test_url_size_cap_aborts_the_download(
 
 
 async def test_url_connection_refused(to_uri: Convert) -> None:
-    srv = StaticServer()
-    url = srv.url("/a.png")
-    srv.close()  # nothing listens on that port any more
+    with FileHost() as srv:
+        url = srv.url_for("/a.png")
+    # nothing listens on that port any more
     with pytest.raises(ImageError) as info:
         await to_uri(url)
     assert url in str(info.value) and "download failed" in str(info.value)
@@ -637,13 +571,13 @@ async def test_downscaled_webp_stays_lossless() -> None:
 
 
 async def test_downscale_from_path_data_uri_pil_and_url(
-    tmp_path: Path, server: StaticServer, to_uri: Convert
+    tmp_path: Path, server: FileHost, to_uri: Convert
 ) -> None:
     data = image_bytes("JPEG", (300, 300))
     path = tmp_path / "square.jpg"
     path.write_bytes(data)
     uri = "data:image/jpeg;base64," + base64.b64encode(data).decode()
-    url = server.add("/square.jpg", Route(headers={"Content-Type": "image/jpeg"}, body=data))
+    url = server.add("/square.jpg", data, "image/jpeg")
     for source in (path, uri, url, Image.open(io.BytesIO(data))):
         decoded = open_uri(await to_uri(source, max_pixels=10_000))
         assert decoded.size == (100, 100) and decoded.format == "JPEG"

@@ -4,15 +4,13 @@ integration tests that measure the model rather than the protocol when no API ke
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from langchain_r1v4 import ChatR1V4
-from r1v4.testing import LocalR1V4Server
+from r1v4.testing import FileHost, LocalR1V4Server
 
 API_KEY = "test-key"
 
@@ -74,47 +72,8 @@ def make_llm(r1v4_server: LocalR1V4Server) -> Callable[..., ChatR1V4]:
     return make
 
 
-class _ImageHost:
-    """A tiny HTTP server that serves registered bytes, to feed image URLs to the client."""
-
-    def __init__(self) -> None:
-        files: dict[str, tuple[bytes, str]] = {}
-        self.files = files
-        self.hits: list[str] = []
-        hits = self.hits
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                hits.append(self.path)
-                found = files.get(self.path)
-                if found is None:
-                    self.send_error(404)
-                    return
-                data, mime = found
-                self.send_response(200)
-                self.send_header("Content-Type", mime)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def add(self, path: str, data: bytes, mime: str) -> str:
-        self.files[path] = (data, mime)
-        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture(scope="session")
-def image_host() -> Iterator[_ImageHost]:
-    host = _ImageHost()
-    yield host
-    host.close()
+def image_host() -> Iterator[FileHost]:
+    """Serves registered bytes over loopback HTTP, to feed image URLs to the client."""
+    with FileHost() as host:
+        yield host

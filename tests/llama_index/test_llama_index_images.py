@@ -55,7 +55,7 @@ def test_bytes_path_url_and_data_uri_arrive_intact(
     blocks = [
         ImageBlock(image=PNG),
         ImageBlock(path=files["jpeg"]),
-        ImageBlock(url=image_host.url("/red.png")),
+        ImageBlock(url=image_host.url_for("/red.png")),
         ImageBlock(url=f"data:image/gif;base64,{base64.b64encode(GIF).decode()}"),
     ]
     reply = llm.chat(ask(*blocks))
@@ -74,7 +74,7 @@ def test_async_paths_fetch_and_read_images(
     llm: R1V4, r1v4_server: LocalR1V4Server, files: dict[str, Path], image_host: Any
 ) -> None:
     blocks = [
-        ImageBlock(url=image_host.url("/photo")),  # served as application/octet-stream
+        ImageBlock(url=image_host.url_for("/photo")),  # served as application/octet-stream
         ImageBlock(path=files["png"]),
         ImageBlock(image=JPEG),
     ]
@@ -100,7 +100,7 @@ def test_real_mime_type_is_sent_never_data_none(
         ImageBlock(image=JPEG, image_mimetype="image/png"),  # a wrong declaration
         ImageBlock(path=files["lying"]),  # a wrong file extension
         ImageBlock(url=f"data:None;base64,{raw_b64}"),  # what inline_url() makes without a type
-        ImageBlock(url=image_host.url("/photo")),  # a wrong Content-Type
+        ImageBlock(url=image_host.url_for("/photo")),  # a wrong Content-Type
         ImageBlock(image=io.BytesIO(JPEG)),
     ]
     list(llm.stream_chat(ask(*blocks)))
@@ -141,7 +141,7 @@ def test_bad_images_fail_before_any_request(
     with pytest.raises(r1v4.ImageError):
         llm.chat(ask(ImageBlock(image=b"this is not an image at all, just text")))
     with pytest.raises(r1v4.ImageError):
-        llm.chat(ask(ImageBlock(url=image_host.url("/nothing-here.png"))))
+        llm.chat(ask(ImageBlock(url=image_host.url_for("/nothing-here.png"))))
     with pytest.raises(r1v4.ImageError):
-        asyncio.run(llm.achat(ask(ImageBlock(url=image_host.url("/nothing-here.png")))))
+        asyncio.run(llm.achat(ask(ImageBlock(url=image_host.url_for("/nothing-here.png")))))
     assert r1v4_server.requests == []

@@ -28,10 +28,9 @@ from typing import Any
 import figures
 import pytest
 from leakcheck import SECRET, assert_no_secret
-from servers import ImageHost
 
 from r1v4 import ClientSettings
-from r1v4.testing import LocalR1V4Server
+from r1v4.testing import FileHost, LocalR1V4Server
 
 _HERE = Path(__file__).parent
 
@@ -66,8 +65,15 @@ def redirect_target(_redirect_target: LocalR1V4Server) -> Iterator[LocalR1V4Serv
 
 
 @pytest.fixture(scope="session")
-def image_host() -> Iterator[ImageHost]:
-    with ImageHost() as host:
+def image_host() -> Iterator[FileHost]:
+    """``/page.png`` is an HTML page despite its name; any other path answers 404."""
+    with FileHost() as host:
+        host.add(
+            "/page.png",
+            b"<!doctype html><html><head><title>Not found</title></head>"
+            b"<body><p>This is a web page, not a picture.</p></body></html>",
+            "text/html; charset=utf-8",
+        )
         yield host
 
 

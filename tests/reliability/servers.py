@@ -1,5 +1,5 @@
-"""Small stdlib servers the local R1V4 server does not provide: an image host and a TLS server
-with a self-signed certificate."""
+"""A stdlib TLS server with a self-signed certificate, which the local R1V4 server does not
+provide (image URLs come from ``r1v4.testing.FileHost``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ImageHost", "SelfSignedTLSServer"]
+__all__ = ["SelfSignedTLSServer"]
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -20,55 +20,6 @@ class _QuietServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # clients that give up mid-response are expected here
-
-
-class ImageHost:
-    """Serves fixed responses over real HTTP on loopback, as a remote image host would.
-
-    ``/missing.png`` answers 404; ``/page.png`` is an HTML page despite its name.
-    """
-
-    def __init__(self) -> None:
-        self.files: dict[str, tuple[int, bytes, str]] = {
-            "/page.png": (
-                200,
-                b"<!doctype html><html><head><title>Not found</title></head>"
-                b"<body><p>This is a web page, not a picture.</p></body></html>",
-                "text/html; charset=utf-8",
-            ),
-        }
-        self.hits: list[str] = []
-        host = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                host.hits.append(self.path)
-                status, body, ctype = host.files.get(
-                    self.path, (404, b"<html>404 Not Found</html>", "text/html")
-                )
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self._server = _QuietServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> ImageHost:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 def _self_signed(directory: Path) -> tuple[Path, Path]:

@@ -11,10 +11,9 @@ import pytest
 from leakcheck import SECRET, assert_no_secret
 from matrix import BAD_INPUTS, oversized_png, tiff_bytes
 from paths import PATHS, Call, Image, Msg, Settings, Tool, run_path
-from servers import ImageHost
 
 from r1v4 import InvalidRequestError, R1V4Error
-from r1v4.testing import LocalR1V4Server, make_image
+from r1v4.testing import FileHost, LocalR1V4Server, make_image
 
 _BY_NAME = {b.name: b for b in BAD_INPUTS}
 QUESTION = "what is in this picture?"
@@ -29,7 +28,7 @@ def _with_image(image: Image) -> Call:
     return Call(messages=(Msg("user", (QUESTION, image)),))
 
 
-def bad_call(name: str, host: ImageHost) -> Call:
+def bad_call(name: str, host: FileHost) -> Call:
     """The bad input as a framework-neutral call; each path writes it its framework's way."""
     png = make_image("PNG", (64, 48))
     calls = {
@@ -64,7 +63,7 @@ CASES = [
 
 @pytest.mark.parametrize(("bad_input", "path"), CASES)
 def test_bad_input_is_refused_before_any_request(
-    bad_input: str, path: str, server: LocalR1V4Server, image_host: ImageHost
+    bad_input: str, path: str, server: LocalR1V4Server, image_host: FileHost
 ) -> None:
     bad, p = _BY_NAME[bad_input], PATHS[path]
     call = bad_call(bad_input, image_host)
