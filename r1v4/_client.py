@@ -282,32 +282,33 @@ class ClientSettings:
     def status_error(
         self, status: int, headers: Mapping[str, str], body: bytes, prepared: _Prepared
     ) -> R1V4Error:
-        err = error_from_response(status, headers, body)
-        if (
+        return error_from_response(status, headers, body)
+
+    def falls_back(self, err: R1V4Error, prepared: _Prepared) -> bool:
+        """Whether ``err`` is a server refusing native tools in auto mode: then the request is
+        resent prompted, and this client stays prompted."""
+        if not (
             isinstance(err, BadRequestError)
             and prepared.native_tools
             and (prepared.request.tool_mode or self.tool_mode) == "auto"
             and _refuses_tools(err)
         ):
-            # Every native request refused this way is resent prompted, including ones that
-            # were already in flight when an earlier refusal switched the client; only the
-            # switch itself is logged.
-            if not self._fell_back:
-                self._fell_back = True
-                logger.info(
-                    "r1v4: %s refused a request with tools (%s); switching this client to "
-                    "tool_mode='prompted'",
-                    self.base_url,
-                    err.message,
-                )
-            err.fallback = True  # type: ignore[attr-defined]
-        return err
+            return False
+        # Every native request refused this way is resent, including ones already in flight
+        # when an earlier refusal switched the client; only the switch itself is logged.
+        if not self._fell_back:
+            self._fell_back = True
+            logger.info(
+                "r1v4: %s refused a request with tools (%s); switching this client to "
+                "tool_mode='prompted'",
+                self.base_url,
+                err.message,
+            )
+        return True
 
     def retry_delay(
         self, exc: R1V4Error, attempt: int, headers: Mapping[str, str] | None
     ) -> float | None:
-        if getattr(exc, "fallback", False):
-            return 0.0
         delay = self.retry.delay(exc, attempt, headers)
         if delay is not None:
             logger.debug("r1v4: %s; retry %d in %.2fs", exc, attempt + 1, delay)
@@ -625,14 +626,14 @@ class _Call:
         delivered: bool = False,
     ) -> float:
         """Seconds to wait before trying again; raises ``err`` when it is final."""
+        if self.settings.falls_back(err, self.prepared):
+            # Resent at once without native tools; a fallback does not use up a retry.
+            self.prepared = self.settings.prepare(self.prepared.request)
+            return 0.0
         delay = None if delivered else self.settings.retry_delay(err, self.attempt, headers)
         if delay is None:
             raise err from cause
-        if getattr(err, "fallback", False):
-            # Resent without native tools; a fallback does not use up a retry.
-            self.prepared = self.settings.prepare(self.prepared.request)
-        else:
-            self.attempt += 1
+        self.attempt += 1
         return delay
 
 
