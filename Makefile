@@ -1,24 +1,29 @@
-# Every target does its own set-up on a fresh clone: a virtualenv in .venv with what it needs.
+# Every target does its own set-up on a fresh clone. Tools and test dependencies come from the
+# committed lock (uv.lock); uv itself is pinned with hashes in .ci/uv.txt.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+# The lowest and newest runs of .ci/run: the oldest Python requires-python admits, and the newest
+# one on the machine (pyenv's, as on every machine of this kind). Override on the command line.
+PYTHON_LOWEST ?= $(lastword $(sort $(wildcard $(HOME)/.pyenv/versions/3.10.*/bin/python3.10)))
+PYTHON_NEWEST ?= $(lastword $(sort $(wildcard $(HOME)/.pyenv/versions/3.13.*/bin/python3.13)))
 
-.PHONY: quickstart test lint bench
+.PHONY: quickstart test lint bench lock test-lowest test-newest
 
-$(VENV)/.dev: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+$(UV): .ci/uv.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --require-hashes -r .ci/uv.txt
 	touch $@
 
-$(VENV)/.all: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[all]"
+# The dev environment, exactly as locked (--frozen: the lock is used as is, never re-resolved).
+$(VENV)/.dev: uv.lock pyproject.toml $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --quiet --frozen --extra dev --python $(PYTHON)
 	touch $@
 
 # Runs the quickstart: the hosted API when SKYWORK_API_KEY is set, else the local R1V4 server.
-quickstart: $(VENV)/.all
+quickstart: $(VENV)/.dev
 	$(PY) examples/quickstart.py
 
 # The test suite, as CI runs it.
@@ -33,3 +38,26 @@ lint: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(PY) -m benchmarks
+
+# Refresh the locks after changing a dependency or its range in pyproject.toml (and once in a while
+# to take new releases on purpose): uv.lock for the dev environment, .ci/lowest.txt for the floors.
+lock: $(UV)
+	$(UV) lock --upgrade
+	$(PYTHON) .ci/floors.py > $(TOOLS)/floors.txt
+	$(UV) pip compile pyproject.toml --extra dev --quiet --generate-hashes \
+		--python-version 3.10 --constraint $(TOOLS)/floors.txt --output-file .ci/lowest.txt
+
+# The suite on the lowest versions pyproject.toml allows (the floors of the direct dependencies,
+# on the oldest Python), from the committed .ci/lowest.txt.
+test-lowest: $(UV)
+	$(PYTHON) .ci/floors.py --check .ci/lowest.txt
+	$(UV) venv --quiet --allow-existing --python $(PYTHON_LOWEST) .venv-lowest
+	$(UV) pip sync --quiet --python .venv-lowest .ci/lowest.txt
+	$(UV) pip install --quiet --python .venv-lowest --no-deps -e .
+	.venv-lowest/bin/python -m pytest -p no:cacheprovider
+
+# The suite on the newest releases the registry serves today: no lock, on purpose.
+test-newest: $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON_NEWEST) .venv-newest
+	$(UV) pip install --quiet --python .venv-newest --upgrade -e ".[dev]"
+	.venv-newest/bin/python -m pytest -p no:cacheprovider

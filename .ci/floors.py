@@ -1,0 +1,72 @@
+"""The floors of r1v4's direct dependencies, read from pyproject.toml.
+
+    python .ci/floors.py                  # prints "name==floor" constraints (make lock uses them)
+    python .ci/floors.py --check FILE     # fails unless FILE pins each one at exactly its floor
+
+One copy of each floor: pyproject.toml. The lowest CI run installs .ci/lowest.txt, compiled by
+`make lock` with these constraints; --check proves the two have not drifted apart.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# The libraries users install beside r1v4; the test tools' floors are not a promise to users.
+DIRECT = ("httpx", "pydantic", "langchain-core", "llama-index-core", "pillow", "uvicorn")
+EXTRAS = ("langchain", "llama-index", "images", "testing")
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _release(version: str) -> tuple[int, ...]:
+    """'1.0' and '1.0.0' are one release (PEP 440 pads with zeros)."""
+    parts = [int(p) for p in re.findall(r"\d+", version.split("+")[0])]
+    while parts and parts[-1] == 0:
+        parts.pop()
+    return tuple(parts)
+
+
+def floors() -> dict[str, str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    specs = list(project["dependencies"])
+    for extra in EXTRAS:
+        specs += project["optional-dependencies"][extra]
+    found: dict[str, str] = {}
+    for spec in specs:
+        match = re.match(r"\s*([A-Za-z0-9_.-]+)\s*(?:\[[^]]*\])?\s*(.*)", spec)
+        if not match or _norm(match[1]) not in DIRECT:
+            continue
+        low = re.search(r">=\s*([0-9][^,;\s]*)", match[2])
+        if low:
+            found[_norm(match[1])] = low[1]
+    missing = sorted(set(DIRECT) - set(found))
+    if missing:
+        sys.exit(f"floors.py: no '>=' floor in pyproject.toml for {', '.join(missing)}")
+    return found
+
+
+def check(path: Path) -> None:
+    pins = {
+        _norm(m[1]): m[2]
+        for m in re.finditer(r"^([A-Za-z0-9_.-]+)==([^\s\\;]+)", path.read_text(), re.M)
+    }
+    wrong = [
+        f"{name}: pyproject floor {low}, {path.name} has {pins.get(name, 'nothing')}"
+        for name, low in floors().items()
+        if name not in pins or _release(pins[name]) != _release(low)
+    ]
+    if wrong:
+        sys.exit("the lowest lock is stale (run `make lock`):\n  " + "\n  ".join(wrong))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--check"]:
+        check(Path(sys.argv[2]))
+    else:
+        print("\n".join(f"{name}=={low}" for name, low in floors().items()))
