@@ -169,11 +169,19 @@ def _li_model(url: str, key: str, ask: Ask) -> Any:
 
 
 def _li_messages(ask: Ask) -> list[Any]:
-    from llama_index.core.base.llms.types import ChatMessage, TextBlock, ToolCallBlock
+    from llama_index.core.base.llms.types import ChatMessage, ImageBlock, TextBlock, ToolCallBlock
 
     out = []
     for m in ask.messages:
-        blocks: list[Any] = [TextBlock(text=m["content"])] if m.get("content") else []
+        content = m.get("content") or []
+        blocks: list[Any] = []
+        if isinstance(content, str):
+            content = [{"type": "text", "text": content}] if content else []
+        for part in content:
+            if part["type"] == "text":
+                blocks.append(TextBlock(text=part["text"]))
+            else:
+                blocks.append(ImageBlock(url=part["image_url"]["url"]))
         for call in m.get("tool_calls") or ():
             blocks.append(
                 ToolCallBlock(
