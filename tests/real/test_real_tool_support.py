@@ -65,3 +65,26 @@ def test_no_jinja_answers_without_tools(llama_no_jinja: LlamaServer, real_key: s
     for p in PATHS:
         answer = p.run(llama_no_jinja.base_url, real_key, Ask(({"role": "user", "content": "Hi"},)))
         assert answer.text.strip()
+
+
+def test_tool_choice_and_json_object_are_ignored(llama: LlamaServer, real_key: str) -> None:
+    """Why the standard suite's ``has_tool_choice`` and ``supports_json_mode`` are False here:
+    llama.cpp accepts both and constrains nothing (only a ``json_schema`` is enforced)."""
+    import httpx
+
+    ask = {
+        "model": "smollm2",
+        "temperature": 0,
+        "max_tokens": 24,
+        "messages": [{"role": "user", "content": "What is the weather in Berlin? Use the tool."}],
+    }
+    headers = {"Authorization": f"Bearer {real_key}"}
+    url = f"{llama.base_url}/chat/completions"
+    forced = {"type": "function", "function": {"name": "get_weather"}}
+    for choice in ("required", forced):
+        body = {**ask, "tools": [WEATHER], "tool_choice": choice}
+        message = httpx.post(url, json=body, headers=headers).json()["choices"][0]["message"]
+        assert not message.get("tool_calls") and message["content"]
+    body = {**ask, "response_format": {"type": "json_object"}}
+    content = httpx.post(url, json=body, headers=headers).json()["choices"][0]["message"]
+    assert not content["content"].lstrip().startswith("{")
