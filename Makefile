@@ -45,7 +45,8 @@ lock: $(UV)
 	$(UV) lock --upgrade
 	$(PYTHON) .ci/floors.py > $(TOOLS)/floors.txt
 	$(UV) pip compile pyproject.toml --extra dev --quiet --generate-hashes \
-		--python-version 3.10 --constraint $(TOOLS)/floors.txt --output-file .ci/lowest.txt
+		--upgrade --python-version 3.10 --constraint $(TOOLS)/floors.txt --output-file .ci/lowest.txt \
+		--exclude-newer "$$($(PYTHON) .ci/floors.py --released)"
 
 # The suite on the lowest versions pyproject.toml allows (the floors of the direct dependencies,
 # on the oldest Python), from the committed .ci/lowest.txt.
