@@ -20,6 +20,7 @@ from r1v4._errors import (
     error_from_response,
 )
 from r1v4._request import prepare
+from r1v4._retry import transport_error
 from r1v4._sse import SSEDecoder
 from r1v4._streaming import ResponseParser
 from r1v4._types import ChatCompletion, ChatCompletionChunk, ChatRequest
@@ -48,14 +49,20 @@ class Call:
     def completion(self, body: bytes) -> ChatCompletion:
         return ResponseParser(self.prepared.client_tools).parse_completion(body)
 
-    def status_error(self, response: httpx.Response, body: bytes) -> R1V4Error:
-        return error_from_response(response.status_code, response.headers, body)
-
     def refuse(self, response: httpx.Response, body: bytes) -> NoReturn:
         """Raise for a stream request answered with an error status or not as an event stream."""
         if response.status_code >= 300:
-            raise self.status_error(response, body)
+            raise error_from_response(response.status_code, response.headers, body)
         _not_an_event_stream(response, body)
+
+    def lost(self, exc: httpx.HTTPError) -> float:
+        """:meth:`failed` for a request the transport lost."""
+        return self.failed(transport_error(exc), exc)
+
+    def rejected(self, response: httpx.Response) -> float:
+        """:meth:`failed` for a non-stream request answered with an error status."""
+        err = error_from_response(response.status_code, response.headers, response.content)
+        return self.failed(err, None, response.headers)
 
     def failed(
         self,

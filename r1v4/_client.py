@@ -94,12 +94,11 @@ class R1V4Client:
                     s.url, content=call.prepared.body, headers=s.headers(False)
                 )
             except httpx.HTTPError as exc:
-                time.sleep(call.failed(transport_error(exc), exc))
+                time.sleep(call.lost(exc))
                 continue
             if response.status_code < 300:
                 return call.completion(response.content)
-            err = call.status_error(response, response.content)
-            time.sleep(call.failed(err, None, response.headers))
+            time.sleep(call.rejected(response))
 
     def stream(
         self, request: ChatRequest | None = None, **fields: Any
@@ -200,12 +199,11 @@ class AsyncR1V4Client:
                     s.url, content=call.prepared.body, headers=s.headers(False)
                 )
             except httpx.HTTPError as exc:
-                await _sleep(call.failed(transport_error(exc), exc))
+                await _sleep(call.lost(exc))
                 continue
             if response.status_code < 300:
                 return call.completion(response.content)
-            err = call.status_error(response, response.content)
-            await _sleep(call.failed(err, None, response.headers))
+            await _sleep(call.rejected(response))
 
     async def stream(
         self, request: ChatRequest | None = None, **fields: Any
