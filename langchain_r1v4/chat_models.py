@@ -41,7 +41,6 @@ from r1v4 import (
     R1V4Clients,
     ToolMode,
     build_request,
-    cached_clients,
     public_headers,
 )
 
@@ -349,27 +348,13 @@ class ChatR1V4(BaseChatModel):
 
     # ------------------------------------------------------------------------- core clients
 
-    def _client_settings(self) -> dict[str, Any]:
-        return {
-            "api_key": self.api_key,
-            "base_url": self.base_url,
-            "timeout": self.timeout,
-            "max_retries": self.max_retries,
-            "default_headers": self.default_headers,
-            "tool_mode": self.tool_mode,
-            "stream_usage": self.stream_usage,
-        }
-
     @property
     def _clients(self) -> R1V4Clients:
-        return cached_clients(
+        return R1V4Clients.for_model(
             self,
-            "_core",
-            lambda: R1V4Clients(
-                http_client=self.http_client,
-                http_async_client=self.http_async_client,
-                **self._client_settings(),
-            ),
+            http_client=self.http_client,
+            http_async_client=self.http_async_client,
+            stream_usage=self.stream_usage,
         )
 
     @property

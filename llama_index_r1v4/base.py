@@ -41,7 +41,6 @@ from r1v4 import (
     R1V4Clients,
     ToolMode,
     build_request,
-    cached_clients,
     public_headers,
     resolve_api_key,
     resolve_base_url,
@@ -236,25 +235,9 @@ class R1V4(FunctionCallingLLM):
 
     # ------------------------------------------------------------------------- clients
 
-    def _client_settings(self) -> dict[str, Any]:
-        return {
-            "api_key": self.api_key,
-            "base_url": self.base_url,
-            "timeout": self.timeout,
-            "max_retries": self.max_retries,
-            "default_headers": self.default_headers,
-            "tool_mode": self.tool_mode,
-        }
-
     def _clients(self) -> R1V4Clients:
-        return cached_clients(
-            self,
-            "_core",
-            lambda: R1V4Clients(
-                http_client=self._http_client,
-                http_async_client=self._async_http_client,
-                **self._client_settings(),
-            ),
+        return R1V4Clients.for_model(
+            self, http_client=self._http_client, http_async_client=self._async_http_client
         )
 
     def _sync_client(self) -> R1V4Client:

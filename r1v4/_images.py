@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from r1v4._config import DEFAULT_MAX_IMAGE_BYTES
 from r1v4._errors import ImageError, InvalidRequestError
 
 if TYPE_CHECKING:
@@ -42,9 +43,6 @@ __all__ = [
     "is_data_uri",
     "is_remote_url",
 ]
-
-DEFAULT_MAX_IMAGE_BYTES: int = 10 * 1024 * 1024
-"""Largest image accepted by default, in (decoded) bytes."""
 
 SUPPORTED_MIME_TYPES: frozenset[str] = frozenset(
     {"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp"}
