@@ -60,5 +60,5 @@ test-lowest: $(UV)
 # The suite on the newest releases the registry serves today: no lock, on purpose.
 test-newest: $(UV)
 	$(UV) venv --quiet --allow-existing --python $(PYTHON_NEWEST) .venv-newest
-	$(UV) pip install --quiet --python .venv-newest --upgrade -e ".[dev]"
+	$(UV) pip install --quiet --python .venv-newest --upgrade --refresh -e ".[dev]"
 	.venv-newest/bin/python -m pytest -p no:cacheprovider
