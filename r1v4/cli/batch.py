@@ -206,8 +206,11 @@ async def _run(
     return interrupted[0] if interrupted else None
 
 
-def run_batch(options: BatchOptions, stream: IO[str] = sys.stderr) -> BatchOutcome:
-    """Run (or resume) a batch; the outcome's ``exit_code`` is what ``r1v4 batch`` exits with."""
+def run_batch(options: BatchOptions, stream: IO[str] | None = None) -> BatchOutcome:
+    """Run (or resume) a batch; the outcome's ``exit_code`` is what ``r1v4 batch`` exits with.
+
+    Progress goes to ``stream`` (default: standard error).
+    """
     if options.concurrency < 1:
         raise ValueError("--concurrency must be at least 1")
     cases = load_cases(options.cases)
@@ -219,7 +222,7 @@ def run_batch(options: BatchOptions, stream: IO[str] = sys.stderr) -> BatchOutco
             store.drop_failed({case.id for case in cases})
         todo = [c for c in cases if not store.done(c.id, retry_failed=options.retry_failed)]
         outcome.skipped = len(cases) - len(todo)
-        with make_progress(len(todo), outcome.skipped, stream) as progress:
+        with make_progress(len(todo), outcome.skipped, stream or sys.stderr) as progress:
             outcome.interrupted_by = asyncio.run(_run(options, store, todo, progress))
         outcome.ok, outcome.failed = progress.done, progress.failed
         outcome.pending = [c.id for c in cases if c.id not in store.records]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import IO, Any
 
@@ -123,7 +122,7 @@ class _RichProgress(Progress):
         self._console.print(text, markup=False, highlight=False)
 
 
-def make_progress(total: int, skipped: int, stream: IO[str] = sys.stderr) -> Progress:
+def make_progress(total: int, skipped: int, stream: IO[str]) -> Progress:
     """A live bar when ``stream`` is a terminal, else plain log lines (CI, Slurm, ``| tee``)."""
     isatty = getattr(stream, "isatty", None)
     if isatty is not None and isatty():
