@@ -24,7 +24,7 @@ DIRECT = (
     "pillow",
     "uvicorn",
     "jinja2",
-    "rich",
+    "tqdm",
 )
 EXTRAS = ("langchain", "llama-index", "images", "testing", "cli")
 

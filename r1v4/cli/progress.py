@@ -67,64 +67,45 @@ class Progress:
         print(f"r1v4 batch: {text}", file=self._stream, flush=True)
 
 
-class _RichProgress(Progress):
-    """The same counts as a live ``rich`` bar: done / failed, tokens, rate and ETA."""
+class _BarProgress(Progress):
+    """The same counts as a live ``tqdm`` bar: done / failed, tokens, rate and ETA."""
 
     def __init__(self, total: int, skipped: int, stream: IO[str]) -> None:
         super().__init__(total, skipped, stream)
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-        from rich.progress import Progress as Bar
+        from tqdm import tqdm
 
-        self._console = Console(file=stream)
-        self._bar = Bar(
-            TextColumn("[bold]r1v4 batch"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("[red]{task.fields[failed]} failed"),
-            TextColumn("{task.fields[tokens]} tokens"),
-            TextColumn("{task.fields[rate]}"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=self._console,
+        self._bar = tqdm(
+            total=total,
+            file=stream,
+            desc="r1v4 batch",
+            unit="case",
+            dynamic_ncols=True,
+            delay=0,
         )
-        self._task = self._bar.add_task("cases", total=total, failed=0, tokens=0, rate="")
+        self._bar.set_postfix(failed=0, tokens=0, refresh=False)
 
     def __enter__(self) -> Progress:
-        self._bar.start()
         if self.skipped:
             self.note(f"{self.skipped} case(s) already done, skipped")
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._bar.stop()
+        self._bar.close()
 
     def _on_record(self, record: dict[str, Any]) -> None:
         if record["status"] != "ok":
             error = record["error"] or {}
             self.note(f"{record['id']} failed: {error.get('type')}: {error.get('message')}")
-        self._bar.update(
-            self._task,
-            completed=self.finished,
-            failed=self.failed,
-            tokens=self.tokens,
-            rate=f"{self.rate():.2f}/s",
-        )
+        self._bar.set_postfix(failed=self.failed, tokens=self.tokens, refresh=False)
+        self._bar.update(1)
 
     def note(self, text: str) -> None:
-        self._console.print(text, markup=False, highlight=False)
+        self._bar.write(text, file=self._stream)
 
 
 def make_progress(total: int, skipped: int, stream: IO[str]) -> Progress:
     """A live bar when ``stream`` is a terminal, else plain log lines (CI, Slurm, ``| tee``)."""
     isatty = getattr(stream, "isatty", None)
     if isatty is not None and isatty():
-        return _RichProgress(total, skipped, stream)
+        return _BarProgress(total, skipped, stream)
     return Progress(total, skipped, stream)

@@ -180,4 +180,5 @@ def test_defaults_and_progress_forms() -> None:
     with make_progress(1, 0, terminal) as progress:
         progress.record(rec)
     shown = terminal.getvalue()
-    assert "1 failed" in shown and "5 tokens" in shown and "x failed: ServerError: boom" in shown
+    assert "1/1" in shown and "failed=1" in shown and "tokens=5" in shown
+    assert "x failed: ServerError: boom" in shown
