@@ -112,6 +112,7 @@ async def run_case(client: AsyncR1V4Client, case: Case, options: BatchOptions) -
     return {
         "format": FORMAT,
         "id": case.id,
+        "line": case.line,
         "status": "ok" if error is None else "failed",
         "case": case.data,
         "question": _question(case),

@@ -203,22 +203,26 @@ def _summary(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def load_run(paths: Iterable[str | Path]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """One record per case id over all files, in order of first appearance: a case that
-    succeeded anywhere shows its success; else its latest failure."""
+    """One record per case id over all files: a case that succeeded anywhere shows its
+    success, else its latest failure. Ordered by file, then by line in the cases file (records
+    are written as cases finish, not in order)."""
     by_id: dict[str, dict[str, Any]] = {}
     lines = 0
     files = []
-    for path in paths:
+    for index, path in enumerate(paths):
         path = Path(path)
         files.append(str(path))
         for record in read_records(path):
             lines += 1
             record["_source"] = str(path)
             record["_base_dir"] = path.resolve().parent
+            line = record.get("line")
+            record["_order"] = (index, line if isinstance(line, int) else 0)
             previous = by_id.get(record["id"])
             if previous is None or previous.get("status") != "ok":
                 by_id[record["id"]] = record
-    return list(by_id.values()), {"files": files, "lines": lines}
+    records = sorted(by_id.values(), key=lambda r: r["_order"])
+    return records, {"files": files, "lines": lines}
 
 
 def _render(

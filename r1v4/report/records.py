@@ -2,7 +2,7 @@
 
 A record is one line of a results file::
 
-    {"format": "r1v4.batch/1", "id", "status": "ok"|"failed", "case", "question", "images",
+    {"format": "r1v4.batch/1", "id", "line", "status": "ok"|"failed", "case", "question", "images",
      "model", "enable_search", "answer", "reasoning", "raw_content", "finish_reason",
      "tool_trace": [{"id", "name", "tag", "args", "output", "sources"}], "sources", "plan",
      "transcript_issues", "stats": {"rounds", "tools_used", "has_final_answer"}, "usage",
