@@ -100,6 +100,15 @@ def _pretty(value: Any) -> str:
     return text
 
 
+def _args(value: Any) -> str:
+    """Tool arguments: ``key: value`` lines when all are strings, so code reads as code."""
+    if isinstance(value, Mapping) and value and all(isinstance(v, str) for v in value.values()):
+        return _pretty(
+            "\n".join(f"{k}: {v}" if "\n" not in v else f"{k}:\n{v}" for k, v in value.items())
+        )
+    return _pretty(value)
+
+
 def _http_url(url: Any) -> str | None:
     """Only http(s) links are clickable: a ``javascript:`` URL from a web page stays text."""
     if isinstance(url, str) and url[:8].lower().startswith(("http://", "https://")):
@@ -133,7 +142,7 @@ def _case_view(n: int, record: Mapping[str, Any], base_dir: Path | None) -> dict
         {
             "name": step.get("name"),
             "tag": step.get("tag"),
-            "args": _pretty(step.get("args")),
+            "args": _args(step.get("args")),
             "output": None if step.get("output") is None else _pretty(step.get("output")),
             "sources": [_source_view(s) for s in step.get("sources") or ()],
         }
