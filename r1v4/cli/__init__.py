@@ -94,6 +94,9 @@ def _batch(args: argparse.Namespace) -> int:
     except (CaseError, StoreError, ValueError) as exc:
         print(f"r1v4 batch: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # before the run's own handler was installed, or on Windows
+        print("r1v4 batch: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
     summary = (
         f"r1v4 batch: {outcome.ok} ok, {outcome.failed} failed in this run, "
         f"{outcome.skipped} already done; {outcome.failed_in_file} failed in {args.output}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,28 @@ def test_rerun_skips_done_cases_and_retry_failed_reruns_only_failures(
     final = read_lines(out)
     assert len(final) == 6 and len({r["id"] for r in final}) == 6  # still one line per case
     assert all(r["status"] == "ok" for r in final)
+
+
+def test_a_line_torn_by_a_crash_is_ignored_and_its_case_runs_again(
+    server: LocalR1V4Server, key_env: str, tmp_path: Path
+) -> None:
+    Faults().install(server)
+    cases = write_cases(tmp_path / "c.jsonl", [{"question": f"q{i}"} for i in range(4)])
+    out = tmp_path / "r.jsonl"
+    assert batch(server, cases, out) == 0
+    data = out.read_bytes()
+    last_start = data.rstrip(b"\n").rfind(b"\n") + 1
+    out.write_bytes(data[: last_start + (len(data) - last_start) // 2])  # died mid-write
+    torn_id = read_lines_whole(data)[-1]["id"]
+    assert batch(server, cases, out) == 0
+    assert server.request_count == 5  # only the torn case ran again
+    lines = read_lines(out)
+    assert lines[:3] == read_lines_whole(data)[:3]
+    assert [r["id"] for r in lines].count(torn_id) == 1 and len(lines) == 4
+
+
+def read_lines_whole(data: bytes) -> list[dict[str, object]]:
+    return [json.loads(line) for line in data.splitlines()]
 
 
 def test_the_key_is_written_nowhere(
