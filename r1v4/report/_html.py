@@ -157,6 +157,11 @@ def _case_view(n: int, record: Mapping[str, Any], base_dir: Path | None) -> dict
         for step in record.get("plan") or ()
     ]
     error = record.get("error")
+    if error:  # records written by hand or by other tools may lack keys the template reads
+        error = {**dict.fromkeys(("type", "status_code", "code", "message", "request_id")), **error}
+    timings = record.get("timings")
+    if timings:
+        timings = {"seconds": None, "first_token_seconds": None, **timings}
     return {
         "n": n,
         "id": record.get("id"),
@@ -172,10 +177,10 @@ def _case_view(n: int, record: Mapping[str, Any], base_dir: Path | None) -> dict
         "plan": plan,
         "answer": record.get("answer") or "",
         "usage": record.get("usage"),
-        "timings": record.get("timings"),
+        "timings": timings,
         "stats": record.get("stats") or {},
         "issues": record.get("transcript_issues") or [],
-        "error": dict(error) if error else None,
+        "error": error or None,
         "source_file": record.get("_source"),
     }
 
@@ -221,7 +226,7 @@ def load_run(paths: Iterable[str | Path]) -> tuple[list[dict[str, Any]], dict[st
     for index, path in enumerate(paths):
         path = Path(path)
         files.append(str(path))
-        for record in read_records(path):
+        for record in read_records(path, vendor=True):
             lines += 1
             record["_source"] = str(path)
             record["_base_dir"] = path.resolve().parent

@@ -26,13 +26,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from r1v4 import ChatCompletion, R1V4Error, Trace, Usage, detect_image_mime
+from r1v4 import (
+    AnswerDelta,
+    AssistantMessage,
+    ChatCompletion,
+    Choice,
+    R1V4Error,
+    ReasoningDelta,
+    Trace,
+    Usage,
+    detect_image_mime,
+    parse_transcript,
+)
 
 __all__ = [
     "FORMAT",
     "FoundImage",
     "error_record",
     "find_generated_images",
+    "from_vendor_line",
     "parse_lines",
     "read_records",
     "reply_fields",
@@ -188,8 +200,44 @@ def error_record(exc: BaseException) -> dict[str, Any]:
     }
 
 
-def parse_lines(data: bytes, source: Path) -> list[dict[str, Any]]:
-    """The records in whole lines of a results file (a line that is not one is logged)."""
+def from_vendor_line(data: Mapping[str, Any], name: str) -> dict[str, Any] | None:
+    """A line of the vendor's batch scripts (``{"image", "question", "response":
+    {"full_response"} | {"error"}}``) as a record, its transcript parsed by the core."""
+    response = data.get("response")
+    if not isinstance(response, Mapping) or not isinstance(data.get("question"), str):
+        return None
+    text = response.get("full_response")
+    text = text if isinstance(text, str) else ""
+    events = parse_transcript(text)
+    message = AssistantMessage(
+        content="".join(e.text for e in events if isinstance(e, AnswerDelta)),
+        reasoning="".join(e.text for e in events if isinstance(e, ReasoningDelta)) or None,
+        events=events,
+        raw_content=text,
+    )
+    fields = reply_fields(ChatCompletion("", "", 0, [Choice(0, message, None)]))
+    image = data.get("image")
+    error = response.get("error")
+    return {
+        "format": "vendor",
+        "id": name,
+        "status": "failed" if error else "ok",
+        "case": dict(data),
+        "question": data["question"],
+        "images": [image] if isinstance(image, str) and image.strip() else [],
+        "model": None,
+        **fields,
+        "error": {"type": "error", "message": str(error)} if error else None,
+        "generated_images": [
+            {"data_uri": found.data_uri(), "mime_type": found.mime_type}
+            for found in find_generated_images(fields["tool_trace"])
+        ],
+    }
+
+
+def parse_lines(data: bytes, source: Path, *, vendor: bool = False) -> list[dict[str, Any]]:
+    """The records in whole lines of a results file (a line that is not one is logged);
+    with ``vendor``, lines of the vendor's batch scripts are read too."""
     records = []
     for number, line in enumerate(data.split(b"\n"), 1):
         if not line.strip():
@@ -199,6 +247,8 @@ def parse_lines(data: bytes, source: Path) -> list[dict[str, Any]]:
         except (json.JSONDecodeError, UnicodeDecodeError):
             log.warning("%s:%d: not a JSON line, ignored", source, number)
             continue
+        if isinstance(record, dict) and "id" not in record and vendor:
+            record = from_vendor_line(record, f"{source.name}:{number}")
         if isinstance(record, dict) and isinstance(record.get("id"), str):
             records.append(record)
         else:
@@ -206,8 +256,10 @@ def parse_lines(data: bytes, source: Path) -> list[dict[str, Any]]:
     return records
 
 
-def read_records(path: str | Path) -> list[dict[str, Any]]:
+def read_records(path: str | Path, *, vendor: bool = False) -> list[dict[str, Any]]:
     """Every whole record of a results file, in file order (a torn last line is skipped)."""
     path = Path(path)
     data = path.read_bytes()
-    return parse_lines(data[: data.rfind(b"\n") + 1], path)
+    if not data.endswith(b"\n") and not vendor:
+        data = data[: data.rfind(b"\n") + 1]
+    return parse_lines(data, path, vendor=vendor)

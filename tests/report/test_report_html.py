@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -172,3 +173,40 @@ def test_render_html_of_one_reply_for_notebooks() -> None:
     assert [a["data-section"] for a in page.all("section") if a.get("data-section") == "tools"] == [
         "tools"
     ]
+
+
+def test_report_reads_the_vendor_scripts_results_too(tmp_path: Path) -> None:
+    # batch_stream.py's lines: {"image", "question", "response": {"full_response", "raw_events"}}
+    # or {"response": {"error"}}; their transcripts go through the core's parser.
+    from r1v4.testing import general_transcript, make_image
+
+    (tmp_path / "demo_image").mkdir()
+    (tmp_path / "demo_image" / "demo_1.png").write_bytes(make_image("PNG", (30, 20)))
+    lines = [
+        {
+            "image": "./demo_image/demo_1.png",
+            "question": "Colour?",
+            "response": {
+                "full_response": general_transcript("Colour?", "Red.", rounds=2),
+                "raw_events": "data: ...",
+            },
+        },
+        {
+            "image": "",
+            "question": "Who?",
+            "response": {"error": "请求失败: 500, <script>x</script>"},
+        },
+    ]
+    path = tmp_path / "result_stream.jsonl"
+    path.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), "utf-8")
+    records, _ = load_run([path])
+    assert [r["stats"] for r in records] == [
+        {"rounds": 2, "tools_used": ["code", "code"], "has_final_answer": True},
+        {"rounds": 0, "tools_used": [], "has_final_answer": False},
+    ]
+    assert records[0]["answer"] == "Red." and "crop" in records[0]["reasoning"]
+    page = Page(render_report([path]))
+    assert_inert(page)
+    text = " ".join(page.text)
+    assert "1 failed" in text and "code × 2" in text and "<script>x</script>" in text
+    assert [a["alt"] for a in page.all("img")] == ["input image 1"]
