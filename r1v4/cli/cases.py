@@ -86,9 +86,9 @@ def _resolve_message(message: Any, base_dir: Path) -> Any:
         return message
     parts = []
     for part in message["content"]:
-        url = part.get("image_url", {}).get("url") if isinstance(part, dict) else None
-        if isinstance(url, str) and isinstance(part.get("image_url"), dict):
-            part = {**part, "image_url": {**part["image_url"], "url": _resolve(url, base_dir)}}
+        image_url = part.get("image_url") if isinstance(part, dict) else None
+        if isinstance(image_url, dict) and isinstance(image_url.get("url"), str):
+            part = {**part, "image_url": {**image_url, "url": _resolve(image_url["url"], base_dir)}}
         parts.append(part)
     return {**message, "content": parts}
 

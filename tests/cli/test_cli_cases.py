@@ -113,3 +113,13 @@ def test_shards_cover_every_case_exactly_once(tmp_path: Path) -> None:
 def test_bad_shards_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match="I/N"):
         parse_shard(text)
+
+
+def test_malformed_messages_reach_the_core_and_fail_typed(tmp_path: Path) -> None:
+    from r1v4 import InvalidRequestError, build_request
+
+    bad = {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": "x.png"}]}]}
+    (case,) = load_cases(write_cases(tmp_path / "c.jsonl", [bad]))
+    assert case.messages() == bad["messages"]  # passed on as written, not "fixed"
+    with pytest.raises(InvalidRequestError):
+        build_request(model="skywork/r1v4-lite", messages=case.messages())
