@@ -145,3 +145,21 @@ def test_interrupted_and_resumed_batch_runs_every_case_exactly_once(
     assert sorted(r["id"] for r in third) == sorted(ids)
     assert sum(faults.attempts.values()) - before == 6  # 3 x [5xx] + 3 x [reset]; images never sent
     assert sorted(r["question"] for r in third if r["status"] == "failed") == ["case 12", "case 13"]
+
+
+def test_sigterm_as_sent_by_slurm_or_kubernetes_stops_cleanly_too(
+    server: LocalR1V4Server, tmp_path: Path
+) -> None:
+    Faults(chunk_delay=0.02).install(server)
+    cases = write_cases(tmp_path / "cases.jsonl", [{"question": f"slow {i}"} for i in range(40)])
+    out = tmp_path / "results.jsonl"
+    proc = start_batch(server, cases, out)
+    deadline = time.monotonic() + 60
+    while lines_in(out) < 8 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None, "the batch ended before it could be stopped"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err
+    done = read_lines(out)
+    assert 8 <= len(done) < 40 and all(r["status"] == "ok" for r in done)

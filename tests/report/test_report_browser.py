@@ -111,3 +111,14 @@ def test_report_renders_every_section_decodes_images_and_runs_no_script(
     shot = browser.screenshot(ARTIFACTS / "report.png", full_height=min(height + 10, 2400))
     print(f"\nreport screenshot: {shot}")
     assert shot.stat().st_size > 10_000
+
+
+def test_a_missing_chromium_fails_loudly_not_skips(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from cdp import INSTALL, chromium_path
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no chromium anywhere
+    with pytest.raises(pytest.fail.Exception, match="absent") as info:
+        chromium_path()
+    assert INSTALL in str(info.value)
