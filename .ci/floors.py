@@ -26,8 +26,17 @@ import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 # The libraries users install beside r1v4; the test tools' floors are not a promise to users.
-DIRECT = ("httpx", "pydantic", "langchain-core", "llama-index-core", "pillow", "uvicorn")
-EXTRAS = ("langchain", "llama-index", "images", "testing")
+DIRECT = (
+    "httpx",
+    "pydantic",
+    "langchain-core",
+    "llama-index-core",
+    "pillow",
+    "uvicorn",
+    "jinja2",
+    "tqdm",
+)
+EXTRAS = ("langchain", "llama-index", "images", "testing", "cli")
 
 
 def _norm(name: str) -> str:
