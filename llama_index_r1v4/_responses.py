@@ -128,14 +128,12 @@ def _message(
     return ChatMessage.model_construct(role=_ASSISTANT, blocks=blocks, additional_kwargs=kwargs)
 
 
-def _kwargs(
-    trace: Trace, invalid: list[dict[str, Any]], raw_content: str, content: str
-) -> dict[str, Any]:
+def _kwargs(trace: Trace, invalid: list[dict[str, Any]], transcript: str | None) -> dict[str, Any]:
     out = trace.to_dict()
     if invalid:
         out["invalid_tool_calls"] = invalid
-    if raw_content and raw_content != content:
-        out["raw_content"] = raw_content  # the transcript, for history="transcript"
+    if transcript is not None:
+        out["raw_content"] = transcript  # for history="transcript"
     return out
 
 
@@ -162,7 +160,7 @@ def completion_to_chat_response(completion: ChatCompletion) -> ChatResponse:
             m.reasoning,
             calls,
             _citations(trace.sources),
-            _kwargs(trace, invalid, m.raw_content, m.content),
+            _kwargs(trace, invalid, m.transcript),
         )
     return ChatResponse.model_construct(
         message=message,
@@ -192,11 +190,11 @@ class StreamAssembler:
         "_invalid",
         "_kwargs",
         "_model",
-        "_raw",
         "_reasoning",
         "_text_block",
         "_think_block",
         "_trace",
+        "_transcript",
         "_usage",
         "_yielded",
     )
@@ -204,7 +202,7 @@ class StreamAssembler:
     def __init__(self) -> None:
         self._content = ""
         self._reasoning = ""
-        self._raw: list[str] = []
+        self._transcript: str | None = None  # the core's, from the last delta
         self._calls: dict[int, list[Any]] = {}
         self._call_blocks: list[ToolCallBlock] = []
         self._citations: list[CitationBlock] = []
@@ -247,8 +245,8 @@ class StreamAssembler:
             if d.events:
                 self._add_events(d.events)
                 news = True
-            if d.raw_content:
-                self._raw.append(d.raw_content)
+            if d.transcript is not None:
+                self._transcript = d.transcript
             if choice.finish_reason:
                 self._finish = choice.finish_reason
                 news = True
@@ -279,15 +277,14 @@ class StreamAssembler:
         )
 
     def close(self) -> ChatResponse | None:
-        raw = "".join(self._raw)
-        if self._yielded and not (raw and raw != self._content):
+        if self._yielded and self._transcript is None:
             return None
         message = _message(
             self._content,
             self._reasoning or None,
             self._call_blocks,
             self._citations,
-            _kwargs(self._trace, self._invalid, raw, self._content),
+            _kwargs(self._trace, self._invalid, self._transcript),
         )
         return ChatResponse.model_construct(
             message=message,
@@ -322,7 +319,7 @@ class StreamAssembler:
         # A fresh dict of fresh lists: responses already handed out must not change later.
         self._kwargs = {
             k: list(v) if isinstance(v, list) else v
-            for k, v in _kwargs(self._trace, self._invalid, "", "").items()
+            for k, v in _kwargs(self._trace, self._invalid, None).items()
         }
 
 
