@@ -145,3 +145,12 @@ def test_bad_images_fail_before_any_request(
     with pytest.raises(r1v4.ImageError):
         asyncio.run(llm.achat(ask(ImageBlock(url=image_host.url_for("/nothing-here.png")))))
     assert r1v4_server.requests == []
+
+
+def test_an_image_the_adapter_encoded_is_not_decoded_again(
+    llm: R1V4, r1v4_server: LocalR1V4Server, image_work: Any
+) -> None:
+    llm.chat(ask(ImageBlock(image=PNG)))
+    assert sent_images(r1v4_server) == [("PNG", 4, 3, sha(PNG), "image/png")]
+    # The adapter checked the bytes once; the client trusted the URI it made, decoding nothing.
+    assert (image_work.checks, image_work.decodes) == (1, 0)
