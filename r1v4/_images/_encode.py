@@ -29,12 +29,13 @@ def finish(data: Buffer, opts: Options, label: str) -> str:
 
 def validate(view: memoryview, opts: Options, label: str) -> tuple[str, bytes | None]:
     """The image's MIME type, and its downscaled bytes when ``max_pixels`` asked for that."""
+    read_at = view_reader(view)
     mime = inspect(
-        view[:HEAD].tobytes(), view[-TAIL:].tobytes(), view.nbytes, label, opts.max_bytes
+        view[:HEAD].tobytes(), view[-TAIL:].tobytes(), view.nbytes, label, opts.max_bytes, read_at
     )
     if opts.max_pixels is None:
         return mime, None
-    return mime, maybe_downscale(mime, view_reader(view), lambda: view, opts, label)
+    return mime, maybe_downscale(mime, read_at, lambda: view, opts, label)
 
 
 def view_reader(view: memoryview) -> ReadAt:

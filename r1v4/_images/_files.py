@@ -45,7 +45,7 @@ def file_to_data_uri(item: File, opts: Options) -> str:
 
         head = read_at(0, HEAD) if size else b""
         tail = read_at(max(0, size - TAIL), TAIL) if size else b""
-        mime = inspect(head, tail, size, label, opts.max_bytes)
+        mime = inspect(head, tail, size, label, opts.max_bytes, read_at)
         if opts.max_pixels is not None:
             smaller = maybe_downscale(mime, read_at, lambda: read_at(0, size), opts, label)
             if smaller is not None:

@@ -6,7 +6,7 @@ Nothing here imports Pillow or reads a file: callers hand over the first and las
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeAlias
 
 from r1v4._errors import ImageError
@@ -51,6 +51,7 @@ _HEIF_BRANDS = frozenset(
     {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
 )
 _NON_IMAGES = {"HTML": "an HTML page", "PDF": "a PDF document"}
+_SCAN_CHUNK = 1024 * 1024
 
 
 def identify(head: bytes) -> tuple[str | None, str | None]:
@@ -69,8 +70,15 @@ def identify(head: bytes) -> tuple[str | None, str | None]:
     return None, _unsupported_name(head)
 
 
-def inspect(head: bytes, tail: bytes, size: int, label: str, max_bytes: int) -> str:
-    """The supported MIME type of an image, or the reason it cannot be sent."""
+def inspect(
+    head: bytes, tail: bytes, size: int, label: str, max_bytes: int, read_at: ReadAt
+) -> str:
+    """The supported MIME type of an image, or the reason it cannot be sent.
+
+    ``head`` and ``tail`` decide almost every file; ``read_at`` is used only when the end
+    marker is not in the tail, to tell a long trailer after the image (a motion photo's
+    video after a JPEG) from a truncated file.
+    """
     if size == 0:
         raise ImageError(f"{label}: empty (0 bytes), not an image")
     if size > max_bytes:
@@ -78,7 +86,7 @@ def inspect(head: bytes, tail: bytes, size: int, label: str, max_bytes: int) -> 
     mime, name = identify(head)
     if mime is None:
         raise not_an_image(label, name, head)
-    problem = _structure_problem(mime, head, tail, size)
+    problem = _structure_problem(mime, head, tail, size, read_at)
     if problem:
         raise ImageError(f"{label}: truncated or corrupt {PIL_FORMATS[mime]} data: {problem}")
     return mime
@@ -129,17 +137,19 @@ def _unsupported_name(head: bytes) -> str | None:
     return None
 
 
-def _structure_problem(mime: str, head: bytes, tail: bytes, size: int) -> str | None:
-    """Why the file looks truncated, judged from its head and tail only (no Pillow)."""
+def _structure_problem(
+    mime: str, head: bytes, tail: bytes, size: int, read_at: ReadAt
+) -> str | None:
+    """Why the file looks truncated, judged from its head and tail (no Pillow)."""
     if mime == "image/png":
         if head[12:16] != b"IHDR":
             return "no IHDR chunk after the signature"
-        if _PNG_IEND not in tail:
+        if _PNG_IEND not in tail and not _png_reaches_iend(read_at, size):
             return "the file does not end with the IEND chunk"
     elif mime == "image/jpeg":
         # In a small file the tail is the whole file; looking only at its second half keeps an
         # EXIF thumbnail's end marker near the start from passing for the image's own.
-        if b"\xff\xd9" not in tail[-max(2, size // 2) :]:
+        if b"\xff\xd9" not in tail[-max(2, size // 2) :] and not _jpeg_scan_ends(read_at, size):
             return "no end-of-image marker (FFD9) near the end of the file"
     elif mime == "image/gif":
         if not tail.rstrip(b"\x00").endswith(b";"):
@@ -188,23 +198,59 @@ def pixel_size(mime: str, read_at: ReadAt) -> tuple[int, int] | None:
 
 
 def _jpeg_size(read_at: ReadAt) -> tuple[int, int] | None:
-    pos = 2
-    for _ in range(10_000):  # bounds the walk on corrupt input
-        seg = read_at(pos, 9)
-        if len(seg) < 4 or seg[0] != 0xFF:
-            return None
-        marker = seg[1]
-        if marker == 0xFF:  # fill byte before a marker
-            pos += 1
-        elif marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
-            pos += 2
-        elif marker in _JPEG_SOF:
+    for marker, _, seg in _jpeg_segments(read_at):
+        if marker in _JPEG_SOF:
             if len(seg) < 9:
                 return None
             height, width = int.from_bytes(seg[5:7], "big"), int.from_bytes(seg[7:9], "big")
             return (width, height) if width and height else None
-        elif marker in (0xD9, 0xDA):  # end of image, start of scan: no frame header before
-            return None
+    return None
+
+
+def _jpeg_segments(read_at: ReadAt) -> Iterator[tuple[int, int, bytes]]:
+    """``(marker, offset, first bytes)`` of each header segment, up to the first scan."""
+    pos = 2
+    for _ in range(10_000):  # bounds the walk on corrupt input
+        seg = read_at(pos, 9)
+        if len(seg) < 4 or seg[0] != 0xFF:
+            return
+        marker = seg[1]
+        if marker == 0xFF:  # fill byte before a marker
+            pos += 1
+            continue
+        yield marker, pos, seg
+        if marker in (0xD9, 0xDA):  # end of image, start of scan: the header ends here
+            return
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            pos += 2
         else:
             pos += 2 + int.from_bytes(seg[2:4], "big")
-    return None
+
+
+def _jpeg_scan_ends(read_at: ReadAt, size: int) -> bool:
+    """Whether an end-of-image marker follows the first scan anywhere in the file.
+
+    Walking the header segments skips an EXIF thumbnail (and its own FFD9); in the scan data
+    that follows, every 0xFF byte is stuffed or starts a marker, so FFD9 is the image's end.
+    """
+    start = next((pos for marker, pos, _ in _jpeg_segments(read_at) if marker == 0xDA), None)
+    if start is None:
+        return False
+    for pos in range(start, size, _SCAN_CHUNK):
+        # One byte of overlap, so a marker split between two reads is still seen.
+        if b"\xff\xd9" in read_at(pos, _SCAN_CHUNK + 1):
+            return True
+    return False
+
+
+def _png_reaches_iend(read_at: ReadAt, size: int) -> bool:
+    """Whether the chunk chain, followed by its lengths, reaches IEND inside the file."""
+    pos = 8
+    for _ in range(100_000):  # bounds the walk on corrupt input
+        chunk = read_at(pos, 8)
+        if len(chunk) < 8:
+            return False
+        if chunk[4:8] == b"IEND":
+            return pos + 12 <= size
+        pos += 12 + int.from_bytes(chunk[:4], "big")  # length, type, data, CRC
+    return False
