@@ -11,6 +11,7 @@ the registry is bounded by count and by total length, the least recently used le
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -75,6 +76,9 @@ class CheckedUris:
                 self._drop(self._by_id.popitem(last=False)[1])
         return uri
 
+    def after_fork(self) -> None:
+        self._lock = threading.Lock()
+
     def clear(self) -> None:
         with self._lock:
             self._by_id.clear()
@@ -102,3 +106,7 @@ def _content_key(uri: str) -> tuple[int, str]:
 
 CHECKED = CheckedUris()
 """The process-wide registry every entry point consults and feeds."""
+
+if hasattr(os, "register_at_fork"):
+    # A fork while another thread held the lock would leave the child's copy locked forever.
+    os.register_at_fork(after_in_child=CHECKED.after_fork)

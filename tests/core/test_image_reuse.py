@@ -8,6 +8,8 @@ multi-turn conversation sends the same history image on every call.
 from __future__ import annotations
 
 import base64
+import os
+import signal
 from typing import Any
 
 import pytest
@@ -15,7 +17,7 @@ import pytest
 import r1v4
 from r1v4._errors import ImageError
 from r1v4._images import aimage_to_data_uri, image_to_data_uri
-from r1v4._images._checked import CheckedUris
+from r1v4._images._checked import CHECKED, CheckedUris
 from r1v4._images._sources import Options
 from r1v4.testing import LocalR1V4Server, make_image
 
@@ -126,3 +128,15 @@ async def test_history_images_are_checked_once_across_turns(
             {"role": "user", "content": f"And now? ({turn})"},
         ]
     assert image_work.decodes == 1 and image_work.checks == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_fork_while_the_registry_is_locked_leaves_the_child_usable(image_work: Any) -> None:
+    uri = image_to_data_uri(PNG)
+    with CHECKED._lock:  # as if another thread were inside the registry at fork time
+        pid = os.fork()
+        if pid == 0:  # the child: the trusted URI still passes, without a deadlock
+            signal.alarm(10)  # a deadlocked child dies by SIGALRM instead of hanging the test
+            os._exit(0 if image_to_data_uri(uri) is uri else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
