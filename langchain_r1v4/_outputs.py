@@ -70,15 +70,15 @@ def _trace_parts(events: list[TranscriptEvent]) -> tuple[dict[str, Any], dict[st
 
 
 def _final_metadata(
-    response_id: str, model: str, finish_reason: str | None, answer: str, raw: str
+    response_id: str, model: str, finish_reason: str | None, transcript: str | None
 ) -> dict[str, Any]:
     meta: dict[str, Any] = {"model_provider": PROVIDER, "model_name": model}
     if response_id:
         meta["id"] = response_id
     if finish_reason is not None:
         meta["finish_reason"] = finish_reason
-    if raw and raw != answer:
-        meta["raw_content"] = raw
+    if transcript is not None:
+        meta["raw_content"] = transcript
     return meta
 
 
@@ -108,8 +108,7 @@ def completion_to_result(completion: ChatCompletion, default_model: str) -> Chat
         completion.id,
         completion.model or default_model,
         finish,
-        message.content,
-        message.raw_content,
+        message.transcript,
     )
     if message.events:
         trace_kwargs, trace_meta = _trace_parts(message.events)
@@ -151,19 +150,10 @@ class StreamConverter:
     :meth:`end`, so string metadata is never concatenated by LangChain's chunk merging.
     """
 
-    __slots__ = (
-        "_answer",
-        "_finish",
-        "_id",
-        "_model",
-        "_raw",
-        "_sources",
-        "_usage",
-    )
+    __slots__ = ("_finish", "_id", "_model", "_sources", "_transcript", "_usage")
 
     def __init__(self, default_model: str) -> None:
-        self._answer: list[str] = []
-        self._raw: list[str] = []
+        self._transcript: str | None = None  # the core's, from the last delta
         self._finish: str | None = None
         self._id = ""
         self._model = default_model
@@ -184,8 +174,8 @@ class StreamConverter:
         if choice.finish_reason is not None:
             self._finish = choice.finish_reason
         delta = choice.delta
-        if delta.raw_content:
-            self._raw.append(delta.raw_content)
+        if delta.transcript is not None:
+            self._transcript = delta.transcript
         msg_id = chunk.id or None
         content = delta.content
         if (
@@ -195,7 +185,6 @@ class StreamConverter:
             and delta.events is None
             and delta.invalid_tool_calls is None
         ):  # the common case: a piece of answer
-            self._answer.append(content)
             return [
                 ChatGenerationChunk(
                     message=AIMessageChunk(
@@ -238,8 +227,6 @@ class StreamConverter:
                 for bad in delta.invalid_tool_calls
             )
         if content or call_chunks:
-            if content:
-                self._answer.append(content)
             out.append(
                 ChatGenerationChunk(
                     message=AIMessageChunk(
@@ -275,9 +262,7 @@ class StreamConverter:
     def end(self) -> ChatGenerationChunk:
         """The last chunk: finish reason, model name, id, usage, sources, raw transcript."""
         finish = self._finish
-        meta = _final_metadata(
-            self._id, self._model, finish, "".join(self._answer), "".join(self._raw)
-        )
+        meta = _final_metadata(self._id, self._model, finish, self._transcript)
         if self._sources:
             meta["sources"] = self._sources
         return ChatGenerationChunk(

@@ -44,31 +44,38 @@ _raw_decode = json.JSONDecoder().raw_decode
 
 
 def text_tool_call_id(response_id: str, n: int) -> str:
-    """A stable id for a tool call written as text, so a stream and a non-stream call of the
-    same reply name it the same."""
-    digest = hashlib.sha1(f"{response_id}:{n}".encode()).hexdigest()[:24]
-    return f"call_{digest}"
-
-
-class _ChoiceState:
-    __slots__ = ("closed", "native_seen", "next_index", "text_calls", "transcript")
-
-    def __init__(self, client_tools: frozenset[str]) -> None:
-        self.transcript = TranscriptParser(client_tools=client_tools)
-        self.next_index = 0  # first index free for a call written as text
-        self.text_calls = 0
-        self.native_seen: set[int] = set()
-        self.closed = False
+    """A stable id for the ``n``-th tool call written as text, so a stream and a non-stream
+    call of the same reply name it the same."""
+    return _call_id(response_id, "text", n)
 
 
 def native_call_id(response_id: str, index: int) -> str:
     """The id of a native call whose server sent none (some vLLM parsers): the same on the
     first streamed delta as in the aggregated reply, so an agent can answer it."""
-    return text_tool_call_id(response_id, 1000 + index)
+    return _call_id(response_id, "native", index)
 
 
 def invalid_call_id(response_id: str, index: int) -> str:
-    return text_tool_call_id(response_id, 2000 + index)
+    """The id of the ``index``-th bound-tool call written as text that could not be read."""
+    return _call_id(response_id, "invalid", index)
+
+
+def _call_id(response_id: str, kind: str, n: int) -> str:
+    # Each kind of call has its own namespace: ids cannot collide however many calls there are.
+    digest = hashlib.sha1(f"{response_id}:{kind}:{n}".encode()).hexdigest()[:24]
+    return f"call_{digest}"
+
+
+class _ChoiceState:
+    __slots__ = ("answer", "closed", "native_seen", "next_index", "text_calls", "transcript")
+
+    def __init__(self, client_tools: frozenset[str]) -> None:
+        self.transcript = TranscriptParser(client_tools=client_tools)
+        self.answer: list[str] = []  # the answer streamed so far, for errors and the end
+        self.next_index = 0  # first index free for a call written as text
+        self.text_calls = 0
+        self.native_seen: set[int] = set()
+        self.closed = False
 
 
 class ResponseParser:
@@ -78,7 +85,6 @@ class ResponseParser:
     """
 
     __slots__ = (
-        "_answer",
         "_choices",
         "_client_tools",
         "_reasoning",
@@ -92,7 +98,6 @@ class ResponseParser:
     def __init__(self, client_tools: frozenset[str] = frozenset()) -> None:
         self._client_tools = client_tools
         self._choices: dict[int, _ChoiceState] = {}
-        self._answer: list[str] = []
         self._reasoning: list[str] = []
         self.id = ""
         self.model = ""
@@ -102,7 +107,7 @@ class ResponseParser:
 
     @property
     def partial_content(self) -> str:
-        return "".join(self._answer)
+        return "".join(piece for st in self._choices.values() for piece in st.answer)
 
     @property
     def partial_reasoning(self) -> str:
@@ -158,7 +163,7 @@ class ResponseParser:
                     finish = "tool_calls"
             out.append(ChunkChoice(index, delta, finish))
         usage = obj.get("usage")
-        return self._chunk(obj, out, Usage.from_wire(usage) if usage else None)
+        return self._chunk(out, Usage.from_wire(usage) if usage else None)
 
     def finish(self) -> ChatCompletionChunk | None:
         """End of stream: flush transcripts still open (a server that sent no finish_reason)."""
@@ -200,7 +205,7 @@ class ResponseParser:
             )
             out.append(ChunkChoice(index, delta, c.get("finish_reason")))
         usage = obj.get("usage")
-        return accumulate([self._chunk(obj, out, Usage.from_wire(usage) if usage else None)])
+        return accumulate([self._chunk(out, Usage.from_wire(usage) if usage else None)])
 
     # ------------------------------------------------------------------ shared
 
@@ -218,9 +223,7 @@ class ResponseParser:
             raise self.fail(MalformedResponseError(f"expected a JSON object: {_preview(data)!r}"))
         return obj
 
-    def _chunk(
-        self, obj: dict[str, Any], choices: list[ChunkChoice], usage: Usage | None
-    ) -> ChatCompletionChunk:
+    def _chunk(self, choices: list[ChunkChoice], usage: Usage | None) -> ChatCompletionChunk:
         return ChatCompletionChunk(self.id, self.model, self.created, choices, usage)
 
     def _remember(self, obj: dict[str, Any]) -> None:
@@ -258,28 +261,45 @@ class ResponseParser:
         answer: str | None = None
         events: list[TranscriptEvent] | None = None
         invalid: list[InvalidToolCall] | None = None
+        closing = False
         if content or (last and not st.closed):
-            evs = st.transcript.feed(content) if content else []
-            if last:
-                st.closed = True
-                evs = evs + st.transcript.close() if evs else st.transcript.close()
-            if len(evs) == 1 and type(evs[0]) is AnswerDelta:  # the common case, kept cheap
-                answer = evs[0].text
-            elif evs:
-                answer, inline, calls, events, invalid = self._route(st, evs, calls)
-                if inline:
+            tp = st.transcript
+            # The common case, kept cheap: a piece of answer or reasoning, no events built.
+            inline = tp.feed_plain(content) if content and not last else None
+            if inline is not None:
+                if tp.streaming is AnswerDelta:
+                    answer = inline
+                elif inline:
                     reasoning = reasoning + inline if reasoning else inline
+            else:
+                evs = tp.feed(content) if content else []
+                if last:
+                    st.closed = closing = True
+                    evs = evs + tp.close() if evs else tp.close()
+                if evs:
+                    answer, inline, calls, events, invalid = self._route(st, evs, calls)
+                    if inline:
+                        reasoning = reasoning + inline if reasoning else inline
         if answer:
-            self._answer.append(answer)
+            st.answer.append(answer)
             self.delivered = True
         else:
             answer = None
+        transcript = self._transcript(st) if closing else None
         if reasoning:
             self._reasoning.append(reasoning)
             self.delivered = True
         if calls or events or invalid:
             self.delivered = True
-        return Delta(role, answer, reasoning or None, calls, events, content or None, invalid)
+        return Delta(
+            role, answer, reasoning or None, calls, events, content or None, invalid, transcript
+        )
+
+    @staticmethod
+    def _transcript(st: _ChoiceState) -> str | None:
+        """A closed choice's raw transcript, when it is not just its answer."""
+        raw = st.transcript.raw
+        return raw if raw and raw != "".join(st.answer) else None
 
     def _route(
         self,
@@ -334,7 +354,9 @@ def _is_error(obj: dict[str, Any]) -> bool:
 
 
 def _has_payload(d: Delta) -> bool:
-    return bool(d.content or d.reasoning or d.tool_calls or d.events or d.invalid_tool_calls)
+    return bool(
+        d.content or d.reasoning or d.tool_calls or d.events or d.invalid_tool_calls or d.transcript
+    )
 
 
 def _preview(data: bytes | str) -> str:

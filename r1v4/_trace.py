@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from r1v4._transcript import (
-    InvalidClientToolCall,
     Plan,
     PlanStep,
     ServerToolCall,
@@ -98,7 +97,7 @@ def plan_from_dicts(steps: Any) -> list[PlanStep] | None:
 
 def event_to_dict(event: TranscriptEvent) -> dict[str, Any] | None:
     """A JSON-safe dict for a trace event (``None`` for answer/reasoning deltas and client
-    tool calls, which are not trace)."""
+    tool calls, valid or not, which are not trace)."""
     if isinstance(event, ServerToolCall):
         return {
             "type": "server_tool_call",
@@ -127,13 +126,6 @@ def event_to_dict(event: TranscriptEvent) -> dict[str, Any] | None:
             "kind": event.kind,
             "text": event.text,
             "detail": event.detail,
-        }
-    if isinstance(event, InvalidClientToolCall):
-        return {
-            "type": "invalid_tool_call",
-            "name": event.name,
-            "raw": event.raw,
-            "error": event.error,
         }
     return None
 

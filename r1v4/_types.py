@@ -281,7 +281,9 @@ class Delta:
     inline ``<think>``) is in ``reasoning``, and R1V4's server-side trace (tool calls,
     observations, sources, plans) is in ``events``. ``raw_content`` is the content exactly as
     the server sent it. ``invalid_tool_calls``: calls of a bound tool the model wrote as text
-    that could not be read, with the id the whole reply gives them too.
+    that could not be read, with the id the whole reply gives them too. ``transcript``, on a
+    choice's last delta only: the whole content as sent, when it is not just the answer (what
+    ``history="transcript"`` sends back), so a consumer need not keep its own copy.
     """
 
     role: str | None = None
@@ -291,6 +293,7 @@ class Delta:
     events: list[TranscriptEvent] | None = None
     raw_content: str | None = None
     invalid_tool_calls: list[InvalidToolCall] | None = None
+    transcript: str | None = None
 
 
 @dataclass(slots=True)
@@ -318,6 +321,13 @@ class AssistantMessage:
     events: list[TranscriptEvent] = field(default_factory=list)
     raw_content: str = ""
     role: str = "assistant"
+
+    @property
+    def transcript(self) -> str | None:
+        """``raw_content`` when it is not just the answer, else ``None`` (as on
+        :attr:`Delta.transcript`)."""
+        raw = self.raw_content
+        return raw if raw and raw != self.content else None
 
 
 @dataclass(slots=True)

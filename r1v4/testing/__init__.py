@@ -25,7 +25,9 @@ not decodable by Pillow 400/400305; bad ``stream``, ``stream_options``, ``enable
 Default reply (nothing queued): scenario ``"echo"`` answers
 ``I saw 2 image(s): PNG 4x3, JPEG 10x10. You said: <last user text>`` (``I saw 0 image(s). You
 said: ...`` without images); scenario ``"agent"`` answers an R1V4 transcript fitting the request
-(planner model -> plan; ``enable_search`` -> deep research; else general).
+(planner model -> plan; ``enable_search`` -> deep research; else general, whose ``code`` round
+really crops the first image with Pillow and returns the crop as a PNG data URI in the
+observation's ``"images"``, as the hosted API streams the images its code makes).
 
 Usage: prompt_tokens = whitespace words of every text in the request + 85 per image;
 completion_tokens = words of content + reasoning + (words of arguments + 1) per tool call.

@@ -226,7 +226,11 @@ def test_the_streamed_finish_chunk_says_tool_calls_for_calls_written_as_text() -
 def test_request_carries_response_format() -> None:
     from r1v4 import build_request
 
-    req = build_request(model="m", messages=[{"role": "user", "content": "x"}], response_format={"type": "json_object"})
+    req = build_request(
+        model="m",
+        messages=[{"role": "user", "content": "x"}],
+        response_format={"type": "json_object"},
+    )
     assert req.to_body()["response_format"] == {"type": "json_object"}
 
 
@@ -248,8 +252,56 @@ def test_invalid_text_calls_carry_the_same_id_streamed_and_whole() -> None:
     text = '<tool_call>{"name": "get_weather", "arguments": {"city": </tool_call>'
     tools = frozenset({"get_weather"})
     streamed = run_bytes([content_stream([text[:15], text[15:]])], tools)
-    body = json.dumps({"id": "chatcmpl-1", "choices": [{"index": 0, "message": {"content": text}, "finish_reason": "stop"}]})
+    body = json.dumps(
+        {
+            "id": "chatcmpl-1",
+            "choices": [{"index": 0, "message": {"content": text}, "finish_reason": "stop"}],
+        }
+    )
     whole = ResponseParser(tools).parse_completion(body)
     [a], [b] = streamed.message.invalid_tool_calls, whole.message.invalid_tool_calls
     assert a == b and a.name == "get_weather" and a.id.startswith("call_")
     assert streamed.message.tool_calls == [] and streamed.message.content == ""
+
+
+def stream_chunks(text: str, step: int) -> list[Any]:
+    dec, parser = SSEDecoder(), ResponseParser()
+    data = content_stream([text[i : i + step] for i in range(0, len(text), step)])
+    chunks = [c for _, d in dec.feed(data) if (c := parser.parse_event(d)) is not None]
+    last = parser.finish()
+    return chunks + ([last] if last is not None else [])
+
+
+@pytest.mark.parametrize("step", [1, 4, 1000])
+def test_the_last_delta_carries_the_transcript_when_it_is_more_than_the_answer(step: int) -> None:
+    chunks = stream_chunks(TEXT, step)
+    found = [c.choices[0].delta.transcript for c in chunks if c.choices]
+    assert [t for t in found if t is not None] == [TEXT]
+    # It is on the chunk that closes the choice, after every piece of answer.
+    closing = next(i for i, c in enumerate(chunks) if c.choices and c.choices[0].delta.transcript)
+    assert closing == max(i for i, c in enumerate(chunks) if c.choices)
+    assert accumulate(chunks).message.transcript == TEXT
+
+
+@pytest.mark.parametrize("text", ["Plain answer.", "Tail space kept? no ", " lead", "a\n\nb"])
+def test_the_transcript_is_absent_exactly_when_it_is_the_answer(text: str) -> None:
+    chunks = stream_chunks(text, 3)
+    reply = accumulate(chunks)
+    transcript = [c.choices[0].delta.transcript for c in chunks if c.choices]
+    expected = None if reply.message.content == text else text
+    assert [t for t in transcript if t is not None] == ([] if expected is None else [text])
+    assert reply.message.transcript == expected
+
+
+def test_generated_call_ids_of_each_kind_never_collide() -> None:
+    # Native, written-as-text and invalid calls each count from 0; their ids stay distinct
+    # however many calls a reply has (no kind borrows another's numbers).
+    from r1v4._streaming import invalid_call_id, native_call_id, text_tool_call_id
+
+    ids = [
+        f(rid, n)
+        for rid in ("r1", "r2")
+        for n in range(3000)
+        for f in (native_call_id, invalid_call_id, text_tool_call_id)
+    ]
+    assert len(set(ids)) == len(ids)

@@ -751,6 +751,26 @@ def test_any_split_parses_like_the_whole_text(
     assert merge(stream(chunks, client_tools)) == parse_transcript(text, client_tools=client_tools)
 
 
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), text=transcripts, client_tools=TOOLS)
+def test_the_plain_fast_path_gives_what_feed_gives(
+    data: st.DataObject, text: str, client_tools: tuple[str, ...]
+) -> None:
+    parser = TranscriptParser(client_tools=client_tools)
+    events: list[TranscriptEvent] = []
+    for chunk in data.draw(split(text)):
+        kind = parser.streaming
+        piece = parser.feed_plain(chunk)
+        if piece is None:
+            events += parser.feed(chunk)
+        else:
+            assert kind is not None and parser.streaming is kind and "<" not in chunk
+            events += [kind(piece)] if piece else []
+    events += parser.close()
+    assert parser.raw == text
+    assert merge(events) == parse_transcript(text, client_tools=client_tools)
+
+
 @settings(max_examples=200)
 @given(data=st.data(), text=st.text(alphabet="ab<>/ \n", max_size=60))
 def test_text_without_known_tags_is_answer_verbatim(data: st.DataObject, text: str) -> None:

@@ -1,0 +1,396 @@
+"""The incremental transcript parser; its rules are in the package docstring."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Collection, Iterable
+from typing import Any
+
+from r1v4._transcript._events import (
+    AnswerDelta,
+    ClientToolCall,
+    InvalidClientToolCall,
+    ReasoningDelta,
+    ServerToolCall,
+    ServerToolResult,
+    TranscriptEvent,
+    TranscriptIssue,
+)
+from r1v4._transcript._payloads import CallInfo, read_call, read_plan
+from r1v4._transcript._segments import Payload, Segment
+from r1v4._transcript._sources import sources
+
+__all__ = ["TranscriptParser", "parse_transcript"]
+
+# Tags whose body is a payload held until the closing tag.
+_PAYLOAD_TAGS = frozenset(
+    {"tool_call", "observation", "plan", "text_search", "image_search", "web_content", "code"}
+)
+_OPENERS = _PAYLOAD_TAGS | {"think", "answer"}
+# </code> is everyday HTML, so it is never reported as stray.
+_STRAY_CLOSERS = _OPENERS - {"code"}
+_SEARCH_ARG = {"text_search": "query", "image_search": "query", "web_content": "url"}
+_TAG_RE = re.compile(r"<(/?)([a-z_]+)>")
+
+
+def _proper_prefixes(tags: Iterable[str]) -> frozenset[str]:
+    return frozenset(t[:i] for t in tags for i in range(1, len(t)))
+
+
+# Tails of a delta that may still become a tag in the "outside" state.
+_OUTSIDE_PREFIXES = _proper_prefixes(
+    [f"<{n}>" for n in _OPENERS] + [f"</{n}>" for n in _STRAY_CLOSERS]
+)
+_MAX_PREFIX = max(map(len, _OUTSIDE_PREFIXES))
+_OBSERVATION = "<observation>"
+
+_OUTSIDE, _THINK, _ANSWER, _PAYLOAD, _PENDING, _CLOSED = range(6)
+
+
+class TranscriptParser:
+    """Feed content deltas, get :data:`TranscriptEvent` lists; see the module docstring."""
+
+    __slots__ = (
+        "_answer",
+        "_client_count",
+        "_client_tools",
+        "_fast",
+        "_held",
+        "_last_call",
+        "_open_at",
+        "_parts",
+        "_payload",
+        "_pend_info",
+        "_pend_payload",
+        "_raw_len",
+        "_reasoning",
+        "_server_count",
+        "_state",
+    )
+
+    def __init__(self, *, client_tools: Collection[str] = ()) -> None:
+        self._client_tools = frozenset(client_tools)
+        self._parts: list[str] = []
+        self._raw_len = 0
+        self._state = _OUTSIDE
+        # Tail of the text fed so far not yet interpreted; always a suffix of ``raw``.
+        self._held = ""
+        self._answer = Segment(AnswerDelta)
+        self._reasoning = Segment(ReasoningDelta)
+        # The segment a delta without "<" simply continues (nothing held), else None.
+        self._fast: Segment | None = self._answer
+        self._payload: Payload | None = None  # the open payload tag, in state _PAYLOAD
+        self._open_at = 0
+        # Held call awaiting the observation lookahead (_PENDING): payload and, for tool_call,
+        # the parsed call (None means a <code> block).
+        self._pend_payload = ""
+        self._pend_info: CallInfo | None = None
+        self._server_count = 0
+        self._client_count = 0
+        self._last_call: ServerToolCall | None = None
+
+    @property
+    def raw(self) -> str:
+        """The whole transcript fed so far."""
+        parts = self._parts
+        if len(parts) > 1:
+            self._parts = parts = ["".join(parts)]
+        return parts[0] if parts else ""
+
+    def feed(self, text: str) -> list[TranscriptEvent]:
+        """Parse one content delta and return the events it completes."""
+        seg = self._fast
+        if seg is None or "<" in text:
+            return self._feed(text)
+        # The fast path, as in feed_plain(): plain text continuing the open segment.
+        self._parts.append(text)
+        self._raw_len += len(text)
+        piece = seg.text(text)
+        return [seg.kind(piece)] if piece else []
+
+    def feed_plain(self, text: str) -> str | None:
+        """The per-chunk fast path, for callers that route text themselves: when ``text`` only
+        continues the answer or reasoning being streamed (it has no ``<`` and nothing is held),
+        take it and return the text it adds (of kind :attr:`streaming`; may be ``""``).
+        Otherwise take nothing and return ``None``: :meth:`feed` it."""
+        seg = self._fast
+        if seg is None or "<" in text:
+            return None
+        self._parts.append(text)
+        self._raw_len += len(text)
+        return seg.text(text)
+
+    @property
+    def streaming(self) -> type[AnswerDelta] | type[ReasoningDelta] | None:
+        """The kind of text :meth:`feed_plain` takes now, or ``None`` when it takes none."""
+        seg = self._fast
+        return seg.kind if seg is not None else None
+
+    def _feed(self, text: str) -> list[TranscriptEvent]:
+        payload = self._payload
+        if payload is not None and ">" not in text:
+            # Inside a payload a delta without ">" cannot complete the closing tag.
+            self._parts.append(text)
+            self._raw_len += len(text)
+            payload.add(text)
+            return []
+        if self._state == _CLOSED:
+            raise RuntimeError("TranscriptParser.feed() after close()")
+        if not text:
+            return []
+        self._parts.append(text)
+        self._raw_len += len(text)
+        out: list[TranscriptEvent] = []
+        if self._held:
+            text = self._held + text
+            self._held = ""
+        while text:
+            state = self._state
+            if state == _OUTSIDE:
+                text = self._outside(text, out)
+            elif state == _THINK:
+                text = self._inside(text, "</think>", self._reasoning, out)
+            elif state == _ANSWER:
+                text = self._inside(text, "</answer>", self._answer, out)
+            elif state == _PAYLOAD:
+                text = self._in_payload(text, out)
+            else:
+                text = self._pending(text, out)
+        state = self._state
+        if self._held or state in (_PAYLOAD, _PENDING):
+            self._fast = None
+        else:
+            self._fast = self._reasoning if state == _THINK else self._answer
+        return out
+
+    def close(self) -> list[TranscriptEvent]:
+        """End of stream: flush held text and report unclosed tags."""
+        state = self._state
+        if state == _CLOSED:
+            return []
+        out: list[TranscriptEvent] = []
+        held, self._held = self._held, ""
+        if state == _OUTSIDE:
+            self._answer.emit(held, out)
+        elif state in (_THINK, _ANSWER):
+            seg = self._reasoning if state == _THINK else self._answer
+            seg.emit(held, out)
+            tag, kind = ("think", "reasoning") if state == _THINK else ("answer", "answer")
+            out.append(
+                TranscriptIssue(
+                    "unclosed_tag",
+                    self.raw[self._open_at :],
+                    f"<{tag}> was never closed; its text was streamed as {kind}",
+                )
+            )
+        elif state == _PAYLOAD:
+            assert self._payload is not None
+            tag = self._payload.tag
+            text = f"<{tag}>" + self._payload.body()
+            self._answer.emit(text, out)
+            out.append(
+                TranscriptIssue(
+                    "unclosed_tag", text, f"<{tag}> was never closed; emitted as answer text"
+                )
+            )
+        else:
+            self._resolve(False, out)
+            self._answer.emit(held, out)
+        self._state = _CLOSED
+        self._fast = None
+        self._payload = None
+        return out
+
+    # -- states --------------------------------------------------------------------------------
+
+    def _outside(self, text: str, out: list[TranscriptEvent]) -> str:
+        start = 0
+        n = len(text)
+        i = text.find("<")
+        while i >= 0:
+            m = _TAG_RE.match(text, i)
+            if m is None:
+                if n - i <= _MAX_PREFIX and text[i:] in _OUTSIDE_PREFIXES:
+                    self._answer.emit(text[start:i], out)
+                    self._held = text[i:]
+                    return ""
+            elif m.group(1):
+                if m.group(2) in _STRAY_CLOSERS:
+                    end = m.end()
+                    self._answer.emit(text[start:end], out)
+                    out.append(
+                        TranscriptIssue(
+                            "stray_closing_tag",
+                            m.group(0),
+                            f"{m.group(0)} without an opening tag; kept as answer text",
+                        )
+                    )
+                    start = end
+            elif m.group(2) in _OPENERS:
+                self._answer.emit(text[start:i], out)
+                self._open(m.group(2), self._raw_len - n + i)
+                return text[m.end() :]
+            i = text.find("<", i + 1)
+        self._answer.emit(text[start:] if start else text, out)
+        return ""
+
+    def _open(self, name: str, at: int) -> None:
+        self._open_at = at
+        if name == "think":
+            self._answer.end()
+            self._reasoning.end()
+            self._state = _THINK
+        elif name == "answer":
+            self._answer.end()
+            self._state = _ANSWER
+        else:
+            # The answer segment is left open: an unclosed payload or a <code> block that turns
+            # out to be HTML continues it as text.
+            self._payload = Payload(name)
+            self._state = _PAYLOAD
+
+    def _inside(self, text: str, close: str, seg: Segment, out: list[TranscriptEvent]) -> str:
+        j = text.find(close)
+        if j >= 0:
+            seg.emit(text[:j], out)
+            seg.end()
+            self._state = _OUTSIDE
+            return text[j + len(close) :]
+        k = text.rfind("<", max(0, len(text) - len(close) + 1))
+        if k >= 0 and close.startswith(text[k:]):
+            seg.emit(text[:k], out)
+            self._held = text[k:]
+        else:
+            seg.emit(text, out)
+        return ""
+
+    def _in_payload(self, text: str, out: list[TranscriptEvent]) -> str:
+        payload = self._payload
+        assert payload is not None
+        after = payload.take(text)
+        if after is None:
+            return ""
+        self._payload = None
+        self._finish(payload.tag, payload.body(), out)
+        return text[after:]
+
+    def _pending(self, text: str, out: list[TranscriptEvent]) -> str:
+        s = text.lstrip()
+        if not s or (len(s) < len(_OBSERVATION) and _OBSERVATION.startswith(s)):
+            self._held = text
+            return ""
+        self._resolve(s.startswith(_OBSERVATION), out)
+        return text
+
+    # -- payloads ------------------------------------------------------------------------------
+
+    def _finish(self, tag: str, payload: str, out: list[TranscriptEvent]) -> None:
+        self._state = _OUTSIDE
+        if tag == "code":
+            self._pend_payload = payload
+            self._pend_info = None
+            self._state = _PENDING
+            return
+        self._answer.end()
+        if tag == "tool_call":
+            info = read_call(payload)
+            if info.name in self._client_tools or (info.name is None and self._client_tools):
+                self._pend_payload = payload
+                self._pend_info = info
+                self._state = _PENDING
+            else:
+                self._server_from_call(payload, info, out)
+        elif tag == "observation":
+            out.append(self._result(payload))
+        elif tag == "plan":
+            read_plan(payload, out)
+        else:
+            body = payload.strip()
+            arguments: Any = None
+            if body.startswith("{"):
+                with contextlib.suppress(ValueError):
+                    arguments = json.loads(body)
+            if not isinstance(arguments, dict):
+                arguments = {_SEARCH_ARG[tag]: body}
+            self._server(tag, arguments, payload, tag, out)
+
+    def _resolve(self, server: bool, out: list[TranscriptEvent]) -> None:
+        """Settle a held call: server trace if an observation follows, else client call/text."""
+        payload, info = self._pend_payload, self._pend_info
+        self._pend_payload = ""
+        self._pend_info = None
+        self._state = _OUTSIDE
+        if info is None:  # a <code> block
+            if server:
+                self._answer.end()
+                self._server("code", {"code": payload.strip("\r\n")}, payload, "code", out)
+            else:
+                self._answer.emit(f"<code>{payload}</code>", out)
+        elif server:
+            self._server_from_call(payload, info, out)
+        else:
+            index = self._client_count
+            self._client_count += 1
+            error = info.json_error or info.shape_error
+            if error is not None or info.name is None:
+                out.append(InvalidClientToolCall(info.name, payload, error or "no name", index))
+            else:
+                arguments = json.dumps(info.arguments, ensure_ascii=False, separators=(",", ":"))
+                out.append(ClientToolCall(info.name, arguments, index, info.call_id))
+
+    def _server_from_call(self, payload: str, info: CallInfo, out: list[TranscriptEvent]) -> None:
+        name = info.name or "unknown"
+        if info.json_error is not None:
+            self._server(name, payload, payload, "tool_call", out)
+            out.append(TranscriptIssue("invalid_json", payload, info.json_error))
+        else:
+            self._server(name, info.arguments, payload, "tool_call", out)
+
+    def _server(
+        self, name: str, arguments: Any, raw: str, tag: str, out: list[TranscriptEvent]
+    ) -> None:
+        call = ServerToolCall(name, arguments, raw, tag, self._server_count)
+        self._server_count += 1
+        self._last_call = call
+        out.append(call)
+
+    def _result(self, payload: str) -> ServerToolResult:
+        body = payload.strip()
+        content: Any = body
+        if body[:1] in ("{", "[", '"'):
+            with contextlib.suppress(ValueError):
+                content = json.loads(body)
+        call, self._last_call = self._last_call, None
+        hint = call.name if call is not None else None
+        if hint is None and isinstance(content, dict) and isinstance(content.get("type"), str):
+            hint = content["type"]
+        found = sources(hint, content, call.arguments if call is not None else None)
+        if call is None:
+            return ServerToolResult(content, payload, None, None, found)
+        return ServerToolResult(content, payload, call.index, call.name, found)
+
+
+def parse_transcript(text: str, *, client_tools: Collection[str] = ()) -> list[TranscriptEvent]:
+    """Parse a whole transcript; adjacent reasoning and answer deltas are merged."""
+    parser = TranscriptParser(client_tools=client_tools)
+    events = parser.feed(text) + parser.close()
+    merged: list[TranscriptEvent] = []
+    pieces: list[str] = []
+    kind: type[ReasoningDelta] | type[AnswerDelta] | None = None
+    for event in events:
+        if isinstance(event, ReasoningDelta | AnswerDelta):
+            if type(event) is not kind:
+                if kind is not None:
+                    merged.append(kind("".join(pieces)))
+                kind, pieces = type(event), []
+            pieces.append(event.text)
+            continue
+        if kind is not None:
+            merged.append(kind("".join(pieces)))
+            kind = None
+        merged.append(event)
+    if kind is not None:
+        merged.append(kind("".join(pieces)))
+    return merged

@@ -1,0 +1,92 @@
+"""What the parser accumulates between tags: streamed text segments and held payloads."""
+
+from __future__ import annotations
+
+from r1v4._transcript._events import AnswerDelta, ReasoningDelta, TranscriptEvent
+
+__all__ = ["Payload", "Segment"]
+
+
+class Segment:
+    """The whitespace rules of one kind of streamed text (answer or reasoning).
+
+    A segment is the text between two structural tags: it loses its leading and trailing
+    whitespace, holds trailing whitespace until more of its text arrives, and is joined to the
+    previous segment of its kind with a blank line.
+    """
+
+    __slots__ = ("kind", "open", "seen", "ws")
+
+    def __init__(self, kind: type[AnswerDelta] | type[ReasoningDelta]) -> None:
+        self.kind = kind
+        self.open = False  # this segment has emitted text
+        self.ws = ""  # trailing whitespace held back
+        self.seen = False  # some segment of this kind has emitted text
+
+    def text(self, text: str) -> str:
+        """What ``text`` adds to the stream (``""`` when all of it is held or dropped)."""
+        if self.open:
+            body = text.rstrip()
+            if not body:
+                self.ws += text
+                return ""
+            ws = self.ws
+            self.ws = text[len(body) :]
+            return ws + body if ws else body
+        text = text.lstrip()
+        if not text:
+            return ""
+        body = text.rstrip()
+        self.ws = text[len(body) :]
+        self.open = True
+        if self.seen:
+            return "\n\n" + body
+        self.seen = True
+        return body
+
+    def emit(self, text: str, out: list[TranscriptEvent]) -> None:
+        piece = self.text(text)
+        if piece:
+            out.append(self.kind(piece))
+
+    def end(self) -> None:
+        self.open = False
+        self.ws = ""
+
+
+class Payload:
+    """The body of an open payload tag, found complete without rescanning what came before."""
+
+    __slots__ = ("close", "parts", "tag", "tail")
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        self.close = f"</{tag}>"
+        self.parts: list[str] = []
+        # The last few characters, so a closing tag split across deltas is still found.
+        self.tail = ""
+
+    def add(self, text: str) -> None:
+        """Take text that cannot end the closing tag (it has no ``>``)."""
+        self.parts.append(text)
+        keep = len(self.close) - 1
+        self.tail = text[-keep:] if len(text) >= keep else (self.tail + text)[-keep:]
+
+    def take(self, text: str) -> int | None:
+        """Take ``text`` up to the closing tag: where the text after the tag starts in
+        ``text``, or ``None`` (all taken) when the tag has not come yet."""
+        close, tail = self.close, self.tail
+        probe = tail + text if tail else text
+        j = probe.find(close)
+        if j < 0:
+            self.add(text)
+            return None
+        cut = j - len(tail)  # where the closing tag starts in ``text``; < 0 if in earlier parts
+        if cut >= 0:
+            self.parts.append(text[:cut])
+        else:
+            self.parts = ["".join(self.parts)[:cut]]
+        return cut + len(close)
+
+    def body(self) -> str:
+        return "".join(self.parts)
