@@ -16,7 +16,10 @@ peer a user would otherwise pick); each lives in the module named after its key:
 7. ``keepalive``: TCP connections opened per 100 calls of one client, sync and async;
 8. ``vs_minimal``: each adapter's CPU per chunk against a minimal model of its framework
    streaming the same SSE;
-9. ``chunk_growth``: CPU per chunk at 3k, 30k and 100k chunks, and how it grows.
+9. ``chunk_growth``: CPU per chunk at 3k, 30k and 100k chunks, and how it grows;
+10. ``soak``: 20,000 calls over every path with faults at random, concurrency 200: every call
+    ends in its answer or a typed error, no socket or pool slot leaked, RSS flat (a full run
+    writes the figures into docs/reliability.md).
 
 See benchmarks/README.md.
 """
@@ -39,6 +42,7 @@ from benchmarks import (
     _imports,
     _keepalive,
     _round_trips,
+    _soak,
     _ttft,
     _vs_minimal,
 )
@@ -60,6 +64,7 @@ FIGURES = (
     "keepalive",
     "vs_minimal",
     "chunk_growth",
+    "soak",
 )
 
 
@@ -140,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             harness.close()
         run("concurrency", lambda: _concurrency.rows(server.base_url, sizes))
+    full_soak = not args.quick and args.out == RESULTS
+    run("soak", lambda: _soak.rows(sizes.soak_calls, sizes.soak_concurrency, full_soak))
     run("image", lambda: _image.rows(sizes))
     run("imports", lambda: _imports.rows(sizes, missing_modules))
 

@@ -23,6 +23,8 @@ class Sizes:
     minimal_rounds: int
     growth_chunks: tuple[int, ...]
     growth_rounds: int
+    soak_calls: int
+    soak_concurrency: int
 
 
 FULL = Sizes(
@@ -42,6 +44,8 @@ FULL = Sizes(
     minimal_rounds=9,
     growth_chunks=(3000, 30_000, 100_000),
     growth_rounds=3,
+    soak_calls=20_000,
+    soak_concurrency=200,
 )
 # Small enough for a CI smoke run on two busy cores; the numbers mean nothing.
 QUICK = Sizes(
@@ -61,4 +65,6 @@ QUICK = Sizes(
     minimal_rounds=2,
     growth_chunks=(100, 300, 1000),
     growth_rounds=1,
+    soak_calls=120,
+    soak_concurrency=20,
 )

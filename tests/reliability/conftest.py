@@ -215,8 +215,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any)
     terminalreporter.write_line(line)
     if tally.complete() and tally.all_passed():
         page = config.rootpath / "docs" / "reliability.md"
+        old = page.read_text() if page.exists() else ""
         text = figures.markdown(tally)
-        if not page.exists() or page.read_text() != text:
+        soak = figures.kept_soak_block(old)
+        if soak:
+            text += "\n" + soak
+        if old != text:
             page.parent.mkdir(exist_ok=True)
             page.write_text(text)
             terminalreporter.write_line(f"wrote {page.relative_to(config.rootpath)}")

@@ -140,6 +140,19 @@ def _table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> list[str]:
     return out
 
 
+SOAK_START = "<!-- soak:start -->"
+SOAK_END = "<!-- soak:end -->"
+
+
+def kept_soak_block(old: str) -> str:
+    """The soak's section of the page (written by ``python -m benchmarks --only soak``), which a
+    rewrite of the page keeps as it is."""
+    start, end = old.find(SOAK_START), old.find(SOAK_END)
+    if start < 0 or end < start:
+        return ""
+    return old[start : end + len(SOAK_END)] + "\n"
+
+
 def markdown(tally: Tally) -> str:
     counts = tally.counts()
     lines = [

@@ -440,6 +440,7 @@ KNOWN_GAPS: list[str] = [
     "their core client, not at construction.",
     "Pickling `ChatR1V4` or `R1V4` keeps the key (a copy in another process needs it); pickles "
     "are not counted as a sink.",
-    "An answer loses the whitespace around it (by design, see `r1v4._transcript`); everything "
+    "Whitespace inside R1V4's `<answer>` tags and between transcript tags is trimmed (by "
+    "design, see `r1v4._transcript`); a reply without tags arrives verbatim, and everything "
     "inside arrives intact, which is what `huge-response` checks.",
 ]
