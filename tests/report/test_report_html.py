@@ -126,9 +126,10 @@ def test_report_of_two_files_shows_every_case_and_section_escaped(
     for name in SECTIONS:
         assert sections.count(name) == 6, name
     assert "content=\"default-src 'none'; img-src data:" in html  # the CSP, behind the escaping
-    # Input thumbnails for 5 cases with a readable image, the generated image of the hostile one.
+    # Input thumbnails for the cases with a readable image; generated images: the agent's crop of
+    # its input and the hostile case's.
     alts = [a["alt"] for a in page.all("img")]
-    assert alts.count("input image 1") == 4 and alts.count("generated image 1") == 1
+    assert alts.count("input image 1") == 4 and alts.count("generated image 1") == 2
     assert "not readable" in text  # the failing case's missing image says why
     assert "ImageError" in text
     hrefs = [a["href"] for a in page.all("a")]
