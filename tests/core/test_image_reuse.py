@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import os
 import signal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,6 +34,18 @@ def test_a_returned_uri_passes_through_without_a_decode(image_work: Any) -> None
     assert image_work.checks == 1 and image_work.decodes == 0
     assert image_to_data_uri(uri) is uri
     assert image_to_data_uri(uri, max_bytes=len(PNG)) is uri  # within the limit: still trusted
+    assert image_work.checks == 1 and image_work.decodes == 0
+
+
+async def test_a_file_image_is_checked_once_then_its_uri_trusted(
+    image_work: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "red.png"
+    path.write_bytes(PNG)
+    uri = image_to_data_uri(path)
+    assert uri == fresh_uri()
+    assert image_work.checks == 1 and image_work.decodes == 0
+    assert image_to_data_uri(uri) is uri
     assert image_work.checks == 1 and image_work.decodes == 0
 
 
