@@ -11,7 +11,7 @@ import logging
 import os
 import warnings
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
 import httpx
@@ -23,7 +23,7 @@ from r1v4._retry import RetryPolicy
 from r1v4._types import ToolMode
 
 if TYPE_CHECKING:
-    from r1v4._types import ChatRequest
+    pass
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -185,16 +185,3 @@ class ClientSettings:
                 "r1v4: %s; retry %d of %d in %.2fs", exc, attempt + 1, self.retry.max_retries, delay
             )
         return delay
-
-    # Shortcuts to r1v4._request, where requests are built: what these settings would send.
-
-    def effective_tool_mode(self, request: ChatRequest) -> Literal["native", "prompted"]:
-        return _request.effective_tool_mode(self, request)
-
-    def coerce(
-        self, request: ChatRequest | Mapping[str, Any] | None, fields: dict[str, Any]
-    ) -> ChatRequest:
-        return _request.coerce(request, fields)
-
-    def prepare(self, request: ChatRequest) -> _request.Prepared:
-        return _request.prepare(self, request)
