@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
-from batch_helpers import GENERATED, KEY, Faults, read_lines, write_cases
 
+from cli.support import GENERATED, KEY, Faults, read_lines, write_cases
 from r1v4.cli import main
 from r1v4.cli.batch import DEFAULT_CONCURRENCY, BatchOptions
 from r1v4.cli.progress import make_progress

@@ -13,8 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from batch_helpers import KEY, Faults, r1v4_script, read_lines, write_cases
-
+from cli.support import KEY, Faults, r1v4_script, read_lines, write_cases
 from r1v4.cli.cases import load_cases
 from r1v4.testing import LocalR1V4Server, make_image
 

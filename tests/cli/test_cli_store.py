@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from batch_helpers import read_lines
 
+from cli.support import read_lines
 from r1v4.cli.results import ResultStore, StoreError
 
 

@@ -7,12 +7,11 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
-from report_helpers import KEY, hostile_reply
-
 from r1v4 import R1V4Client
 from r1v4.cli import main
 from r1v4.report import load_run, render_html, render_report
 from r1v4.testing import LocalR1V4Server
+from report.support.runs import KEY, hostile_reply
 
 SECTIONS = {
     "inputs",
