@@ -11,6 +11,7 @@ Generated images are written (and synced) before the line that references them.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -49,8 +50,11 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def _safe_name(case_id: str) -> str:
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", case_id).strip("._")[:60]
-    return cleaned or "case"
+    """A folder name for a case: readable, and distinct per id even where the readable part is
+    not ("a/b", "a b" and "a_b" clean to the same text, long ids to the same prefix)."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", case_id).strip("._")[:60] or "case"
+    digest = hashlib.sha256(case_id.encode("utf-8")).hexdigest()[:10]
+    return f"{cleaned}-{digest}"
 
 
 class ResultStore:

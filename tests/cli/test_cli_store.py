@@ -60,3 +60,16 @@ def test_second_writer_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "r.jsonl"
     with ResultStore(path), pytest.raises(StoreError, match="another r1v4 batch run"):
         ResultStore(path)
+
+
+def test_ids_that_clean_to_the_same_name_get_their_own_image_folders(tmp_path: Path) -> None:
+    long = "x" * 70
+    ids = ["a/b", "a b", "a_b", "a:b", long + "1", long + "2", "", "..", "/"]
+    with ResultStore(tmp_path / "r.jsonl") as store:
+        paths = {i: store.write_image(i, 0, f"image of {i!r}".encode(), "image/png") for i in ids}
+    assert len(set(paths.values())) == len(ids)
+    for case_id, path in paths.items():
+        assert (tmp_path / path).read_bytes() == f"image of {case_id!r}".encode()
+        folder = (tmp_path / path).parent
+        assert folder.parent == tmp_path / "r.jsonl.images"  # never outside the images folder
+        assert len(folder.name) <= 80
