@@ -47,6 +47,7 @@ __all__ = [
     "from_vendor_line",
     "parse_lines",
     "read_records",
+    "record_of",
     "reply_fields",
     "round_stats",
     "usage_dict",
@@ -235,6 +236,19 @@ def from_vendor_line(data: Mapping[str, Any], name: str) -> dict[str, Any] | Non
     }
 
 
+def _is_record(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("id"), str)
+
+
+def record_of(line: bytes) -> dict[str, Any] | None:
+    """The result record one line holds (a JSON object with a string ``id``), else ``None``."""
+    try:
+        value = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return value if _is_record(value) else None
+
+
 def parse_lines(data: bytes, source: Path, *, vendor: bool = False) -> list[dict[str, Any]]:
     """The records in whole lines of a results file (a line that is not one is logged);
     with ``vendor``, lines of the vendor's batch scripts are read too."""
@@ -249,7 +263,7 @@ def parse_lines(data: bytes, source: Path, *, vendor: bool = False) -> list[dict
             continue
         if isinstance(record, dict) and "id" not in record and vendor:
             record = from_vendor_line(record, f"{source.name}:{number}")
-        if isinstance(record, dict) and isinstance(record.get("id"), str):
+        if _is_record(record):
             records.append(record)
         else:
             log.warning("%s:%d: not a result record, ignored", source, number)
