@@ -113,11 +113,11 @@ def _batch(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from r1v4.report import write_report
+    from r1v4.report import ReportError, write_report
 
     try:
         summary = write_report(args.results, args.output, title=args.title)
-    except OSError as exc:
+    except (OSError, ReportError) as exc:
         print(f"r1v4 report: error: {exc}", file=sys.stderr)
         return 2
     print(

@@ -42,10 +42,13 @@ from r1v4 import (
 __all__ = [
     "FORMAT",
     "FoundImage",
+    "ReportError",
     "error_record",
     "find_generated_images",
     "from_vendor_line",
+    "numbered_records",
     "parse_lines",
+    "read_numbered_records",
     "read_records",
     "record_of",
     "reply_fields",
@@ -59,6 +62,10 @@ log = logging.getLogger("r1v4.report")
 
 # A base64 image data URI anywhere inside an observation string.
 _DATA_URI = re.compile(r"data:(image/[A-Za-z0-9.+-]+);base64,([A-Za-z0-9+/=\s]+)")
+
+
+class ReportError(ValueError):
+    """A record that cannot be shown as written (the message names its file and line)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,9 +256,11 @@ def record_of(line: bytes) -> dict[str, Any] | None:
     return value if _is_record(value) else None
 
 
-def parse_lines(data: bytes, source: Path, *, vendor: bool = False) -> list[dict[str, Any]]:
-    """The records in whole lines of a results file (a line that is not one is logged);
-    with ``vendor``, lines of the vendor's batch scripts are read too."""
+def numbered_records(
+    data: bytes, source: Path, *, vendor: bool = False
+) -> list[tuple[int, dict[str, Any]]]:
+    """The records in whole lines of a results file with their line numbers (a line that is
+    not one is logged); with ``vendor``, lines of the vendor's batch scripts are read too."""
     records = []
     for number, line in enumerate(data.split(b"\n"), 1):
         if not line.strip():
@@ -264,16 +273,29 @@ def parse_lines(data: bytes, source: Path, *, vendor: bool = False) -> list[dict
         if isinstance(record, dict) and "id" not in record and vendor:
             record = from_vendor_line(record, f"{source.name}:{number}")
         if _is_record(record):
-            records.append(record)
+            records.append((number, record))
         else:
             log.warning("%s:%d: not a result record, ignored", source, number)
     return records
 
 
-def read_records(path: str | Path, *, vendor: bool = False) -> list[dict[str, Any]]:
-    """Every whole record of a results file, in file order (a torn last line is skipped)."""
+def parse_lines(data: bytes, source: Path, *, vendor: bool = False) -> list[dict[str, Any]]:
+    """The records of :func:`numbered_records`, without their numbers."""
+    return [record for _, record in numbered_records(data, source, vendor=vendor)]
+
+
+def read_numbered_records(
+    path: str | Path, *, vendor: bool = False
+) -> list[tuple[int, dict[str, Any]]]:
+    """Every whole record of a results file with its line number, in file order (a torn last
+    line is skipped)."""
     path = Path(path)
     data = path.read_bytes()
     if not data.endswith(b"\n") and not vendor:
         data = data[: data.rfind(b"\n") + 1]
-    return parse_lines(data, path, vendor=vendor)
+    return numbered_records(data, path, vendor=vendor)
+
+
+def read_records(path: str | Path, *, vendor: bool = False) -> list[dict[str, Any]]:
+    """Every whole record of a results file, in file order (a torn last line is skipped)."""
+    return [record for _, record in read_numbered_records(path, vendor=vendor)]
