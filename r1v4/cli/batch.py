@@ -26,6 +26,7 @@ from r1v4 import (
     DEFAULT_MODEL,
     AsyncR1V4Client,
     AuthenticationError,
+    ChatCompletionChunk,
     ChunkAccumulator,
     PermissionDeniedError,
     build_request,
@@ -127,6 +128,12 @@ def _question(case: Case) -> str:
     return ""
 
 
+def _has_output(chunk: ChatCompletionChunk) -> bool:
+    # Not merely a chunk: the first is a role-only delta, and may be from an attempt that
+    # failed before the one that answered.
+    return any(c.delta.content or c.delta.reasoning or c.delta.events for c in chunk.choices)
+
+
 async def run_case(client: AsyncR1V4Client, case: Case, options: BatchOptions) -> dict[str, Any]:
     """Run one case to its record.
 
@@ -144,7 +151,7 @@ async def run_case(client: AsyncR1V4Client, case: Case, options: BatchOptions) -
             model=model, messages=case.messages(), stream=True, enable_search=enable_search
         )
         async for chunk in client.stream(request):
-            if first_token is None and chunk.choices:
+            if first_token is None and _has_output(chunk):
                 first_token = time.monotonic() - t0
             acc.add(chunk)
     except _REFUSALS:

@@ -16,7 +16,7 @@ from r1v4 import DEFAULT_BASE_URL
 from r1v4.cli import main
 from r1v4.cli.batch import DEFAULT_CONCURRENCY, BatchOptions
 from r1v4.cli.progress import make_progress
-from r1v4.testing import LocalR1V4Server, Reply, make_image
+from r1v4.testing import LocalR1V4Server, Reply, answer, make_image
 
 
 @pytest.fixture
@@ -332,3 +332,32 @@ def test_out_of_range_options_are_argparse_errors(
         number = float(value) if option == "--timeout" else int(value)
         with pytest.raises(ValueError, match=f"{option} must be {message}, not {number!r}"):
             BatchOptions(cases, tmp_path / "r.jsonl", **{option[2:].replace("-", "_"): number})
+
+
+HOLD = 0.4  # seconds the server holds back the first output: a lower bound, never an upper one
+
+
+@pytest.mark.parametrize(
+    "replies",
+    [
+        # The role chunk at once, the output after a stall.
+        [Reply(content=answer("late"), reasoning="thinking", stall_after=1, stall_seconds=HOLD)],
+        # A first attempt that sends the role chunk and dies; the retry starts late.
+        [
+            Reply(content=answer("lost"), drop_after=1),
+            Reply(content=answer("late"), first_byte_delay=HOLD),
+        ],
+    ],
+    ids=["role-chunk-first", "failed-attempt-first"],
+)
+def test_first_token_is_the_first_output_not_the_first_chunk(
+    server: LocalR1V4Server, key_env: str, tmp_path: Path, replies: list[Reply]
+) -> None:
+    server.enqueue(*replies)
+    cases = write_cases(tmp_path / "c.jsonl", [{"question": "q"}])
+    out = tmp_path / "r.jsonl"
+    assert batch(server, cases, out) == 0
+    (record,) = read_lines(out)
+    assert record["answer"] == "late" and server.request_count == len(replies)
+    timings = record["timings"]
+    assert timings["seconds"] >= timings["first_token_seconds"] >= HOLD
