@@ -37,7 +37,7 @@ def _checked(name: str, convert: Callable[[str], float]) -> Callable[[str], floa
 
 
 def _parser() -> argparse.ArgumentParser:
-    from r1v4 import DEFAULT_MODEL
+    from r1v4 import DEFAULT_MAX_RETRIES, DEFAULT_MODEL, DEFAULT_TIMEOUT
 
     from .batch import DEFAULT_CONCURRENCY
 
@@ -69,13 +69,13 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument(
         "--max-retries",
         type=_checked("max_retries", int),
-        default=2,
+        default=DEFAULT_MAX_RETRIES,
         help="default: %(default)s",
     )
     batch.add_argument(
         "--timeout",
         type=_checked("timeout", float),
-        default=600.0,
+        default=DEFAULT_TIMEOUT,
         help="read timeout, seconds (%(default)s)",
     )
     batch.add_argument(

@@ -23,7 +23,9 @@ from urllib.parse import urlsplit
 
 from r1v4 import (
     DEFAULT_BASE_URL,
+    DEFAULT_MAX_RETRIES,
     DEFAULT_MODEL,
+    DEFAULT_TIMEOUT,
     AsyncR1V4Client,
     AuthenticationError,
     ChatCompletionChunk,
@@ -71,8 +73,8 @@ class BatchOptions:
     model: str = DEFAULT_MODEL
     base_url: str | None = None
     concurrency: int = DEFAULT_CONCURRENCY
-    max_retries: int = 2
-    timeout: float = 600.0
+    max_retries: int = DEFAULT_MAX_RETRIES
+    timeout: float = DEFAULT_TIMEOUT
     shard: Shard | None = None
     retry_failed: bool = False
     enable_search: bool | None = None

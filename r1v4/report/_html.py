@@ -14,7 +14,14 @@ from typing import Any
 
 import jinja2
 
-from r1v4 import ChatCompletion, detect_image_mime
+from r1v4 import (
+    ChatCompletion,
+    ImageError,
+    bytes_to_data_uri,
+    detect_image_mime,
+    is_data_uri,
+    is_remote_url,
+)
 
 from .records import ReportError, find_generated_images, read_numbered_records, reply_fields
 
@@ -38,15 +45,17 @@ _env = jinja2.Environment(
 
 def _thumbnail(data: bytes) -> tuple[str | None, str | None]:
     """``(data URI, None)`` of a small copy, or ``(None, why not)``."""
-    mime = detect_image_mime(data)
-    if mime is None:
+    if detect_image_mime(data) is None:
         return None, "not a supported image"
     try:
         from PIL import Image
     except ImportError:
         if len(data) > _MAX_RAW_EMBED:
             return None, "too large to embed without Pillow"
-        return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}", None
+        try:
+            return bytes_to_data_uri(data, max_bytes=_MAX_RAW_EMBED), None
+        except ImageError as exc:  # truncated or corrupt: the browser could not show it either
+            return None, f"cannot be decoded ({exc})"
     try:
         with Image.open(io.BytesIO(data)) as img:
             img.thumbnail(_THUMB)
@@ -54,26 +63,24 @@ def _thumbnail(data: bytes) -> tuple[str | None, str | None]:
             out = io.BytesIO()
             if has_alpha:
                 img.convert("RGBA").save(out, "PNG", optimize=True)
-                mime = "image/png"
             else:
                 img.convert("RGB").save(out, "JPEG", quality=82)
-                mime = "image/jpeg"
     except Exception as exc:  # Pillow raises many kinds for a broken file
         return None, f"cannot be decoded ({type(exc).__name__})"
-    return f"data:{mime};base64,{base64.b64encode(out.getvalue()).decode('ascii')}", None
+    return bytes_to_data_uri(out.getvalue()), None
 
 
 def _image_view(ref: str, base_dir: Path | None) -> dict[str, Any]:
     """An input or generated image: a thumbnail, or a link/label with the reason there is none."""
     view: dict[str, Any] = {"label": ref, "src": None, "link": None, "problem": None}
-    if ref[:5].lower() == "data:":
+    if is_data_uri(ref):
         view["label"] = ref[: ref.find(",")] if "," in ref else "data URI"
         try:
             data = base64.b64decode(ref.partition(",")[2], validate=False)
         except ValueError:
             view["problem"] = "bad base64"
             return view
-    elif ref[:8].lower().startswith(("http://", "https://")):
+    elif is_remote_url(ref):
         view["link"] = ref  # never fetched: the page loads nothing from the network
         view["problem"] = "remote image, not embedded"
         return view
@@ -112,7 +119,7 @@ def _args(value: Any) -> str:
 
 def _http_url(url: Any) -> str | None:
     """Only http(s) links are clickable: a ``javascript:`` URL from a web page stays text."""
-    if isinstance(url, str) and url[:8].lower().startswith(("http://", "https://")):
+    if isinstance(url, str) and is_remote_url(url):
         return url
     return None
 

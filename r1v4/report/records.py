@@ -22,7 +22,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +31,12 @@ from r1v4 import (
     AssistantMessage,
     ChatCompletion,
     Choice,
+    ImageError,
     R1V4Error,
     ReasoningDelta,
     Trace,
     Usage,
+    bytes_to_data_uri,
     detect_image_mime,
     parse_transcript,
 )
@@ -75,13 +77,15 @@ class FoundImage:
     data: bytes
     mime_type: str
     tool_call_id: str | None
+    uri: str = field(repr=False)
+    """The image as the core's canonical data URI."""
 
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
 
     def data_uri(self) -> str:
-        return f"data:{self.mime_type};base64,{base64.b64encode(self.data).decode('ascii')}"
+        return self.uri
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -100,8 +104,8 @@ def find_generated_images(tool_trace: Sequence[Mapping[str, Any]]) -> list[Found
 
     Stop-gap until the core reports generated images as events of their own (issue #15's
     ``r1v4.GeneratedImage``): replace this one function with a read of those events. Anything
-    that does not decode to a known image format is ignored, so text that merely mentions a
-    data URI is not taken for an image.
+    that the core's image checks refuse (not a supported format, truncated) is ignored, so text
+    that merely mentions a data URI is not taken for an image.
     """
     found: list[FoundImage] = []
     seen: set[bytes] = set()
@@ -115,8 +119,13 @@ def find_generated_images(tool_trace: Sequence[Mapping[str, Any]]) -> list[Found
                 mime = detect_image_mime(data)
                 if mime is None or data in seen:
                     continue
+                try:
+                    # No size limit: the image is here already, and only shown or saved.
+                    uri = bytes_to_data_uri(data, max_bytes=max(len(data), 1))
+                except ImageError:
+                    continue
                 seen.add(data)
-                found.append(FoundImage(data, mime, step.get("id")))
+                found.append(FoundImage(data, mime, step.get("id"), uri))
     return found
 
 

@@ -361,3 +361,15 @@ def test_first_token_is_the_first_output_not_the_first_chunk(
     assert record["answer"] == "late" and server.request_count == len(replies)
     timings = record["timings"]
     assert timings["seconds"] >= timings["first_token_seconds"] >= HOLD
+
+
+def test_timeout_and_retries_default_to_the_cores_defaults() -> None:
+    import r1v4
+    from r1v4.cli import _parser
+
+    args = _parser().parse_args(["batch", "c.jsonl", "-o", "r.jsonl"])
+    options = BatchOptions(Path(), Path())
+    settings = r1v4.ClientSettings()
+    assert args.timeout == options.timeout == r1v4.DEFAULT_TIMEOUT == settings.timeout.read == 600
+    assert args.max_retries == options.max_retries == r1v4.DEFAULT_MAX_RETRIES
+    assert settings.retry.max_retries == r1v4.DEFAULT_MAX_RETRIES == 2

@@ -267,3 +267,42 @@ def test_any_other_unreadable_record_is_a_clear_error_naming_its_line(
     assert not out.exists()
     with pytest.raises(ReportError, match=f"^{re.escape(str(path))}:3: .*{field}"):
         render_report([path])
+
+
+def test_images_are_embedded_only_as_the_core_accepts_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+    import sys
+
+    from r1v4 import bytes_to_data_uri
+    from r1v4.report.records import find_generated_images
+    from r1v4.testing import make_image
+
+    whole = make_image("PNG", (20, 10))
+    torn = whole[: len(whole) // 2]  # a PNG signature, no end: the core refuses it
+    trace = [
+        {
+            "id": "c1",
+            "output": {"image": "data:image/png;base64," + base64.b64encode(torn).decode()},
+        },
+        {"id": "c2", "output": "saved: data:image/png;base64," + base64.b64encode(whole).decode()},
+    ]
+    (found,) = find_generated_images(trace)
+    assert (found.tool_call_id, found.data) == ("c2", whole)
+    assert found.data_uri() == bytes_to_data_uri(whole)
+
+    # Without Pillow, images are embedded as they are: a torn one is not embedded.
+    (tmp_path / "whole.png").write_bytes(whole)
+    (tmp_path / "torn.png").write_bytes(torn)
+    monkeypatch.setitem(sys.modules, "PIL", None)
+    page = Page(
+        render_html(
+            {"id": "x", "status": "ok"},
+            images=[str(tmp_path / "whole.png"), str(tmp_path / "torn.png")],
+        )
+    )
+    assert [a["src"] for a in page.all("img")] == [bytes_to_data_uri(whole)]
+    assert "torn.png — cannot be decoded (image bytes: truncated or corrupt PNG" in " ".join(
+        page.text
+    )
