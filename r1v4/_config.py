@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_MAX_IMAGE_BYTES",
+    "DEFAULT_MAX_RETRIES",
     "DEFAULT_MODEL",
     "DEFAULT_TIMEOUT",
     "HOSTED_HOSTS",
@@ -44,6 +45,9 @@ logger = logging.getLogger("r1v4")
 DEFAULT_BASE_URL = "https://api.skyworkmodel.ai/api/v1"
 DEFAULT_MODEL = "skywork/r1v4-lite"
 DEFAULT_TIMEOUT = 600.0
+"""Read timeout of a call, in seconds: R1V4 may think for minutes."""
+DEFAULT_MAX_RETRIES = 2
+"""Retries of a failed call (connection errors, 408, 409, 429, 5xx) after the first attempt."""
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_MAX_IMAGE_BYTES: int = 10 * 1024 * 1024
 """Largest image accepted by default, in (decoded) bytes."""
@@ -123,7 +127,7 @@ class ClientSettings:
         api_key: str | SecretStr | None = None,
         base_url: str | None = None,
         timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
-        max_retries: int = 2,
+        max_retries: int = DEFAULT_MAX_RETRIES,
         default_headers: Mapping[str, str] | None = None,
         tool_mode: ToolMode = "auto",
         stream_usage: bool = True,

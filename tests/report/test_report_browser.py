@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cdp import Browser
 
 from r1v4.cli import main
+from report.support.cdp import Browser
 
 pytestmark = pytest.mark.browser
 
@@ -119,7 +119,7 @@ def test_report_renders_every_section_decodes_images_and_runs_no_script(
 def test_a_missing_chromium_fails_loudly_not_skips(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from cdp import INSTALL, chromium_path
+    from report.support.cdp import INSTALL, chromium_path
 
     monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no chromium anywhere
     with pytest.raises(pytest.fail.Exception, match="absent") as info:
