@@ -34,7 +34,9 @@ from langchain_r1v4._messages import History, to_wire_messages
 from langchain_r1v4._outputs import StreamConverter, completion_to_result
 from r1v4 import (
     DEFAULT_BASE_URL,
+    DEFAULT_MAX_RETRIES,
     DEFAULT_MODEL,
+    DEFAULT_TIMEOUT,
     AsyncR1V4Client,
     ChatRequest,
     R1V4Client,
@@ -269,10 +271,10 @@ class ChatR1V4(BaseChatModel):
     stop: list[str] | str | None = None
     """Default stop sequences."""
 
-    timeout: float | None = 600.0
+    timeout: float | None = DEFAULT_TIMEOUT
     """Read timeout in seconds (connecting always times out after 10 s)."""
 
-    max_retries: int = 2
+    max_retries: int = DEFAULT_MAX_RETRIES
     """Maximum number of retries of connection errors, 429 and 5xx responses.
 
     Exponential backoff with jitter, honouring `Retry-After`; done once, in the core client.

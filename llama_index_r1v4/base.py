@@ -34,7 +34,9 @@ from llama_index_r1v4._responses import (
     completion_to_chat_response,
 )
 from r1v4 import (
+    DEFAULT_MAX_RETRIES,
     DEFAULT_MODEL,
+    DEFAULT_TIMEOUT,
     AsyncR1V4Client,
     ChatRequest,
     R1V4Client,
@@ -160,14 +162,14 @@ class R1V4(FunctionCallingLLM):
         description="The maximum number of tokens to generate; the server's default when None.",
     )
     timeout: float | None = Field(
-        default=600.0,
+        default=DEFAULT_TIMEOUT,
         description=(
             "The read timeout, in seconds, for API requests (R1V4 may think for minutes); "
             "connecting times out after 10 s."
         ),
     )
     max_retries: int = Field(
-        default=2,
+        default=DEFAULT_MAX_RETRIES,
         ge=0,
         description=(
             "The maximum number of retries of connection errors, 429 and 5xx responses, with "
@@ -215,8 +217,8 @@ class R1V4(FunctionCallingLLM):
         enable_search: bool | None = None,
         temperature: float | None = None,
         max_tokens: int | None = None,
-        timeout: float | None = 600.0,
-        max_retries: int = 2,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
         context_window: int = R1V4_CONTEXT_WINDOW,
         additional_kwargs: dict[str, Any] | None = None,
         default_headers: dict[str, str] | None = None,

@@ -10,7 +10,9 @@ from r1v4._client import AsyncR1V4Client, R1V4Client
 from r1v4._config import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_IMAGE_BYTES,
+    DEFAULT_MAX_RETRIES,
     DEFAULT_MODEL,
+    DEFAULT_TIMEOUT,
     ClientSettings,
     public_headers,
     resolve_api_key,
@@ -90,7 +92,14 @@ __version__ = "0.1.0"
 
 # The image helpers load on first use (PEP 562): most calls send no image, and the module is
 # among the costlier imports.
-_LAZY = {"aimage_to_data_uri", "detect_image_mime", "image_to_data_uri"}
+_LAZY = {
+    "aimage_to_data_uri",
+    "bytes_to_data_uri",
+    "detect_image_mime",
+    "image_to_data_uri",
+    "is_data_uri",
+    "is_remote_url",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -102,12 +111,21 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
-    from r1v4._images import aimage_to_data_uri, detect_image_mime, image_to_data_uri
+    from r1v4._images import (
+        aimage_to_data_uri,
+        bytes_to_data_uri,
+        detect_image_mime,
+        image_to_data_uri,
+        is_data_uri,
+        is_remote_url,
+    )
 
 __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_MAX_IMAGE_BYTES",
+    "DEFAULT_MAX_RETRIES",
     "DEFAULT_MODEL",
+    "DEFAULT_TIMEOUT",
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
@@ -167,11 +185,14 @@ __all__ = [
     "accumulate",
     "aimage_to_data_uri",
     "build_request",
+    "bytes_to_data_uri",
     "cached_clients",
     "detect_image_mime",
     "event_to_dict",
     "history_text",
     "image_to_data_uri",
+    "is_data_uri",
+    "is_remote_url",
     "parse_transcript",
     "plan_from_dicts",
     "plan_to_dicts",

@@ -11,7 +11,7 @@ import logging
 import os
 import warnings
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
 import httpx
@@ -23,11 +23,12 @@ from r1v4._retry import RetryPolicy
 from r1v4._types import ToolMode
 
 if TYPE_CHECKING:
-    from r1v4._types import ChatRequest
+    pass
 
 __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_MAX_IMAGE_BYTES",
+    "DEFAULT_MAX_RETRIES",
     "DEFAULT_MODEL",
     "DEFAULT_TIMEOUT",
     "HOSTED_HOSTS",
@@ -44,6 +45,9 @@ logger = logging.getLogger("r1v4")
 DEFAULT_BASE_URL = "https://api.skyworkmodel.ai/api/v1"
 DEFAULT_MODEL = "skywork/r1v4-lite"
 DEFAULT_TIMEOUT = 600.0
+"""Read timeout of a call, in seconds: R1V4 may think for minutes."""
+DEFAULT_MAX_RETRIES = 2
+"""Retries of a failed call (connection errors, 408, 409, 429, 5xx) after the first attempt."""
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_MAX_IMAGE_BYTES: int = 10 * 1024 * 1024
 """Largest image accepted by default, in (decoded) bytes."""
@@ -123,7 +127,7 @@ class ClientSettings:
         api_key: str | SecretStr | None = None,
         base_url: str | None = None,
         timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
-        max_retries: int = 2,
+        max_retries: int = DEFAULT_MAX_RETRIES,
         default_headers: Mapping[str, str] | None = None,
         tool_mode: ToolMode = "auto",
         stream_usage: bool = True,
@@ -185,16 +189,3 @@ class ClientSettings:
                 "r1v4: %s; retry %d of %d in %.2fs", exc, attempt + 1, self.retry.max_retries, delay
             )
         return delay
-
-    # Shortcuts to r1v4._request, where requests are built: what these settings would send.
-
-    def effective_tool_mode(self, request: ChatRequest) -> Literal["native", "prompted"]:
-        return _request.effective_tool_mode(self, request)
-
-    def coerce(
-        self, request: ChatRequest | Mapping[str, Any] | None, fields: dict[str, Any]
-    ) -> ChatRequest:
-        return _request.coerce(request, fields)
-
-    def prepare(self, request: ChatRequest) -> _request.Prepared:
-        return _request.prepare(self, request)

@@ -57,7 +57,8 @@ class RetryPolicy:
 
     __slots__ = ("backoff", "max_backoff", "max_retries")
 
-    def __init__(self, max_retries: int = 2, backoff: float = 0.5, max_backoff: float = 8.0):
+    # No defaults here: ClientSettings holds them (r1v4.DEFAULT_MAX_RETRIES).
+    def __init__(self, max_retries: int, backoff: float, max_backoff: float = 8.0):
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
         self.max_retries = max_retries

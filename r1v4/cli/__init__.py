@@ -10,14 +10,34 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 __all__ = ["main"]
 
 
+def _checked(name: str, convert: Callable[[str], float]) -> Callable[[str], float]:
+    """An argparse ``type`` for option ``name``: converted, then range-checked by the batch."""
+
+    def parse(text: str) -> float:
+        from .batch import check_option
+
+        try:
+            value = convert(text)
+        except ValueError:
+            kind = "a whole number" if convert is int else "a number"
+            raise argparse.ArgumentTypeError(f"must be {kind}, not {text!r}") from None
+        try:
+            check_option(name, value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{exc}, not {text!r}") from None
+        return value
+
+    return parse
+
+
 def _parser() -> argparse.ArgumentParser:
-    from r1v4 import DEFAULT_MODEL
+    from r1v4 import DEFAULT_MAX_RETRIES, DEFAULT_MODEL, DEFAULT_TIMEOUT
 
     from .batch import DEFAULT_CONCURRENCY
 
@@ -41,11 +61,22 @@ def _parser() -> argparse.ArgumentParser:
         "--base-url", default=None, help="default: SKYWORK_BASE_URL, else the hosted API"
     )
     batch.add_argument(
-        "--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="default: %(default)s"
+        "--concurrency",
+        type=_checked("concurrency", int),
+        default=DEFAULT_CONCURRENCY,
+        help="default: %(default)s",
     )
-    batch.add_argument("--max-retries", type=int, default=2, help="default: %(default)s")
     batch.add_argument(
-        "--timeout", type=float, default=600.0, help="read timeout, seconds (%(default)s)"
+        "--max-retries",
+        type=_checked("max_retries", int),
+        default=DEFAULT_MAX_RETRIES,
+        help="default: %(default)s",
+    )
+    batch.add_argument(
+        "--timeout",
+        type=_checked("timeout", float),
+        default=DEFAULT_TIMEOUT,
+        help="read timeout, seconds (%(default)s)",
     )
     batch.add_argument(
         "--shard", default=None, metavar="I/N", help="run only shard I of N (1 <= I <= N)"
@@ -97,6 +128,14 @@ def _batch(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:  # before the run's own handler was installed, or on Windows
         print("r1v4 batch: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+    if outcome.refused:
+        print(
+            f"r1v4 batch: error: the server refused the key ({outcome.refused}); check "
+            f"SKYWORK_API_KEY. {len(outcome.pending)} case(s) not run: run the same command "
+            "again once the key is right",
+            file=sys.stderr,
+        )
+        return outcome.exit_code
     summary = (
         f"r1v4 batch: {outcome.ok} ok, {outcome.failed} failed in this run, "
         f"{outcome.skipped} already done; {outcome.failed_in_file} failed in {args.output}"
@@ -113,11 +152,11 @@ def _batch(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from r1v4.report import write_report
+    from r1v4.report import ReportError, write_report
 
     try:
         summary = write_report(args.results, args.output, title=args.title)
-    except OSError as exc:
+    except (OSError, ReportError) as exc:
         print(f"r1v4 report: error: {exc}", file=sys.stderr)
         return 2
     print(

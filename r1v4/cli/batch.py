@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import math
 import signal
 import sys
 import time
@@ -18,19 +19,49 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
-from r1v4 import DEFAULT_MODEL, AsyncR1V4Client, ChunkAccumulator, build_request
+from r1v4 import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MODEL,
+    DEFAULT_TIMEOUT,
+    AsyncR1V4Client,
+    AuthenticationError,
+    ChatCompletionChunk,
+    ChunkAccumulator,
+    PermissionDeniedError,
+    build_request,
+    resolve_api_key,
+    resolve_base_url,
+)
 from r1v4.report.records import FORMAT, error_record, find_generated_images, reply_fields
 
 from .cases import Case, Shard, load_cases
 from .progress import Progress, make_progress
 from .results import ResultStore
 
-__all__ = ["BatchOptions", "BatchOutcome", "run_batch"]
+__all__ = ["BatchOptions", "BatchOutcome", "check_option", "run_batch"]
 
 DEFAULT_CONCURRENCY = 4
 EXIT_FAILURES = 1
+EXIT_REFUSED = 2
 _SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
+# Refusals of the key (or of what it may do): the same for every case, so they end the run.
+_REFUSALS = (AuthenticationError, PermissionDeniedError)
+
+
+def check_option(name: str, value: float) -> None:
+    """Raise ``ValueError`` (saying what is allowed) when option ``name`` is out of range."""
+    if name == "timeout":
+        if not 0 < value < math.inf:
+            raise ValueError("must be a number of seconds above 0")
+    elif name in ("concurrency", "max_retries"):
+        least = 1 if name == "concurrency" else 0
+        if value < least:
+            raise ValueError(f"must be at least {least}")
+    else:
+        raise KeyError(name)
 
 
 @dataclass
@@ -42,11 +73,19 @@ class BatchOptions:
     model: str = DEFAULT_MODEL
     base_url: str | None = None
     concurrency: int = DEFAULT_CONCURRENCY
-    max_retries: int = 2
-    timeout: float = 600.0
+    max_retries: int = DEFAULT_MAX_RETRIES
+    timeout: float = DEFAULT_TIMEOUT
     shard: Shard | None = None
     retry_failed: bool = False
     enable_search: bool | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("concurrency", "max_retries", "timeout"):
+            value = getattr(self, name)
+            try:
+                check_option(name, value)
+            except ValueError as exc:
+                raise ValueError(f"--{name.replace('_', '-')} {exc}, not {value!r}") from None
 
 
 @dataclass
@@ -60,9 +99,13 @@ class BatchOutcome:
     interrupted_by: str | None = None
     failed_in_file: int = 0
     pending: list[str] = field(default_factory=list)
+    refused: str | None = None
+    """Why the server refused the key, when it did (the run stopped there)."""
 
     @property
     def exit_code(self) -> int:
+        if self.refused is not None:
+            return EXIT_REFUSED
         if self.interrupted_by is not None:
             return _SIGNAL_EXIT.get(self.interrupted_by, 130)
         return EXIT_FAILURES if self.failed_in_file else 0
@@ -87,8 +130,18 @@ def _question(case: Case) -> str:
     return ""
 
 
+def _has_output(chunk: ChatCompletionChunk) -> bool:
+    # Not merely a chunk: the first is a role-only delta, and may be from an attempt that
+    # failed before the one that answered.
+    return any(c.delta.content or c.delta.reasoning or c.delta.events for c in chunk.choices)
+
+
 async def run_case(client: AsyncR1V4Client, case: Case, options: BatchOptions) -> dict[str, Any]:
-    """Run one case to its record (never raises for a failed call; cancellation propagates)."""
+    """Run one case to its record.
+
+    A failed call is a record; a refused key (:class:`r1v4.AuthenticationError`,
+    :class:`r1v4.PermissionDeniedError`) raises, as does cancellation.
+    """
     model = case.data.get("model") or options.model
     enable_search = case.data.get("enable_search", options.enable_search)
     started_at, t0 = _now(), time.monotonic()
@@ -100,9 +153,11 @@ async def run_case(client: AsyncR1V4Client, case: Case, options: BatchOptions) -
             model=model, messages=case.messages(), stream=True, enable_search=enable_search
         )
         async for chunk in client.stream(request):
-            if first_token is None and chunk.choices:
+            if first_token is None and _has_output(chunk):
                 first_token = time.monotonic() - t0
             acc.add(chunk)
+    except _REFUSALS:
+        raise
     except Exception as exc:  # a failed case is a record, never the end of the run
         error = error_record(exc)
     fields = reply_fields(acc.completion())
@@ -162,9 +217,15 @@ def _install_signals(on_signal: Callable[[str], None]) -> Callable[[], None]:
     return undo
 
 
+@dataclass
+class _Stop:
+    signal: str | None = None
+    refused: str | None = None
+
+
 async def _run(
     options: BatchOptions, store: ResultStore, todo: list[Case], progress: Progress
-) -> str | None:
+) -> _Stop:
     queue = collections.deque(todo)
     interrupted: list[str] = []
 
@@ -201,10 +262,24 @@ async def _run(
                 task.cancel()
             results = await asyncio.gather(*workers, return_exceptions=True)
             undo()
+        stop = _Stop(signal=interrupted[0] if interrupted else None)
         for result in results:
-            if isinstance(result, Exception):  # e.g. the disk is full: stop, loudly
+            if isinstance(result, _REFUSALS):
+                stop.refused = stop.refused or f"{type(result).__name__}: {result}"
+            elif isinstance(result, Exception):  # e.g. the disk is full: stop, loudly
                 raise result
-    return interrupted[0] if interrupted else None
+    return stop
+
+
+def _check_key(options: BatchOptions) -> None:
+    if resolve_api_key(None) is not None:
+        return
+    host = urlsplit(resolve_base_url(options.base_url)).hostname
+    if host == urlsplit(DEFAULT_BASE_URL).hostname:
+        raise ValueError(
+            f"SKYWORK_API_KEY is not set, and the hosted API ({host}) needs it: export it, or "
+            "give --base-url of a server that takes no key"
+        )
 
 
 def run_batch(options: BatchOptions, stream: IO[str] | None = None) -> BatchOutcome:
@@ -212,8 +287,7 @@ def run_batch(options: BatchOptions, stream: IO[str] | None = None) -> BatchOutc
 
     Progress goes to ``stream`` (default: standard error).
     """
-    if options.concurrency < 1:
-        raise ValueError("--concurrency must be at least 1")
+    _check_key(options)
     cases = load_cases(options.cases)
     if options.shard is not None:
         cases = options.shard.select(cases)
@@ -224,7 +298,8 @@ def run_batch(options: BatchOptions, stream: IO[str] | None = None) -> BatchOutc
         todo = [c for c in cases if not store.done(c.id, retry_failed=options.retry_failed)]
         outcome.skipped = len(cases) - len(todo)
         with make_progress(len(todo), outcome.skipped, stream or sys.stderr) as progress:
-            outcome.interrupted_by = asyncio.run(_run(options, store, todo, progress))
+            stop = asyncio.run(_run(options, store, todo, progress))
+        outcome.interrupted_by, outcome.refused = stop.signal, stop.refused
         outcome.ok, outcome.failed = progress.done, progress.failed
         outcome.pending = [c.id for c in cases if c.id not in store.records]
         outcome.failed_in_file = sum(

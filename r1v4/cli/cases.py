@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from r1v4 import is_data_uri, is_remote_url
+
 __all__ = [
     "Case",
     "CaseError",
@@ -68,13 +70,8 @@ class Case:
         return messages
 
 
-def _is_reference(ref: str) -> bool:
-    lowered = ref[:8].lower()
-    return lowered.startswith(("data:", "http://", "https://"))
-
-
 def _resolve(ref: str, base_dir: Path) -> str:
-    if _is_reference(ref):
+    if is_data_uri(ref) or is_remote_url(ref):
         return ref
     path = Path(ref).expanduser()
     return str(path if path.is_absolute() else base_dir / path)

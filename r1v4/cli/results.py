@@ -3,14 +3,16 @@
 Crash safety comes from three rules: a record is written with a single ``write`` of the whole
 line (newline included) on an ``O_APPEND`` descriptor and ``fsync``-ed before the next one; a
 rewrite (``--retry-failed`` dropping failed lines) goes to a temporary file that replaces the
-old one atomically; and on opening, anything after the last newline — a line torn by a crash
-mid-write — is cut off, so every earlier line stays whole and the torn case simply runs again.
+old one atomically (a temporary file left by a crash before the rename is removed on the next
+open); and on opening, anything after the last newline — a line torn by a crash mid-write — is
+cut off, so every earlier line stays whole and the torn case simply runs again.
 Generated images are written (and synced) before the line that references them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -19,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from r1v4.report.records import parse_lines
+from r1v4.report.records import parse_lines, record_of
 
 __all__ = ["ResultStore", "StoreError"]
 
@@ -48,35 +50,68 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
+def _lock(lock_path: Path, path: Path) -> int:
+    """An open descriptor of ``lock_path``, locked for this process alone."""
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; one run per file is on the user
+        return fd
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StoreError(f"{path} is being written by another r1v4 batch run") from None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def _safe_name(case_id: str) -> str:
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", case_id).strip("._")[:60]
-    return cleaned or "case"
+    """A folder name for a case: readable, and distinct per id even where the readable part is
+    not ("a/b", "a b" and "a_b" clean to the same text, long ids to the same prefix)."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", case_id).strip("._")[:60] or "case"
+    digest = hashlib.sha256(case_id.encode("utf-8")).hexdigest()[:10]
+    return f"{cleaned}-{digest}"
 
 
 class ResultStore:
-    """An open results file: what is done, and an append that survives a crash."""
+    """An open results file: what is done, and an append that survives a crash.
+
+    One run at a time holds ``RESULTS.jsonl.lock`` (a lock of its own rather than one on the
+    results file, which a rewrite replaces with another file) for as long as the store is open.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.images_root = self.path.with_name(self.path.name + ".images")
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        self._lock_fd = _lock(self.lock_path, self.path)
         try:
-            self._lock()
+            self._remove_stale_temps()
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        except BaseException:
+            os.close(self._lock_fd)
+            raise
+        try:
             self.records = self._load()
         except BaseException:
-            os.close(self._fd)
+            self.close()
             raise
 
-    def _lock(self) -> None:
-        try:
-            import fcntl
-        except ImportError:  # Windows: no advisory locks; one run per file is on the user
-            return
-        try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise StoreError(f"{self.path} is being written by another r1v4 batch run") from None
+    def _temp_path(self) -> Path:
+        return self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+
+    def _remove_stale_temps(self) -> None:
+        # A rewrite that died before its rename left its temporary file; holding the lock, no
+        # live run can be writing one for this results file now.
+        stale = re.compile(rf"\.{re.escape(self.path.name)}\.\d+\.tmp")
+        for entry in self.path.parent.iterdir():
+            if stale.fullmatch(entry.name):
+                log.warning("%s: removing %s, left by an interrupted rewrite", self.path, entry)
+                entry.unlink(missing_ok=True)
 
     def _load(self) -> dict[str, dict[str, Any]]:
         data = self.path.read_bytes()
@@ -105,26 +140,36 @@ class ResultStore:
 
     def drop_failed(self, case_ids: set[str]) -> int:
         """Rewrite the file without the failed records of ``case_ids`` (they are about to run
-        again), atomically: a crash leaves either the old file or the new one."""
+        again), atomically: a crash leaves either the old file or the new one.
+
+        Every other line is kept byte for byte, lines this version cannot read included.
+        """
         dropped = {cid for cid in case_ids if self.records.get(cid, {}).get("status", "ok") != "ok"}
         if not dropped:
             return 0
-        lines = [
-            json.dumps(record, ensure_ascii=False) + "\n"
-            for cid, record in self.records.items()
-            if cid not in dropped
-        ]
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        with open(tmp, "w", encoding="utf-8") as out:
-            out.writelines(lines)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, self.path)
+        kept = bytearray()
+        with open(self.path, "rb") as old:
+            for line in old:  # split on b"\n" only, endings kept
+                record = record_of(line)
+                if record is None or record["id"] not in dropped:
+                    kept += line
+        tmp = self._temp_path()
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                _write_all(fd, bytes(kept))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise StoreError(f"cannot rewrite {self.path}: {exc}") from exc
         _fsync_dir(self.path.parent)
-        # The lock and the descriptor follow the new file.
+        # Appends go to the new file; the lock (on the lock file) was held throughout.
         os.close(self._fd)
         self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND)
-        self._lock()
         for cid in dropped:
             del self.records[cid]
         return len(dropped)
@@ -152,8 +197,9 @@ class ResultStore:
         self.records[record["id"]] = record
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            os.close(self._fd)
+        for fd in (self._fd, self._lock_fd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def __enter__(self) -> ResultStore:
         return self

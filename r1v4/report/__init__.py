@@ -15,10 +15,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .records import ReportError
+
 if TYPE_CHECKING:
     from r1v4 import ChatCompletion
 
-__all__ = ["load_run", "render_html", "render_report", "write_report"]
+__all__ = ["ReportError", "load_run", "render_html", "render_report", "write_report"]
 
 
 def render_html(
@@ -55,7 +57,12 @@ def render_report(paths: Iterable[str | Path], *, title: str | None = None) -> s
 def write_report(
     paths: Iterable[str | Path], output: str | Path, *, title: str | None = None
 ) -> dict[str, Any]:
-    """Write the report of ``paths`` to ``output``; return its summary counts."""
+    """Write the report of ``paths`` to ``output``; return its summary counts.
+
+    Raises:
+        ReportError: a record cannot be shown (the message names its file and line); nothing
+            is written then.
+    """
     from ._html import render_run
 
     html, summary = render_run([Path(p) for p in paths], title=title)

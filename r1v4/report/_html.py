@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import base64
 import collections
+import contextlib
 import io
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
-from r1v4 import ChatCompletion, detect_image_mime
+from r1v4 import (
+    ChatCompletion,
+    ImageError,
+    bytes_to_data_uri,
+    detect_image_mime,
+    is_data_uri,
+    is_remote_url,
+)
 
-from .records import find_generated_images, read_records, reply_fields
+from .records import ReportError, find_generated_images, read_numbered_records, reply_fields
 
 _THUMB = (360, 360)
 # Without Pillow an image is embedded as it is, up to this size.
@@ -37,15 +45,17 @@ _env = jinja2.Environment(
 
 def _thumbnail(data: bytes) -> tuple[str | None, str | None]:
     """``(data URI, None)`` of a small copy, or ``(None, why not)``."""
-    mime = detect_image_mime(data)
-    if mime is None:
+    if detect_image_mime(data) is None:
         return None, "not a supported image"
     try:
         from PIL import Image
     except ImportError:
         if len(data) > _MAX_RAW_EMBED:
             return None, "too large to embed without Pillow"
-        return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}", None
+        try:
+            return bytes_to_data_uri(data, max_bytes=_MAX_RAW_EMBED), None
+        except ImageError as exc:  # truncated or corrupt: the browser could not show it either
+            return None, f"cannot be decoded ({exc})"
     try:
         with Image.open(io.BytesIO(data)) as img:
             img.thumbnail(_THUMB)
@@ -53,26 +63,24 @@ def _thumbnail(data: bytes) -> tuple[str | None, str | None]:
             out = io.BytesIO()
             if has_alpha:
                 img.convert("RGBA").save(out, "PNG", optimize=True)
-                mime = "image/png"
             else:
                 img.convert("RGB").save(out, "JPEG", quality=82)
-                mime = "image/jpeg"
     except Exception as exc:  # Pillow raises many kinds for a broken file
         return None, f"cannot be decoded ({type(exc).__name__})"
-    return f"data:{mime};base64,{base64.b64encode(out.getvalue()).decode('ascii')}", None
+    return bytes_to_data_uri(out.getvalue()), None
 
 
 def _image_view(ref: str, base_dir: Path | None) -> dict[str, Any]:
     """An input or generated image: a thumbnail, or a link/label with the reason there is none."""
     view: dict[str, Any] = {"label": ref, "src": None, "link": None, "problem": None}
-    if ref[:5].lower() == "data:":
+    if is_data_uri(ref):
         view["label"] = ref[: ref.find(",")] if "," in ref else "data URI"
         try:
             data = base64.b64decode(ref.partition(",")[2], validate=False)
         except ValueError:
             view["problem"] = "bad base64"
             return view
-    elif ref[:8].lower().startswith(("http://", "https://")):
+    elif is_remote_url(ref):
         view["link"] = ref  # never fetched: the page loads nothing from the network
         view["problem"] = "remote image, not embedded"
         return view
@@ -111,7 +119,7 @@ def _args(value: Any) -> str:
 
 def _http_url(url: Any) -> str | None:
     """Only http(s) links are clickable: a ``javascript:`` URL from a web page stays text."""
-    if isinstance(url, str) and url[:8].lower().startswith(("http://", "https://")):
+    if isinstance(url, str) and is_remote_url(url):
         return url
     return None
 
@@ -131,35 +139,105 @@ def _source_view(source: Mapping[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------- records
 
 
+class _FieldError(Exception):
+    """A record's field that cannot be shown; :func:`_blame` names the line."""
+
+    def __init__(self, field: str, cause: Exception) -> None:
+        super().__init__(field, cause)
+        self.field = field
+        self.cause = cause
+
+
+@contextlib.contextmanager
+def _reading(field: str) -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        raise _FieldError(field, exc) from exc
+
+
+@contextlib.contextmanager
+def _blame(record: Mapping[str, Any]) -> Iterator[None]:
+    """Any failure to show ``record`` as a :class:`ReportError` naming its file and line."""
+    source, line = record.get("_source"), record.get("_line")
+    where = f"{source}:{line}" if source and line else "the record"
+    where += f": record {record.get('id')!r}"
+    try:
+        yield
+    except _FieldError as exc:
+        cause = exc.cause
+        raise ReportError(
+            f"{where}: {exc.field!r} cannot be shown ({type(cause).__name__}: {cause})"
+        ) from cause
+    except Exception as exc:
+        raise ReportError(f"{where}: cannot be shown ({type(exc).__name__}: {exc})") from exc
+
+
+def _mapping(value: Any) -> Mapping[str, Any] | None:
+    """``value`` if it is a mapping: a field of another type (hand-written, another tool's) is
+    shown as absent rather than taken apart."""
+    return value if isinstance(value, Mapping) else None
+
+
+def _items(record: Mapping[str, Any], field: str) -> Sequence[Any]:
+    value = record.get(field)
+    if value is None:
+        return ()
+    if not isinstance(value, (list, tuple)):
+        raise _FieldError(field, TypeError(f"a list was expected, not {type(value).__name__}"))
+    return value
+
+
+def _error(record: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The record's error with every key the template reads; a bare string is its message."""
+    error = record.get("error")
+    if isinstance(error, str):
+        error = {"message": error} if error.strip() else None
+    error = _mapping(error)
+    if not error:
+        return None
+    # Records written by hand or by other tools may lack keys the template reads.
+    return {**dict.fromkeys(("type", "status_code", "code", "message", "request_id")), **error}
+
+
 def _case_view(n: int, record: Mapping[str, Any], base_dir: Path | None) -> dict[str, Any]:
     generated = []
-    for image in record.get("generated_images") or ():
-        ref = image.get("path") or image.get("data_uri") or ""
-        view = _image_view(ref, base_dir)
-        view["label"] = image.get("path") or f"{image.get('mime_type')} image"
-        generated.append(view)
-    steps = [
-        {
-            "name": step.get("name"),
-            "tag": step.get("tag"),
-            "args": _args(step.get("args")),
-            "output": None if step.get("output") is None else _pretty(step.get("output")),
-            "sources": [_source_view(s) for s in step.get("sources") or ()],
-        }
-        for step in record.get("tool_trace") or ()
-    ]
-    plan = [
-        {
-            "description": step.get("description"),
-            "tool_name": step.get("tool_name"),
-            "parameters": _pretty(step.get("parameters")),
-        }
-        for step in record.get("plan") or ()
-    ]
-    error = record.get("error")
-    if error:  # records written by hand or by other tools may lack keys the template reads
-        error = {**dict.fromkeys(("type", "status_code", "code", "message", "request_id")), **error}
-    timings = record.get("timings")
+    with _reading("generated_images"):
+        for image in _items(record, "generated_images"):
+            ref = image.get("path") or image.get("data_uri") or ""
+            view = _image_view(ref, base_dir)
+            view["label"] = image.get("path") or f"{image.get('mime_type')} image"
+            generated.append(view)
+    with _reading("tool_trace"):
+        steps = [
+            {
+                "name": step.get("name"),
+                "tag": step.get("tag"),
+                "args": _args(step.get("args")),
+                "output": None if step.get("output") is None else _pretty(step.get("output")),
+                "sources": [_source_view(s) for s in step.get("sources") or ()],
+            }
+            for step in _items(record, "tool_trace")
+        ]
+    with _reading("plan"):
+        plan = [
+            {
+                "description": step.get("description"),
+                "tool_name": step.get("tool_name"),
+                "parameters": _pretty(step.get("parameters")),
+            }
+            for step in _items(record, "plan")
+        ]
+    with _reading("images"):
+        inputs = [_image_view(ref, base_dir) for ref in _items(record, "images")]
+    with _reading("sources"):
+        sources = [_source_view(s) for s in _items(record, "sources")]
+    with _reading("transcript_issues"):
+        issues = [
+            {"kind": issue.get("kind"), "detail": issue.get("detail")}
+            for issue in _items(record, "transcript_issues")
+        ]
+    timings = _mapping(record.get("timings"))
     if timings:
         timings = {"seconds": None, "first_token_seconds": None, **timings}
     return {
@@ -168,19 +246,19 @@ def _case_view(n: int, record: Mapping[str, Any], base_dir: Path | None) -> dict
         "status": record.get("status"),
         "model": record.get("model"),
         "question": record.get("question") or "",
-        "inputs": [_image_view(ref, base_dir) for ref in record.get("images") or ()],
+        "inputs": inputs,
         "reasoning": record.get("reasoning") or "",
         "steps": steps,
         "generated": generated,
-        "sources": [_source_view(s) for s in record.get("sources") or ()],
+        "sources": sources,
         "has_plan": record.get("plan") is not None,
         "plan": plan,
         "answer": record.get("answer") or "",
-        "usage": record.get("usage"),
+        "usage": _mapping(record.get("usage")),
         "timings": timings,
-        "stats": record.get("stats") or {},
-        "issues": record.get("transcript_issues") or [],
-        "error": error or None,
+        "stats": _mapping(record.get("stats")) or {},
+        "issues": issues,
+        "error": _error(record),
         "source_file": record.get("_source"),
     }
 
@@ -191,15 +269,16 @@ def _summary(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     tokens = collections.Counter[str]()
     rounds = answered = 0
     for record in records:
-        stats = record.get("stats") or {}
-        rounds += int(stats.get("rounds") or 0)
-        answered += bool(stats.get("has_final_answer"))
-        tools.update(str(t) for t in stats.get("tools_used") or ())
-        for key, value in (record.get("usage") or {}).items():
+        with _blame(record), _reading("stats"):
+            stats = _mapping(record.get("stats")) or {}
+            rounds += int(stats.get("rounds") or 0)
+            answered += bool(stats.get("has_final_answer"))
+            tools.update(str(t) for t in stats.get("tools_used") or ())
+        for key, value in (_mapping(record.get("usage")) or {}).items():
             if isinstance(value, int):
                 tokens[key] += value
         if record.get("status") != "ok":
-            errors[str((record.get("error") or {}).get("type") or "unknown")] += 1
+            errors[str((_error(record) or {}).get("type") or "unknown")] += 1
     cases = len(records)
     return {
         "cases": cases,
@@ -226,9 +305,10 @@ def load_run(paths: Iterable[str | Path]) -> tuple[list[dict[str, Any]], dict[st
     for index, path in enumerate(paths):
         path = Path(path)
         files.append(str(path))
-        for record in read_records(path, vendor=True):
+        for number, record in read_numbered_records(path, vendor=True):
             lines += 1
             record["_source"] = str(path)
+            record["_line"] = number
             record["_base_dir"] = path.resolve().parent
             line = record.get("line")
             record["_order"] = (index, line if isinstance(line, int) else 0)
@@ -243,7 +323,10 @@ def _render(
     records: Sequence[Mapping[str, Any]], title: str, files: Sequence[str], lines: int
 ) -> tuple[str, dict[str, Any]]:
     summary = _summary(records)
-    cases = [_case_view(n, r, r.get("_base_dir")) for n, r in enumerate(records, 1)]
+    cases = []
+    for n, record in enumerate(records, 1):
+        with _blame(record):
+            cases.append(_case_view(n, record, record.get("_base_dir")))
     html = _env.get_template("report.html.j2").render(
         title=title, summary=summary, cases=cases, files=files, lines=lines
     )

@@ -22,7 +22,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +31,12 @@ from r1v4 import (
     AssistantMessage,
     ChatCompletion,
     Choice,
+    ImageError,
     R1V4Error,
     ReasoningDelta,
     Trace,
     Usage,
+    bytes_to_data_uri,
     detect_image_mime,
     parse_transcript,
 )
@@ -42,11 +44,15 @@ from r1v4 import (
 __all__ = [
     "FORMAT",
     "FoundImage",
+    "ReportError",
     "error_record",
     "find_generated_images",
     "from_vendor_line",
+    "numbered_records",
     "parse_lines",
+    "read_numbered_records",
     "read_records",
+    "record_of",
     "reply_fields",
     "round_stats",
     "usage_dict",
@@ -60,6 +66,10 @@ log = logging.getLogger("r1v4.report")
 _DATA_URI = re.compile(r"data:(image/[A-Za-z0-9.+-]+);base64,([A-Za-z0-9+/=\s]+)")
 
 
+class ReportError(ValueError):
+    """A record that cannot be shown as written (the message names its file and line)."""
+
+
 @dataclass(frozen=True, slots=True)
 class FoundImage:
     """An image the server's agent produced, found in a tool observation."""
@@ -67,13 +77,15 @@ class FoundImage:
     data: bytes
     mime_type: str
     tool_call_id: str | None
+    uri: str = field(repr=False)
+    """The image as the core's canonical data URI."""
 
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
 
     def data_uri(self) -> str:
-        return f"data:{self.mime_type};base64,{base64.b64encode(self.data).decode('ascii')}"
+        return self.uri
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -92,8 +104,8 @@ def find_generated_images(tool_trace: Sequence[Mapping[str, Any]]) -> list[Found
 
     Stop-gap until the core reports generated images as events of their own (issue #15's
     ``r1v4.GeneratedImage``): replace this one function with a read of those events. Anything
-    that does not decode to a known image format is ignored, so text that merely mentions a
-    data URI is not taken for an image.
+    that the core's image checks refuse (not a supported format, truncated) is ignored, so text
+    that merely mentions a data URI is not taken for an image.
     """
     found: list[FoundImage] = []
     seen: set[bytes] = set()
@@ -107,8 +119,13 @@ def find_generated_images(tool_trace: Sequence[Mapping[str, Any]]) -> list[Found
                 mime = detect_image_mime(data)
                 if mime is None or data in seen:
                     continue
+                try:
+                    # No size limit: the image is here already, and only shown or saved.
+                    uri = bytes_to_data_uri(data, max_bytes=max(len(data), 1))
+                except ImageError:
+                    continue
                 seen.add(data)
-                found.append(FoundImage(data, mime, step.get("id")))
+                found.append(FoundImage(data, mime, step.get("id"), uri))
     return found
 
 
@@ -235,9 +252,24 @@ def from_vendor_line(data: Mapping[str, Any], name: str) -> dict[str, Any] | Non
     }
 
 
-def parse_lines(data: bytes, source: Path, *, vendor: bool = False) -> list[dict[str, Any]]:
-    """The records in whole lines of a results file (a line that is not one is logged);
-    with ``vendor``, lines of the vendor's batch scripts are read too."""
+def _is_record(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("id"), str)
+
+
+def record_of(line: bytes) -> dict[str, Any] | None:
+    """The result record one line holds (a JSON object with a string ``id``), else ``None``."""
+    try:
+        value = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return value if _is_record(value) else None
+
+
+def numbered_records(
+    data: bytes, source: Path, *, vendor: bool = False
+) -> list[tuple[int, dict[str, Any]]]:
+    """The records in whole lines of a results file with their line numbers (a line that is
+    not one is logged); with ``vendor``, lines of the vendor's batch scripts are read too."""
     records = []
     for number, line in enumerate(data.split(b"\n"), 1):
         if not line.strip():
@@ -249,17 +281,30 @@ def parse_lines(data: bytes, source: Path, *, vendor: bool = False) -> list[dict
             continue
         if isinstance(record, dict) and "id" not in record and vendor:
             record = from_vendor_line(record, f"{source.name}:{number}")
-        if isinstance(record, dict) and isinstance(record.get("id"), str):
-            records.append(record)
+        if _is_record(record):
+            records.append((number, record))
         else:
             log.warning("%s:%d: not a result record, ignored", source, number)
     return records
 
 
-def read_records(path: str | Path, *, vendor: bool = False) -> list[dict[str, Any]]:
-    """Every whole record of a results file, in file order (a torn last line is skipped)."""
+def parse_lines(data: bytes, source: Path, *, vendor: bool = False) -> list[dict[str, Any]]:
+    """The records of :func:`numbered_records`, without their numbers."""
+    return [record for _, record in numbered_records(data, source, vendor=vendor)]
+
+
+def read_numbered_records(
+    path: str | Path, *, vendor: bool = False
+) -> list[tuple[int, dict[str, Any]]]:
+    """Every whole record of a results file with its line number, in file order (a torn last
+    line is skipped)."""
     path = Path(path)
     data = path.read_bytes()
     if not data.endswith(b"\n") and not vendor:
         data = data[: data.rfind(b"\n") + 1]
-    return parse_lines(data, path, vendor=vendor)
+    return numbered_records(data, path, vendor=vendor)
+
+
+def read_records(path: str | Path, *, vendor: bool = False) -> list[dict[str, Any]]:
+    """Every whole record of a results file, in file order (a torn last line is skipped)."""
+    return [record for _, record in read_numbered_records(path, vendor=vendor)]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from batch_helpers import KEY
 
+from cli.support import KEY
 from r1v4.testing import LocalR1V4Server
 
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 import base64
 import io
 import json
+import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
-from batch_helpers import GENERATED, KEY, Faults, read_lines, write_cases
 
+from cli.support import GENERATED, KEY, Faults, read_lines, write_cases
+from r1v4 import DEFAULT_BASE_URL
 from r1v4.cli import main
 from r1v4.cli.batch import DEFAULT_CONCURRENCY, BatchOptions
 from r1v4.cli.progress import make_progress
-from r1v4.testing import LocalR1V4Server, make_image
+from r1v4.testing import LocalR1V4Server, Reply, answer, make_image
 
 
 @pytest.fixture
@@ -143,19 +146,21 @@ def test_the_key_is_written_nowhere(
     Faults().install(server)
     out = tmp_path / "results.jsonl"
     batch(server, dataset, out)
-    # A wrong key: every case fails with AuthenticationError, whose text must not hold it either.
+    # A wrong key: the run stops at the server's AuthenticationError, whose text (shown, and
+    # in no file) must not hold it either.
     monkeypatch.setenv("SKYWORK_API_KEY", KEY + "-wrong")
     wrong = tmp_path / "wrong.jsonl"
-    batch(server, dataset, wrong)
-    assert {r["error"]["type"] for r in read_lines(wrong) if r["id"] != "bad-image"} == {
-        "AuthenticationError"
-    }
+    assert batch(server, dataset, wrong) == 2
+    refused = capsys.readouterr().err
+    assert "AuthenticationError" in refused
+    assert all(r["id"] == "bad-image" for r in read_lines(wrong))  # refusals are no records
     assert main(["report", str(out), str(wrong), "-o", str(tmp_path / "report.html")]) == 0
     captured = capsys.readouterr()
+    shown = refused + captured.out + captured.err
     files = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert len(files) >= 5  # results, images, report, the cases
     for secret in (KEY, KEY + "-wrong", KEY[-12:]):
-        assert secret not in captured.out + captured.err
+        assert secret not in shown
         for path in files:
             assert secret.encode() not in path.read_bytes(), path
 
@@ -205,3 +210,166 @@ def test_defaults_and_progress_forms() -> None:
     shown = terminal.getvalue()
     assert "1/1" in shown and "failed=1" in shown and "tokens=5" in shown
     assert "x failed: ServerError: boom" in shown
+
+
+@pytest.fixture
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Name resolution of any host but loopback fails (and is recorded), so a test of the hosted
+    default can never reach it."""
+    real = socket.getaddrinfo
+    asked: list[str] = []
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if name not in ("localhost", "::1") and not name.startswith("127."):
+            asked.append(name)
+            raise socket.gaierror(socket.EAI_NONAME, f"{name}: not resolved in tests")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return asked
+
+
+def test_no_key_for_the_hosted_api_refuses_to_start(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    loopback_only: list[str],
+) -> None:
+    monkeypatch.delenv("SKYWORK_API_KEY", raising=False)
+    monkeypatch.delenv("SKYWORK_BASE_URL", raising=False)
+    cases = write_cases(tmp_path / "c.jsonl", [{"question": f"q{i}"} for i in range(3)])
+    out = tmp_path / "r.jsonl"
+    for extra in ([], ["--base-url", DEFAULT_BASE_URL]):
+        assert main(["batch", str(cases), "-o", str(out), *extra]) == 2
+        err = capsys.readouterr().err
+        assert "r1v4 batch: error:" in err and "SKYWORK_API_KEY is not set" in err
+        assert "Traceback" not in err
+    assert loopback_only == []  # nothing was sent, not even a name looked up
+    assert not out.exists()
+
+
+def test_a_server_without_keys_needs_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SKYWORK_API_KEY", raising=False)
+    with LocalR1V4Server(api_key=None, scenario="agent") as open_server:  # no auth
+        cases = write_cases(tmp_path / "c.jsonl", [{"question": "q"}])
+        out = tmp_path / "r.jsonl"
+        assert main(["batch", str(cases), "-o", str(out), "--base-url", open_server.base_url]) == 0
+    assert [r["status"] for r in read_lines(out)] == ["ok"]
+
+
+def test_a_wrong_key_stops_the_run_at_the_first_refusal_and_a_rerun_does_every_case(
+    server: LocalR1V4Server,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    Faults().install(server)
+    cases = write_cases(tmp_path / "c.jsonl", [{"question": f"q{i}"} for i in range(10)])
+    out = tmp_path / "r.jsonl"
+    monkeypatch.setenv("SKYWORK_API_KEY", KEY + "-wrong")
+    assert batch(server, cases, out, "--concurrency", "1") == 2
+    err = capsys.readouterr().err
+    assert "AuthenticationError" in err and "SKYWORK_API_KEY" in err
+    assert "10 case(s) not run" in err and "run the same command again" in err
+    assert server.request_count == 1  # stopped at the first refusal
+    assert read_lines(out) == []  # a refused key is no per-case failure
+
+    monkeypatch.setenv("SKYWORK_API_KEY", KEY)
+    assert batch(server, cases, out, "--concurrency", "1") == 0
+    assert sorted(r["question"] for r in read_lines(out)) == sorted(f"q{i}" for i in range(10))
+    assert server.request_count == 11
+
+
+def test_permission_denied_stops_the_run_too_and_keeps_what_was_done(
+    server: LocalR1V4Server, key_env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    faults = Faults()
+    server.enqueue(faults, Reply(status=403, body={"error": {"message": "model not allowed"}}))
+    faults.install(server)
+    cases = write_cases(tmp_path / "c.jsonl", [{"question": f"q{i}"} for i in range(6)])
+    out = tmp_path / "r.jsonl"
+    assert batch(server, cases, out, "--concurrency", "1") == 2
+    err = capsys.readouterr().err
+    assert "PermissionDeniedError" in err and "model not allowed" in err
+    assert "5 case(s) not run" in err
+    assert [r["status"] for r in read_lines(out)] == ["ok"]
+    assert server.request_count == 2
+    assert batch(server, cases, out, "--concurrency", "1") == 0
+    assert len(read_lines(out)) == 6 and server.request_count == 7  # q1 to q5 ran again
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--timeout", "0", "a number of seconds above 0"),
+        ("--timeout", "-5", "a number of seconds above 0"),
+        ("--timeout", "nan", "a number of seconds above 0"),
+        ("--timeout", "inf", "a number of seconds above 0"),
+        ("--timeout", "soon", "a number"),
+        ("--max-retries", "-1", "at least 0"),
+        ("--concurrency", "0", "at least 1"),
+        ("--concurrency", "two", "a whole number"),
+    ],
+)
+def test_out_of_range_options_are_argparse_errors(
+    server: LocalR1V4Server,
+    key_env: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    option: str,
+    value: str,
+    message: str,
+) -> None:
+    cases = write_cases(tmp_path / "c.jsonl", [{"question": "q"}])
+    with pytest.raises(SystemExit) as info:
+        batch(server, cases, tmp_path / "r.jsonl", option, value)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"r1v4 batch: error: argument {option}: must be {message}, not {value!r}" in err, err
+    assert server.request_count == 0
+    if value not in ("soon", "two"):  # the same range check for BatchOptions
+        number = float(value) if option == "--timeout" else int(value)
+        with pytest.raises(ValueError, match=f"{option} must be {message}, not {number!r}"):
+            BatchOptions(cases, tmp_path / "r.jsonl", **{option[2:].replace("-", "_"): number})
+
+
+HOLD = 0.4  # seconds the server holds back the first output: a lower bound, never an upper one
+
+
+@pytest.mark.parametrize(
+    "replies",
+    [
+        # The role chunk at once, the output after a stall.
+        [Reply(content=answer("late"), reasoning="thinking", stall_after=1, stall_seconds=HOLD)],
+        # A first attempt that sends the role chunk and dies; the retry starts late.
+        [
+            Reply(content=answer("lost"), drop_after=1),
+            Reply(content=answer("late"), first_byte_delay=HOLD),
+        ],
+    ],
+    ids=["role-chunk-first", "failed-attempt-first"],
+)
+def test_first_token_is_the_first_output_not_the_first_chunk(
+    server: LocalR1V4Server, key_env: str, tmp_path: Path, replies: list[Reply]
+) -> None:
+    server.enqueue(*replies)
+    cases = write_cases(tmp_path / "c.jsonl", [{"question": "q"}])
+    out = tmp_path / "r.jsonl"
+    assert batch(server, cases, out) == 0
+    (record,) = read_lines(out)
+    assert record["answer"] == "late" and server.request_count == len(replies)
+    timings = record["timings"]
+    assert timings["seconds"] >= timings["first_token_seconds"] >= HOLD
+
+
+def test_timeout_and_retries_default_to_the_cores_defaults() -> None:
+    import r1v4
+    from r1v4.cli import _parser
+
+    args = _parser().parse_args(["batch", "c.jsonl", "-o", "r.jsonl"])
+    options = BatchOptions(Path(), Path())
+    settings = r1v4.ClientSettings()
+    assert args.timeout == options.timeout == r1v4.DEFAULT_TIMEOUT == settings.timeout.read == 600
+    assert args.max_retries == options.max_retries == r1v4.DEFAULT_MAX_RETRIES
+    assert settings.retry.max_retries == r1v4.DEFAULT_MAX_RETRIES == 2

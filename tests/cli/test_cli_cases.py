@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from batch_helpers import write_cases
 
+from cli.support import write_cases
 from r1v4.cli.cases import CaseError, load_cases, parse_shard
 
 # The vendor's own test_cases.jsonl shape (SkyworkAI/Skywork-R1V, r1v4/): "" means no image.

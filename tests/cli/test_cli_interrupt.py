@@ -1,7 +1,10 @@
 """The issue's proof: 50 cases with faults at concurrency 8, a real SIGINT halfway, a resume.
 
 The batch runs as a subprocess of the ``r1v4`` console script against the local server in this
-process, so the signal, the exit code and the file on disk are exactly what a user gets.
+process, so the signal, the exit code and the file on disk are exactly what a user gets. The
+signal lands at a state fixed in advance, not at a moment: the server answers the first cases and
+holds every later one, and the signal is sent once the answered ones are on disk and every worker
+is waiting on a held case.
 """
 
 from __future__ import annotations
@@ -10,11 +13,11 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from batch_helpers import KEY, Faults, r1v4_script, read_lines, write_cases
-
+from cli.support import KEY, Faults, r1v4_script, read_lines, write_cases
 from r1v4.cli.cases import load_cases
 from r1v4.testing import LocalR1V4Server, make_image
 
@@ -71,19 +74,37 @@ def lines_in(path: Path) -> int:
         return 0
 
 
+def from_case(n: int) -> Callable[[str], bool]:
+    """Hold the questions ``"<word> <i>..."`` with ``i >= n``."""
+    return lambda question: int(question.split()[1]) >= n
+
+
+def wait_until_held(
+    proc: subprocess.Popen[str], out: Path, faults: Faults, lines: int, held: int
+) -> None:
+    """Until ``lines`` lines are on disk and ``held`` requests are held; the deadline is only
+    there to fail loudly instead of hanging."""
+    deadline = time.monotonic() + 90
+    while (lines_in(out), faults.held) != (lines, held):
+        if proc.poll() is not None:
+            raise AssertionError(f"the batch ended before it was stopped: {proc.communicate()}")
+        assert lines_in(out) <= lines and faults.held <= held, "more ran than was let through"
+        assert time.monotonic() < deadline, (lines_in(out), faults.held)
+        time.sleep(0.02)
+
+
 def test_interrupted_and_resumed_batch_runs_every_case_exactly_once(
     server: LocalR1V4Server, tmp_path: Path
 ) -> None:
-    faults = Faults(chunk_delay=0.01).install(server)
+    # Cases 0-19 are answered (with their faults); 20 and later are held.
+    faults = Faults(hold=from_case(20)).install(server)
     cases = make_cases(tmp_path)
     ids = {case.id: case for case in load_cases(cases)}
     out = tmp_path / "results.jsonl"
 
-    # Run 1: a real SIGINT once about a third of the cases are on disk.
+    # Run 1: a real SIGINT once cases 0-19 are on disk and 20-27 in flight, held by the server.
     proc = start_batch(server, cases, out)
-    deadline = time.monotonic() + 60
-    while lines_in(out) < 18 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until_held(proc, out, faults, lines=20, held=8)
     assert proc.poll() is None, "the batch ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
@@ -92,7 +113,9 @@ def test_interrupted_and_resumed_batch_runs_every_case_exactly_once(
     first = read_lines(out)  # every line whole
     assert 18 <= len(first) < 50
     assert len({r["id"] for r in first}) == len(first)
+    assert sorted(r["line"] for r in first) == list(range(1, 21))  # exactly the answered ones
     attempts_after_first = dict(faults.attempts)
+    faults.hold = None
 
     # Run 2: resume. Cases on disk are not sent again; the rest run once each.
     proc = start_batch(server, cases, out)
@@ -150,16 +173,15 @@ def test_interrupted_and_resumed_batch_runs_every_case_exactly_once(
 def test_sigterm_as_sent_by_slurm_or_kubernetes_stops_cleanly_too(
     server: LocalR1V4Server, tmp_path: Path
 ) -> None:
-    Faults(chunk_delay=0.02).install(server)
+    faults = Faults(hold=from_case(8)).install(server)
     cases = write_cases(tmp_path / "cases.jsonl", [{"question": f"slow {i}"} for i in range(40)])
     out = tmp_path / "results.jsonl"
     proc = start_batch(server, cases, out)
-    deadline = time.monotonic() + 60
-    while lines_in(out) < 8 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until_held(proc, out, faults, lines=8, held=8)
     assert proc.poll() is None, "the batch ended before it could be stopped"
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 143, err
     done = read_lines(out)
     assert 8 <= len(done) < 40 and all(r["status"] == "ok" for r in done)
+    assert sorted(r["question"] for r in done) == sorted(f"slow {i}" for i in range(8))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
-from batch_helpers import read_lines
 
+from cli.support import read_lines
 from r1v4.cli.results import ResultStore, StoreError
 
 
@@ -46,7 +47,97 @@ def test_drop_failed_rewrites_without_the_failed_lines(tmp_path: Path) -> None:
         assert store.drop_failed({"b"}) == 1
         store.append(record("b"))
     assert read_lines(path) == [record("a"), record("c", "failed"), record("b")]
-    assert [p.name for p in tmp_path.iterdir()] == ["r.jsonl"]  # no temporary file left
+    # No temporary file left; the lock file stays (removing it would let two runs in).
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.jsonl", "r.jsonl.lock"]
+
+
+def test_drop_failed_keeps_every_line_it_does_not_drop_byte_for_byte(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    kept = [
+        b'{"id":"a",   "status":"ok"}\n',  # our record, spaced as no json.dumps would
+        b"not json at all\n",
+        b'{"no_id": true}\n',
+        b'{"id": 5, "status": "failed"}\n',  # not a string id
+        b"[1, 2]\n",
+        b"\xff\xfe not utf-8\n",
+        b"\n",
+        b'{"format": "r1v4.batch/9", "id": "z", "status": "ok", "new": {"x": 1}}\n',
+        b'{"id": "c", "status": "failed", "error": {"type": "ServerError"}}\n',
+        b"\r\n",
+    ]
+    failed_b = b'{"id": "b", "status": "failed"}\n'
+    path.write_bytes(b"".join([*kept[:4], failed_b, *kept[4:], failed_b]))
+    with ResultStore(path) as store:
+        assert store.drop_failed({"b"}) == 1
+        assert set(store.records) == {"a", "z", "c"}
+    assert path.read_bytes() == b"".join(kept)
+
+
+def test_a_rewrite_that_fails_leaves_the_old_file_intact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "r.jsonl"
+    with ResultStore(path) as store:
+        store.append(record("a"))
+        store.append(record("b", "failed"))
+        before = path.read_bytes()
+
+        def no_rename(src: object, dst: object) -> None:
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(os, "replace", no_rename)
+        with pytest.raises(StoreError, match=r"cannot rewrite .*No space left"):
+            store.drop_failed({"b"})
+        monkeypatch.undo()
+        assert path.read_bytes() == before
+        assert store.records["b"]["status"] == "failed"  # still known as failed
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["r.jsonl", "r.jsonl.lock"]
+        with pytest.raises(StoreError, match="another r1v4 batch run"):
+            ResultStore(path)  # still locked
+        store.append(record("c"))
+    assert read_lines(path) == [record("a"), record("b", "failed"), record("c")]
+
+
+def test_a_run_arriving_during_a_rewrite_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "r.jsonl"
+    real_replace = os.replace
+    arrivals: list[str] = []
+
+    def replace_then_another_run(src: str, dst: str) -> None:
+        real_replace(src, dst)
+        # Another run opens the file in the instant after the rename.
+        try:
+            intruder = ResultStore(path)
+        except StoreError as exc:
+            arrivals.append(str(exc))
+        else:
+            intruder.close()
+            arrivals.append("let in")
+
+    with ResultStore(path) as store:
+        store.append(record("a", "failed"))
+        monkeypatch.setattr(os, "replace", replace_then_another_run)
+        assert store.drop_failed({"a"}) == 1
+        monkeypatch.undo()
+        assert arrivals == [f"{path} is being written by another r1v4 batch run"]
+        with pytest.raises(StoreError, match="another r1v4 batch run"):
+            ResultStore(path)  # and after the rewrite, still locked
+        store.append(record("a"))
+    assert read_lines(path) == [record("a")]
+
+
+def test_temporary_files_left_by_a_crash_are_removed_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    path.write_text(json.dumps(record("a")) + "\n")
+    stale = [tmp_path / ".r.jsonl.4242.tmp", tmp_path / ".r.jsonl.7.tmp"]
+    others = [tmp_path / ".r.jsonl.x.4242.tmp", tmp_path / ".other.jsonl.4242.tmp"]
+    for p in stale + others:
+        p.write_text("half a rewrite")
+    with ResultStore(path) as store:
+        assert set(store.records) == {"a"}
+    assert [p.exists() for p in stale + others] == [False, False, True, True]
 
 
 def test_a_case_done_once_stays_done_whatever_a_later_line_says(tmp_path: Path) -> None:
@@ -60,3 +151,16 @@ def test_second_writer_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "r.jsonl"
     with ResultStore(path), pytest.raises(StoreError, match="another r1v4 batch run"):
         ResultStore(path)
+
+
+def test_ids_that_clean_to_the_same_name_get_their_own_image_folders(tmp_path: Path) -> None:
+    long = "x" * 70
+    ids = ["a/b", "a b", "a_b", "a:b", long + "1", long + "2", "", "..", "/"]
+    with ResultStore(tmp_path / "r.jsonl") as store:
+        paths = {i: store.write_image(i, 0, f"image of {i!r}".encode(), "image/png") for i in ids}
+    assert len(set(paths.values())) == len(ids)
+    for case_id, path in paths.items():
+        assert (tmp_path / path).read_bytes() == f"image of {case_id!r}".encode()
+        folder = (tmp_path / path).parent
+        assert folder.parent == tmp_path / "r.jsonl.images"  # never outside the images folder
+        assert len(folder.name) <= 80

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from report_helpers import KEY, hostile_run, scenario_run
 
 from r1v4.testing import LocalR1V4Server
+from report.support.runs import KEY, hostile_run, scenario_run
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cdp import Browser
 
 from r1v4.cli import main
+from report.support.cdp import Browser
 
 pytestmark = pytest.mark.browser
 
@@ -87,8 +87,11 @@ def test_report_renders_every_section_decodes_images_and_runs_no_script(
                 assert image["complete"] and image["w"] > 0 and image["h"] > 0, (case["id"], image)
             assert all(link.startswith(("http://", "https://")) for link in case["links"])
         # The scenarios: agent (code), deep research (sources), planner (plan), input thumbnails.
-        assert "code" in cases["agent"]["text"] and [i["w"] for i in cases["agent"]["images"]] == [
-            64
+        # The agent's code tool cropped the 64-px input: its crop is a generated image.
+        assert "code" in cases["agent"]["text"]
+        assert [(i["alt"], i["w"]) for i in cases["agent"]["images"]] == [
+            ("input image 1", 64),
+            ("generated image 1", 32),
         ]
         assert "https://example.com/search/1" in cases["deep-research"]["links"]
         assert "text_search" in cases["deep-research"]["text"]
@@ -116,7 +119,7 @@ def test_report_renders_every_section_decodes_images_and_runs_no_script(
 def test_a_missing_chromium_fails_loudly_not_skips(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from cdp import INSTALL, chromium_path
+    from report.support.cdp import INSTALL, chromium_path
 
     monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no chromium anywhere
     with pytest.raises(pytest.fail.Exception, match="absent") as info:

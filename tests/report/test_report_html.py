@@ -6,13 +6,15 @@ import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
-from report_helpers import KEY, hostile_reply
+import pytest
 
 from r1v4 import R1V4Client
 from r1v4.cli import main
-from r1v4.report import load_run, render_html, render_report
+from r1v4.report import ReportError, load_run, render_html, render_report
 from r1v4.testing import LocalR1V4Server
+from report.support.runs import KEY, hostile_reply
 
 SECTIONS = {
     "inputs",
@@ -126,9 +128,10 @@ def test_report_of_two_files_shows_every_case_and_section_escaped(
     for name in SECTIONS:
         assert sections.count(name) == 6, name
     assert "content=\"default-src 'none'; img-src data:" in html  # the CSP, behind the escaping
-    # Input thumbnails for 5 cases with a readable image, the generated image of the hostile one.
+    # Input thumbnails for the cases with a readable image; generated images: the agent's crop of
+    # its input and the hostile case's.
     alts = [a["alt"] for a in page.all("img")]
-    assert alts.count("input image 1") == 4 and alts.count("generated image 1") == 1
+    assert alts.count("input image 1") == 4 and alts.count("generated image 1") == 2
     assert "not readable" in text  # the failing case's missing image says why
     assert "ImageError" in text
     hrefs = [a["href"] for a in page.all("a")]
@@ -210,3 +213,96 @@ def test_report_reads_the_vendor_scripts_results_too(tmp_path: Path) -> None:
     text = " ".join(page.text)
     assert "1 failed" in text and "code × 2" in text and "<script>x</script>" in text
     assert [a["alt"] for a in page.all("img")] == ["input image 1"]
+
+
+def test_wrong_typed_error_stats_usage_and_timings_are_shown_as_absent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = [
+        {"id": "str-error", "status": "failed", "error": "boom <b>bold</b>"},
+        {"id": "list-stats", "status": "ok", "stats": [1], "usage": "lots", "timings": 3},
+        {"id": "list-error", "status": "failed", "error": ["a"], "stats": "x", "usage": [1]},
+        {"id": "ok", "status": "ok", "stats": {"rounds": 2, "tools_used": ["code", "code"]}},
+    ]
+    path = tmp_path / "hand-written.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), "utf-8")
+    out = tmp_path / "report.html"
+    assert main(["report", str(path), "-o", str(out)]) == 0
+    assert "4 case(s), 2 failed" in capsys.readouterr().err
+    page = Page(out.read_text("utf-8"))
+    assert_inert(page)
+    text = " ".join(t.strip() for t in page.text if t.strip())
+    assert "4 cases" in text and "2 succeeded" in text and "2 failed" in text
+    assert "unknown × 2" in text and "code × 2" in text and "2 tool rounds" in text
+    assert "boom <b>bold</b>" in text  # a string error is its message, escaped
+    assert [a["data-case-id"] for a in page.all("article")] == [r["id"] for r in lines]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"tool_trace": [1]},
+        {"sources": ["https://example.com"]},
+        {"plan": [[1, 2]]},
+        {"generated_images": ["x.png"]},
+        {"images": [3]},
+        {"transcript_issues": ["torn"]},
+        {"stats": {"rounds": "many"}},
+        {"stats": {"tools_used": 5}},
+    ],
+    ids=lambda bad: next(iter(bad)),
+)
+def test_any_other_unreadable_record_is_a_clear_error_naming_its_line(
+    bad: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "results.jsonl"
+    good = json.dumps({"id": "fine", "status": "ok"})
+    path.write_text(f"{good}\n\n{json.dumps({'id': 'odd', 'status': 'ok', **bad})}\n", "utf-8")
+    out = tmp_path / "report.html"
+    assert main(["report", str(path), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    field = next(iter(bad))
+    assert err.startswith(f"r1v4 report: error: {path}:3: ")
+    assert field in err and "Traceback" not in err
+    assert not out.exists()
+    with pytest.raises(ReportError, match=f"^{re.escape(str(path))}:3: .*{field}"):
+        render_report([path])
+
+
+def test_images_are_embedded_only_as_the_core_accepts_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+    import sys
+
+    from r1v4 import bytes_to_data_uri
+    from r1v4.report.records import find_generated_images
+    from r1v4.testing import make_image
+
+    whole = make_image("PNG", (20, 10))
+    torn = whole[: len(whole) // 2]  # a PNG signature, no end: the core refuses it
+    trace = [
+        {
+            "id": "c1",
+            "output": {"image": "data:image/png;base64," + base64.b64encode(torn).decode()},
+        },
+        {"id": "c2", "output": "saved: data:image/png;base64," + base64.b64encode(whole).decode()},
+    ]
+    (found,) = find_generated_images(trace)
+    assert (found.tool_call_id, found.data) == ("c2", whole)
+    assert found.data_uri() == bytes_to_data_uri(whole)
+
+    # Without Pillow, images are embedded as they are: a torn one is not embedded.
+    (tmp_path / "whole.png").write_bytes(whole)
+    (tmp_path / "torn.png").write_bytes(torn)
+    monkeypatch.setitem(sys.modules, "PIL", None)
+    page = Page(
+        render_html(
+            {"id": "x", "status": "ok"},
+            images=[str(tmp_path / "whole.png"), str(tmp_path / "torn.png")],
+        )
+    )
+    assert [a["src"] for a in page.all("img")] == [bytes_to_data_uri(whole)]
+    assert "torn.png — cannot be decoded (image bytes: truncated or corrupt PNG" in " ".join(
+        page.text
+    )

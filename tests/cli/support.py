@@ -5,7 +5,10 @@
 ``[5xx]`` always HTTP 500, ``[5xx-once]`` 503 on the first attempt, ``[reset]`` always a TCP reset
 right after the headers, ``[reset-once]`` a reset on the first attempt only; everything else gets
 the transcript its request asks for (planner, deep research, or general with a generated image).
-``healed = True`` ends the permanent faults (for ``--retry-failed``).
+``healed = True`` ends the permanent faults (for ``--retry-failed``). ``hold`` picks questions
+whose request the server holds (no byte of a reply for longer than any test runs, until the
+client goes away), so a test can stop a batch while exactly those cases are in flight; ``held``
+counts the requests being held, ``hold = None`` ends it.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import collections
 import json
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +35,7 @@ from r1v4.testing import (
 )
 
 KEY = "sk-r1v4-batch-test-NEVER-WRITTEN-7f3a9c"
+HELD_FOR = 600.0  # seconds: past the test timeout, so a held case ends only when its client leaves
 GENERATED = make_image_data_uri("PNG", (24, 16), (0, 128, 255))
 
 
@@ -57,8 +61,10 @@ def transcript_for(request: RecordedRequest) -> str:
 
 
 class Faults:
-    def __init__(self, chunk_delay: float = 0.0) -> None:
+    def __init__(self, chunk_delay: float = 0.0, hold: Callable[[str], bool] | None = None) -> None:
         self.chunk_delay = chunk_delay
+        self.hold = hold
+        self.held = 0
         self.healed = False
         self.attempts: collections.Counter[str] = collections.Counter()
         self._lock = threading.Lock()
@@ -68,6 +74,9 @@ class Faults:
         with self._lock:
             self.attempts[question] += 1
             first = self.attempts[question] == 1
+            if self.hold is not None and self.hold(question):
+                self.held += 1
+                return Reply(content=transcript_for(request), first_byte_delay=HELD_FOR)
         if "[5xx]" in question and not self.healed:
             return Reply(status=500)
         if "[5xx-once]" in question and first:
