@@ -43,6 +43,7 @@ from r1v4._streaming import ChunkAccumulator, ResponseParser, accumulate
 from r1v4._trace import (
     Trace,
     event_to_dict,
+    image_from_dict,
     plan_from_dicts,
     plan_to_dicts,
     server_call_id,
@@ -53,6 +54,7 @@ from r1v4._trace import (
 from r1v4._transcript import (
     AnswerDelta,
     ClientToolCall,
+    GeneratedImage,
     InvalidClientToolCall,
     Plan,
     PlanStep,
@@ -129,6 +131,7 @@ __all__ = [
     "ConflictError",
     "Delta",
     "FunctionDefinition",
+    "GeneratedImage",
     "History",
     "ImageError",
     "ImagePart",
@@ -173,6 +176,7 @@ __all__ = [
     "detect_image_mime",
     "event_to_dict",
     "history_text",
+    "image_from_dict",
     "image_to_data_uri",
     "parse_transcript",
     "plan_from_dicts",

@@ -9,7 +9,12 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-__all__ = ["History", "history_text"]
+from r1v4._transcript._datauri import find_data_uris
+
+__all__ = ["IMAGE_PLACEHOLDER", "History", "history_text"]
+
+IMAGE_PLACEHOLDER = "[generated image omitted]"
+"""What ``history="transcript"`` sends in place of each image the server generated."""
 
 History = Literal["answer", "transcript"]
 
@@ -30,14 +35,32 @@ def history_text(
     ``"answer"`` (default) sends the answer alone: what the hosted API expects back. With
     ``"transcript"`` the full content the server sent goes back (its tool calls, observations
     and answer tags), except when the message carries tool calls, which travel as calls and
-    must not appear twice. Reasoning is never sent back unless ``send_reasoning`` is set; then
-    it goes once, in R1V4's own ``<think>`` form.
+    must not appear twice. Images the server generated in its tool trace are never sent back:
+    each ``data:image/...;base64,...`` URI becomes :data:`IMAGE_PLACEHOLDER` (plain text, safe
+    inside the observation's JSON strings), so the hosted API gets the steps, not megabytes.
+    Reasoning is never sent back unless ``send_reasoning`` is set; then it goes once, in R1V4's
+    own ``<think>`` form.
     """
     text = answer
     transcript = history == "transcript" and bool(raw_content) and not has_tool_calls
     if transcript:
         assert raw_content is not None
         text = raw_content if send_reasoning else _THINK.sub("", raw_content).strip()
+        text = _without_images(text)
     if send_reasoning and reasoning and not (transcript and "<think>" in text):
         text = f"<think>\n{reasoning}\n</think>\n\n{text}"
     return text
+
+
+def _without_images(text: str) -> str:
+    found = find_data_uris(text)
+    if not found:
+        return text
+    pieces: list[str] = []
+    at = 0
+    for uri in found:
+        pieces.append(text[at : uri.start])
+        pieces.append(IMAGE_PLACEHOLDER)
+        at = uri.end
+    pieces.append(text[at:])
+    return "".join(pieces)

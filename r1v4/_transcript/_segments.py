@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from r1v4._transcript._datauri import DataUriScanner, FoundUri
 from r1v4._transcript._events import AnswerDelta, ReasoningDelta, TranscriptEvent
 
 __all__ = ["Payload", "Segment"]
@@ -57,7 +58,7 @@ class Segment:
 class Payload:
     """The body of an open payload tag, found complete without rescanning what came before."""
 
-    __slots__ = ("close", "parts", "tag", "tail")
+    __slots__ = ("close", "found", "parts", "scanner", "tag", "tail")
 
     def __init__(self, tag: str) -> None:
         self.tag = tag
@@ -65,12 +66,17 @@ class Payload:
         self.parts: list[str] = []
         # The last few characters, so a closing tag split across deltas is still found.
         self.tail = ""
+        # Observations may carry images the agent generated: found as the text streams.
+        self.scanner = DataUriScanner() if tag == "observation" else None
+        self.found: list[FoundUri] = []  # the images completed by the text taken last
 
     def add(self, text: str) -> None:
         """Take text that cannot end the closing tag (it has no ``>``)."""
         self.parts.append(text)
         keep = len(self.close) - 1
         self.tail = text[-keep:] if len(text) >= keep else (self.tail + text)[-keep:]
+        if self.scanner is not None:
+            self.found = self.scanner.feed(text)
 
     def take(self, text: str) -> int | None:
         """Take ``text`` up to the closing tag: where the text after the tag starts in
@@ -84,7 +90,10 @@ class Payload:
         cut = j - len(tail)  # where the closing tag starts in ``text``; < 0 if in earlier parts
         if cut >= 0:
             self.parts.append(text[:cut])
+            if self.scanner is not None:
+                self.found = self.scanner.feed(text[:cut])
         else:
+            # The scanner has seen the tag's first characters: harmless, "<" ends any image.
             self.parts = ["".join(self.parts)[:cut]]
         return cut + len(close)
 

@@ -264,7 +264,11 @@ class R1V4App:
             names = [f"image_{i}" for i in range(len(record.images))]
             return Reply(
                 content=scenario_transcript(
-                    request.model, request.enable_search, record.last_user_text, names
+                    request.model,
+                    request.enable_search,
+                    record.last_user_text,
+                    names,
+                    request.images,
                 )
             )
         return Reply(content=echo_text(record.images, record.last_user_text))

@@ -8,12 +8,15 @@ string. Observations of searches are JSON lists.
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
     "answer",
+    "crops",
     "deep_research_transcript",
     "general_transcript",
     "observation",
@@ -68,10 +71,14 @@ def general_transcript(
     code: str = _DEFAULT_CODE,
     result: str = "Saved the cropped region to crop_0.png.",
     rounds: int = 1,
+    images: Sequence[str] = (),
 ) -> str:
     """General mode: ``rounds`` x (think, ``code`` tool call, observation), then think + answer.
 
-    The observation is ``{"result": result, "type": "code"}`` as the published parser expects.
+    The observation is ``{"result": result, "type": "code"}`` as the published parser expects;
+    with ``images`` (data URIs, one per round, e.g. from :func:`crops`) round ``n``'s
+    observation also carries ``"images": [images[n]]``, as the hosted code tool returns the
+    pictures it made.
     """
     parts: list[str] = []
     for n in range(rounds):
@@ -83,7 +90,10 @@ def general_transcript(
         )
         parts.append(think(reason))
         parts.append(tool_call("code", {"code": code}))
-        parts.append(observation({"result": result, "type": "code"}))
+        value: dict[str, Any] = {"result": result, "type": "code"}
+        if n < len(images):
+            value["images"] = [images[n]]
+        parts.append(observation(value))
     parts.append(think("The cropped region shows the details I need, so I can answer now."))
     parts.append(answer(final_answer))
     return "".join(parts)
@@ -188,10 +198,32 @@ def planner_transcript(
     return think(reasoning) + f"<plan>{_dumps(plan)}</plan>"
 
 
+def crops(image: bytes, rounds: int = 1) -> list[str]:
+    """What the agent's code tool makes of ``image``: each round crops the middle half of the
+    last picture (as the default code does), as a PNG data URI."""
+    from PIL import Image
+
+    out: list[str] = []
+    with Image.open(io.BytesIO(image)) as opened:
+        img = opened.convert("RGBA" if "A" in opened.getbands() else "RGB")
+    for _ in range(rounds):
+        w, h = img.size
+        img = img.crop((w // 4, h // 4, max(w // 4 + 1, 3 * w // 4), max(h // 4 + 1, 3 * h // 4)))
+        buf = io.BytesIO()
+        img.save(buf, "PNG")
+        out.append("data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii"))
+    return out
+
+
 def scenario_transcript(
-    model: str, enable_search: bool, question: str, image_names: list[str]
+    model: str,
+    enable_search: bool,
+    question: str,
+    image_names: list[str],
+    images: Sequence[bytes] = (),
 ) -> str:
-    """The agent-scenario default reply: the transcript that fits the request."""
+    """The agent-scenario default reply: the transcript that fits the request; the first of
+    ``images`` (raw bytes) is really cropped, and the crop streams inside the observation."""
     question = question or "What is in the image?"
     if "planner" in model.lower():
         return planner_transcript(question)
@@ -203,5 +235,7 @@ def scenario_transcript(
         )
     seen = ", ".join(image_names) if image_names else "no image"
     return general_transcript(
-        question, f"Having examined {seen}, here is the answer to: {question}"
+        question,
+        f"Having examined {seen}, here is the answer to: {question}",
+        images=crops(images[0]) if images else (),
     )

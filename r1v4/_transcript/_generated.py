@@ -1,0 +1,167 @@
+"""The images the hosted agent generates: checked, measured, and referenced in observations.
+
+A data URI found in an observation becomes a :class:`GeneratedImage` when its base64 is sound
+and its bytes are an image the core accepts (the same magic-byte and structural checks as
+inputs); otherwise it is a :class:`TranscriptIssue` (``invalid_image``) and its text stays
+where it was. Only the head and the tail of the data are decoded here; the bytes themselves
+are decoded when the caller asks for them.
+"""
+
+from __future__ import annotations
+
+import binascii
+import importlib
+import io
+import sys
+from typing import Any
+
+from r1v4._errors import ImageError
+from r1v4._transcript._datauri import FoundUri, find_data_uris
+from r1v4._transcript._events import GeneratedImage, TranscriptIssue, image_ref_id
+
+__all__ = ["ImageBook", "check_image"]
+
+_HEAD = 4096  # bytes the format checks read from the start, as for image inputs
+_TAIL = 64 * 1024  # and from the end
+_PREVIEW = 48
+
+
+def check_image(
+    uri: FoundUri, index: int, tool_call_id: str | None
+) -> GeneratedImage | TranscriptIssue:
+    """The image a complete data URI holds, or the issue that says why it is none."""
+    data = uri.base64
+    problem = _base64_problem(data)
+    mime = ""
+    size = 0
+    if problem is None:
+        size = len(data) // 4 * 3 - (len(data) - len(data.rstrip("=")))
+        try:
+            mime = _inspect(_decode(data, 0, _HEAD), _decode(data, max(0, size - _TAIL)), size)
+        except ImageError as exc:
+            problem = exc.message
+    if problem is not None:
+        text = f"data:image/{uri.subtype};base64,{data[:_PREVIEW]}"
+        more = len(data) - _PREVIEW
+        if more > 0:
+            text += f"… ({more:,} more characters)"
+        return TranscriptIssue(
+            "invalid_image", text, f"an image in the tool trace that cannot be read: {problem}"
+        )
+    dims = _pixels(mime, data)
+    return GeneratedImage(
+        image_ref_id(index),
+        mime,
+        size,
+        dims[0] if dims else None,
+        dims[1] if dims else None,
+        tool_call_id,
+        index,
+        data,
+    )
+
+
+def cut_off(uri: FoundUri) -> TranscriptIssue:
+    """The issue for a data URI the stream ended inside."""
+    return TranscriptIssue(
+        "invalid_image",
+        f"data:image/{uri.subtype};base64,{uri.base64[:_PREVIEW]}…",
+        f"the stream ended inside an image of the tool trace ({len(uri.base64):,} characters "
+        "of base64 came); its text was kept",
+    )
+
+
+class ImageBook:
+    """The images of one observation, in the order its raw text gave them, to put references
+    in its parsed content in their place."""
+
+    __slots__ = ("_entries", "_next", "new")
+
+    def __init__(self, entries: list[tuple[str, GeneratedImage | None]]) -> None:
+        # (base64, image or None when it was not one), as the raw scan found them.
+        self._entries = entries
+        self._next = 0
+        self.new: list[GeneratedImage | TranscriptIssue] = []
+
+    def replace(self, content: Any, make: Any) -> Any:
+        """``content`` with every image data URI in its strings replaced by a reference.
+
+        ``make(uri)`` turns a URI the raw scan missed (an escape it does not read) into an
+        image or issue, which goes to :attr:`new`.
+        """
+        if isinstance(content, str):
+            return self._string(content, make) if "data:image/" in content else content
+        if isinstance(content, dict):
+            return {k: self.replace(v, make) for k, v in content.items()}
+        if isinstance(content, list):
+            return [self.replace(v, make) for v in content]
+        return content
+
+    def _string(self, text: str, make: Any) -> Any:
+        pieces: list[Any] = []
+        at = 0
+        for uri in find_data_uris(text):
+            image = self._image_for(uri, make)
+            if image is None:
+                continue  # not an image: its text stays
+            if text[at : uri.start].strip():
+                pieces.append({"type": "text", "text": text[at : uri.start]})
+            pieces.append({"type": "image", "id": image.id})
+            at = uri.end
+        if not pieces:
+            return text
+        if text[at:].strip():
+            pieces.append({"type": "text", "text": text[at:]})
+        return pieces[0] if len(pieces) == 1 else pieces
+
+    def _image_for(self, uri: FoundUri, make: Any) -> GeneratedImage | None:
+        entries = self._entries
+        if self._next < len(entries) and entries[self._next][0] == uri.base64:
+            self._next += 1
+            return entries[self._next - 1][1]
+        found = make(uri)
+        self.new.append(found)
+        return found if isinstance(found, GeneratedImage) else None
+
+
+# -- checks ------------------------------------------------------------------------------------
+
+
+def _base64_problem(data: str) -> str | None:
+    if len(data) % 4:
+        return f"its base64 is {len(data):,} characters, not a multiple of 4 (cut off?)"
+    body = data.rstrip("=")
+    if len(data) - len(body) > 2 or "=" in body:
+        return "its base64 has padding ('=') before its end"
+    return None
+
+
+def _decode(data: str, offset: int, n: int | None = None) -> bytes:
+    """Bytes ``offset`` to ``offset + n`` (to the end when ``n`` is None) of base64 ``data``."""
+    start = offset // 3 * 4
+    stop = len(data) if n is None else -(-(offset + n) // 3) * 4
+    raw = binascii.a2b_base64(data[start:stop])
+    skip = offset - start // 4 * 3
+    return raw[skip : None if n is None else skip + n]
+
+
+def _inspect(head: bytes, tail: bytes, size: int) -> str:
+    """The core's own check of image inputs: the MIME type, or ImageError saying why not."""
+    from r1v4._images import _inspect as inspect
+
+    mime: str = inspect(head, tail, size, "generated image", sys.maxsize)
+    return mime
+
+
+def _pixels(mime: str, data: str) -> tuple[int, int] | None:
+    from r1v4._images import _pixel_size
+
+    dims: tuple[int, int] | None = _pixel_size(mime, lambda at, n: _decode(data, at, n))
+    if dims is not None:
+        return dims
+    try:  # a header the core's reader does not know: Pillow, when it is installed
+        image_module = importlib.import_module("PIL.Image")
+        with image_module.open(io.BytesIO(binascii.a2b_base64(data))) as img:
+            return int(img.width), int(img.height)
+    except Exception:  # no Pillow, or it cannot tell either
+        return None
