@@ -26,6 +26,7 @@ __all__ = [
     "Trace",
     "event_to_dict",
     "image_from_dict",
+    "image_refs",
     "image_to_dict",
     "plan_from_dicts",
     "plan_to_dicts",
@@ -113,6 +114,27 @@ def image_from_dict(data: dict[str, Any], index: int = 0) -> GeneratedImage | No
         index=n,
         base64=b64,
     )
+
+
+def image_refs(output: Any) -> list[str]:
+    """The ids of the ``{"type": "image", "id": ...}`` references in an observation's parsed
+    output, in order."""
+    found: list[str] = []
+    stack = [output]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            if (
+                value.get("type") == "image"
+                and isinstance(value.get("id"), str)
+                and len(value) == 2
+            ):
+                found.append(value["id"])
+            else:
+                stack.extend(reversed(list(value.values())))
+        elif isinstance(value, list):
+            stack.extend(reversed(value))
+    return found
 
 
 def plan_from_dicts(steps: Any) -> list[PlanStep] | None:
