@@ -12,6 +12,7 @@ from __future__ import annotations
 import binascii
 import importlib
 import io
+import re
 import sys
 from typing import Any
 
@@ -24,6 +25,7 @@ __all__ = ["ImageBook", "check_image"]
 _HEAD = 4096  # bytes the format checks read from the start, as for image inputs
 _TAIL = 64 * 1024  # and from the end
 _PREVIEW = 48
+_ONE_HEADER = re.compile(r"data:image/[A-Za-z0-9.+-]{1,40};base64,")
 
 
 def check_image(
@@ -98,6 +100,14 @@ class ImageBook:
         return content
 
     def _string(self, text: str, make: Any) -> Any:
+        entries, n = self._entries, self._next
+        if n < len(entries):
+            # The common case, without scanning megabytes again: the string is the next URI.
+            b64, image = entries[n]
+            head = len(text) - len(b64)
+            if head > 0 and _ONE_HEADER.fullmatch(text, 0, head) and text.endswith(b64):
+                self._next += 1
+                return {"type": "image", "id": image.id} if image is not None else text
         pieces: list[Any] = []
         at = 0
         for uri in find_data_uris(text):

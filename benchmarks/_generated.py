@@ -1,0 +1,130 @@
+"""Figure 8, run in its own process: a ~5 MB image the server generated, inside a stream.
+
+The transcript a thinking-with-images reply streams (think, code call, an observation whose JSON
+holds the image as a PNG data URI, answer) is fed to :class:`r1v4.TranscriptParser` in 16 KiB
+content deltas, and the image's bytes are read (``GeneratedImage.data``). The floor is what any
+client must do at least: ``base64.b64decode`` of the image's base64 text, already in memory.
+Time and peak extra memory (tracemalloc, the result included) are compared.
+
+``python -m benchmarks._generated --bytes 5000000 --repeats 7`` prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import gc
+import io
+import json
+import os
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+_DELTA = 16 * 1024
+
+
+def make_png(target: int) -> bytes:
+    """A PNG of about ``target`` bytes: random pixels, which PNG cannot shrink."""
+    from PIL import Image
+
+    side = max(1, int((target / 3) ** 0.5))
+    image = Image.frombytes("RGB", (side, side), os.urandom(side * side * 3))
+    buf = io.BytesIO()
+    image.save(buf, "PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def transcript(b64: str) -> str:
+    from r1v4.testing import answer, think, tool_call
+
+    body = json.dumps(
+        {"result": "Saved the zoomed region.", "images": [f"data:image/png;base64,{b64}"]}
+    )
+    return (
+        think("The sign is small; I will zoom in.")
+        + tool_call("code", {"code": "img.crop(box).resize(size).save('zoom.png')"})
+        + f"<observation>{body}</observation>"
+        + answer("The sign says OPEN.")
+    )
+
+
+def parse(text: str) -> bytes:
+    """What a client does: stream the transcript through the parser, then read the image."""
+    from r1v4 import GeneratedImage, TranscriptParser
+
+    parser = TranscriptParser()
+    images: list[GeneratedImage] = []
+    for i in range(0, len(text), _DELTA):
+        images.extend(e for e in parser.feed(text[i : i + _DELTA]) if isinstance(e, GeneratedImage))
+    images.extend(e for e in parser.close() if isinstance(e, GeneratedImage))
+    [image] = images
+    return image.data
+
+
+def peak_extra(fn: Callable[[str], Any], arg: str) -> int:
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        result = fn(arg)
+        peak = tracemalloc.get_traced_memory()[1]
+        del result
+    finally:
+        tracemalloc.stop()
+    return peak - base
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks._generated")
+    parser.add_argument("--bytes", type=int, default=5_000_000)
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args(argv)
+    import r1v4  # noqa: F401  (import cost is figure 6's, not this one's)
+
+    data = make_png(args.bytes)
+    b64 = base64.b64encode(data).decode("ascii")
+    text = transcript(b64)
+    if parse(text) != data or base64.b64decode(b64) != data:  # also warms both paths
+        raise SystemExit("the parser gave other bytes than base64 did")
+    contenders: dict[str, tuple[Callable[[str], Any], str]] = {
+        "floor": (base64.b64decode, b64),
+        "r1v4": (parse, text),
+    }
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    ratios: list[float] = []
+    for round_ in range(args.repeats):
+        order = list(contenders) if round_ % 2 == 0 else list(reversed(contenders))
+        took: dict[str, float] = {}
+        for name in order:
+            fn, arg = contenders[name]
+            gc.collect()
+            start = time.perf_counter()
+            result = fn(arg)
+            took[name] = time.perf_counter() - start
+            del result
+            times[name].append(took[name])
+        ratios.append(took["r1v4"] / took["floor"])
+    memory = {name: peak_extra(fn, arg) for name, (fn, arg) in contenders.items()}
+    out = {
+        "image_bytes": len(data),
+        "transcript_chars": len(text),
+        "delta_chars": _DELTA,
+        "repeats": args.repeats,
+        "time_ms": {name: statistics.median(v) * 1e3 for name, v in times.items()},
+        "time_samples_ms": {name: [t * 1e3 for t in v] for name, v in times.items()},
+        "time_ratio": statistics.median(ratios),
+        "peak_extra_bytes": memory,
+        "peak_extra_x_image": {name: v / len(data) for name, v in memory.items()},
+    }
+    json.dump(out, sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
