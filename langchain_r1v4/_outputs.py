@@ -10,8 +10,8 @@ v1 content blocks from it):
   ``image`` block fields: ``type``, ``id``, ``base64``, ``mime_type``, plus ``tool_call_id``,
   ``size``, ``width``, ``height``, ``index``); each observation's output refers to them as
   ``{"type": "image", "id": ...}``;
-* the content exactly as sent, when it differs from the answer ->
-  ``response_metadata["raw_content"]``;
+* the content exactly as sent, when it differs from the answer (generated images as
+  ``[generated image omitted]``) -> ``response_metadata["raw_content"]``;
 * client tool calls -> ``tool_calls`` / ``tool_call_chunks`` / ``invalid_tool_calls``.
 
 The stream converter is on the per-chunk hot path: it builds one ``AIMessageChunk`` per kind of

@@ -9,12 +9,10 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from r1v4._transcript._datauri import find_data_uris
+from r1v4._transcript._datauri import IMAGE_PLACEHOLDER, without_images
 
 __all__ = ["IMAGE_PLACEHOLDER", "History", "history_text"]
 
-IMAGE_PLACEHOLDER = "[generated image omitted]"
-"""What ``history="transcript"`` sends in place of each image the server generated."""
 
 History = Literal["answer", "transcript"]
 
@@ -46,21 +44,7 @@ def history_text(
     if transcript:
         assert raw_content is not None
         text = raw_content if send_reasoning else _THINK.sub("", raw_content).strip()
-        text = _without_images(text)
+        text = without_images(text)
     if send_reasoning and reasoning and not (transcript and "<think>" in text):
         text = f"<think>\n{reasoning}\n</think>\n\n{text}"
     return text
-
-
-def _without_images(text: str) -> str:
-    found = find_data_uris(text)
-    if not found:
-        return text
-    pieces: list[str] = []
-    at = 0
-    for uri in found:
-        pieces.append(text[at : uri.start])
-        pieces.append(IMAGE_PLACEHOLDER)
-        at = uri.end
-    pieces.append(text[at:])
-    return "".join(pieces)

@@ -21,6 +21,7 @@ from r1v4._transcript import (
     TranscriptEvent,
     TranscriptParser,
 )
+from r1v4._transcript._datauri import without_images
 from r1v4._types import (
     AssistantMessage,
     ChatCompletion,
@@ -297,9 +298,10 @@ class ResponseParser:
 
     @staticmethod
     def _transcript(st: _ChoiceState) -> str | None:
-        """A closed choice's raw transcript, when it is not just its answer."""
+        """A closed choice's raw transcript, when it is not just its answer (its generated
+        images left out: they are in the events)."""
         raw = st.transcript.raw
-        return raw if raw and raw != "".join(st.answer) else None
+        return without_images(raw) if raw and raw != "".join(st.answer) else None
 
     def _route(
         self,

@@ -3,8 +3,8 @@
 The same scanner reads an observation's raw text as it streams (JSON with its escapes) and,
 at the end, the strings of its parsed JSON, so both agree on what is an image. Rules:
 
-* the data is base64 characters; inside JSON text ``\\/`` is a ``/`` and ``\\n``/``\\r`` are
-  line breaks, as are real ones;
+* the data is base64 characters; inside JSON text ``\\/`` is a ``/`` (in the header too) and
+  ``\\n``/``\\r`` are line breaks, as are real ones;
 * base64 wrapped over lines (every line as long as the first, at least 16 characters, a
   multiple of 4, no padding before the last line) continues across the breaks; a next line
   that is longer, or that is followed by a space or a letter rather than by a JSON quote or
@@ -21,12 +21,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["DataUriScanner", "FoundUri", "find_data_uris"]
+__all__ = ["IMAGE_PLACEHOLDER", "DataUriScanner", "FoundUri", "find_data_uris", "without_images"]
 
-_MARK = "data:image/"
-_HEADER = re.compile(r"([A-Za-z0-9.+-]{1,40});base64,")
+IMAGE_PLACEHOLDER = "[generated image omitted]"
+"""What a transcript kept for history holds in place of each image data URI (plain text, safe
+inside the JSON strings of an observation)."""
+
+_MARK = "data:image"
+# "/" may be written "\/" in JSON.
+_HEADER = re.compile(r"(?:/|\\/)([A-Za-z0-9.+-]{1,40});base64,")
 # A header cut off by the end of a piece that may still become one.
-_HEADER_START = re.compile(r"[A-Za-z0-9.+-]{0,40}(?:;(?:b(?:a(?:s(?:e(?:6(?:4)?)?)?)?)?)?)?")
+_HEADER_START = re.compile(
+    r"(?:\\?|(?:/|\\/)[A-Za-z0-9.+-]{0,40}(?:;(?:b(?:a(?:s(?:e(?:6(?:4)?)?)?)?)?)?)?)"
+)
 _RUN = re.compile(r"[A-Za-z0-9+/=]+")
 # What may follow the last line of a wrapped image (a JSON string's end, brackets, a tag).
 _LINE_END = frozenset("\"'\\,;}])<")
@@ -223,3 +230,18 @@ def find_data_uris(text: str) -> list[FoundUri]:
     if last is not None and last.base64:
         found.append(last)
     return found
+
+
+def without_images(text: str) -> str:
+    """``text`` with each image data URI replaced by :data:`IMAGE_PLACEHOLDER`."""
+    found = find_data_uris(text)
+    if not found:
+        return text
+    pieces: list[str] = []
+    at = 0
+    for uri in found:
+        pieces.append(text[at : uri.start])
+        pieces.append(IMAGE_PLACEHOLDER)
+        at = uri.end
+    pieces.append(text[at:])
+    return "".join(pieces)

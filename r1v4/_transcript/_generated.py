@@ -92,7 +92,7 @@ class ImageBook:
         image or issue, which goes to :attr:`new`.
         """
         if isinstance(content, str):
-            return self._string(content, make) if "data:image/" in content else content
+            return self._string(content, make) if "data:image" in content else content
         if isinstance(content, dict):
             return {k: self.replace(v, make) for k, v in content.items()}
         if isinstance(content, list):

@@ -392,7 +392,7 @@ class TranscriptParser:
             hint = content["type"]
         found = sources(hint, content, call.arguments if call is not None else None)
         seen, self._seen = self._seen, []
-        if seen or "data:image/" in body:
+        if seen or "data:image" in body:
             book = ImageBook(seen)
             content = book.replace(content, lambda uri: self._image(uri, call))
             out.extend(book.new)

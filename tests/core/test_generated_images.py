@@ -132,6 +132,23 @@ def test_base64_wrapped_over_lines_is_one_image_and_the_text_after_it_stays(
     assert tail[1]["text"].strip() == "Then a line of text."
 
 
+def test_json_that_escapes_slashes_still_gives_the_image() -> None:
+    # Some JSON encoders write "/" as "\/", and base64 is full of slashes.
+    data = png((50, 50), "orange")
+    value = uri(data)
+    assert "/" in value[22:]
+    body = json.dumps({"image": value}).replace("/", "\\/")
+    assert json.loads(body) == {"image": value}
+    text = with_obs(body)
+    for events in (
+        parse_transcript(text),
+        [e for _, e in feed_all([text[i : i + 5] for i in range(0, len(text), 5)])],
+    ):
+        [img] = images(events)
+        assert img.data == data
+        assert result(events).content == {"image": {"type": "image", "id": "srvimg_0"}}
+
+
 def test_several_images_in_one_observation_in_order_with_one_call_id() -> None:
     shots = [png((10 + i, 5), c) for i, c in enumerate(["red", "green", "blue"])]
     body = json.dumps({"images": [uri(d) for d in shots], "note": uri(shots[0])})
@@ -272,6 +289,24 @@ def test_history_never_sends_generated_images_back() -> None:
     obs = sent[sent.index("<observation>") + 13 : sent.index("</observation>")]
     assert json.loads(obs) == {"image": IMAGE_PLACEHOLDER, "note": "ok"}
     assert history_text("A red square.", raw_content=raw) == "A red square."
+
+
+def test_the_transcript_kept_for_history_leaves_the_images_to_the_events() -> None:
+    data = png((20, 20))
+    text = with_obs(json.dumps({"image": uri(data)}))
+    with LocalR1V4Server(api_key="k") as srv:
+        srv.enqueue(Reply(content=text, chunk_size=16, repeat=2))
+        with R1V4Client(api_key="k", base_url=srv.base_url) as client:
+            user = [{"role": "user", "content": "q"}]
+            chunks = list(client.stream(model="skywork/r1v4-lite", messages=user))
+            whole = client.create(model="skywork/r1v4-lite", messages=user)
+    [transcript] = [
+        c.choices[0].delta.transcript for c in chunks if c.choices and c.choices[0].delta.transcript
+    ]
+    assert transcript == text.replace(uri(data), IMAGE_PLACEHOLDER)
+    assert whole.message.transcript == transcript
+    assert whole.message.raw_content == text  # the content as sent stays exact
+    assert [i.data for i in images(whole.message.events)] == [data]
 
 
 # -- over loopback ----------------------------------------------------------------------------

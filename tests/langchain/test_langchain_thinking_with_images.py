@@ -101,6 +101,9 @@ def test_invoke_v0_keeps_the_crop_beside_the_trace(agent: LocalR1V4Server) -> No
     check_crop(message)
     [block] = message.additional_kwargs["generated_images"]
     assert block["type"] == "image" and block["mime_type"] == "image/png"
+    # The one copy of the image: the transcript kept for history holds a placeholder.
+    assert "[generated image omitted]" in message.response_metadata["raw_content"]
+    assert block["base64"] not in message.response_metadata["raw_content"]
     assert base64.b64decode(block["base64"]) == get_images(message)[0].data
 
 
