@@ -45,7 +45,8 @@ lock: $(UV)
 	$(UV) lock --upgrade
 	$(PYTHON) .ci/floors.py > $(TOOLS)/floors.txt
 	$(UV) pip compile pyproject.toml --extra dev --quiet --generate-hashes \
-		--python-version 3.10 --constraint $(TOOLS)/floors.txt --output-file .ci/lowest.txt
+		--upgrade --python-version 3.10 --constraint $(TOOLS)/floors.txt --output-file .ci/lowest.txt \
+		--exclude-newer "$$($(PYTHON) .ci/floors.py --released)"
 
 # The suite on the lowest versions pyproject.toml allows (the floors of the direct dependencies,
 # on the oldest Python), from the committed .ci/lowest.txt.
@@ -59,5 +60,5 @@ test-lowest: $(UV)
 # The suite on the newest releases the registry serves today: no lock, on purpose.
 test-newest: $(UV)
 	$(UV) venv --quiet --allow-existing --python $(PYTHON_NEWEST) .venv-newest
-	$(UV) pip install --quiet --python .venv-newest --upgrade -e ".[dev]"
+	$(UV) pip install --quiet --python .venv-newest --upgrade --refresh -e ".[dev]"
 	.venv-newest/bin/python -m pytest -p no:cacheprovider

@@ -2,22 +2,41 @@
 
     python .ci/floors.py                  # prints "name==floor" constraints (make lock uses them)
     python .ci/floors.py --check FILE     # fails unless FILE pins each one at exactly its floor
+    python .ci/floors.py --released       # when the newest of the floors was uploaded (UTC)
 
 One copy of each floor: pyproject.toml. The lowest CI run installs .ci/lowest.txt, compiled by
 `make lock` with these constraints; --check proves the two have not drifted apart.
+
+The rest of the lowest set (test tools, transitive dependencies) is resolved as the registry stood
+when the newest floor was released (uv's --exclude-newer): a transitive package released later
+may assume a newer floor than it declares (langgraph-checkpoint 4.3 calls langchain-core 1.3's
+Reviver(allowed_objects=...) while admitting 1.1), and that is not a range of ours to prove.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sys
-import tomllib
+import urllib.request
+from datetime import datetime, timedelta
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 # The libraries users install beside r1v4; the test tools' floors are not a promise to users.
-DIRECT = ("httpx", "pydantic", "langchain-core", "llama-index-core", "pillow", "uvicorn")
-EXTRAS = ("langchain", "llama-index", "images", "testing")
+DIRECT = (
+    "httpx",
+    "pydantic",
+    "langchain-core",
+    "llama-index-core",
+    "pillow",
+    "uvicorn",
+    "jinja2",
+    "tqdm",
+)
+EXTRAS = ("langchain", "llama-index", "images", "testing", "cli")
 
 
 def _norm(name: str) -> str:
@@ -65,8 +84,35 @@ def check(path: Path) -> None:
         sys.exit("the lowest lock is stale (run `make lock`):\n  " + "\n  ".join(wrong))
 
 
+def released() -> str:
+    """A day after the newest floor was uploaded (from the registry's JSON simple API, PEP 691)."""
+    times = []
+    for name, low in floors().items():
+        request = urllib.request.Request(
+            f"https://pypi.org/simple/{name}/",
+            headers={"Accept": "application/vnd.pypi.simple.v1+json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            files = json.load(response)["files"]
+        uploads = [
+            f["upload-time"]
+            for f in files
+            if f.get("upload-time")
+            and _release(re.split(r"-|\.tar|\.zip", f["filename"])[1]) == _release(low)
+        ]
+        if not uploads:
+            sys.exit(f"floors.py: {name} {low} has no upload time on the registry")
+        times.append(min(uploads))
+    # A day's margin: uv excludes a file uploaded at the very instant given, and a floor's
+    # companion releases (the same project's other packages) come out within hours.
+    newest = datetime.fromisoformat(max(times).replace("Z", "+00:00")) + timedelta(days=1)
+    return newest.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--check"]:
         check(Path(sys.argv[2]))
+    elif sys.argv[1:2] == ["--released"]:
+        print(released())
     else:
         print("\n".join(f"{name}=={low}" for name, low in floors().items()))

@@ -23,7 +23,10 @@ import psutil  # type: ignore[import-untyped]
 
 from benchmarks._conns import install, open_sockets, opened
 from benchmarks._contenders import expected_answer
+from benchmarks._harness import run_child
+from benchmarks._report import Row, verdict
 from benchmarks._server import API_KEY, MODEL
+from benchmarks._sizes import Sizes
 from benchmarks._text import prompt_for_chunks
 
 MB = 1024 * 1024
@@ -217,6 +220,102 @@ def main(argv: list[str] | None = None) -> int:
     json.dump(out, sys.stdout)
     sys.stdout.write("\n")
     return 0
+
+
+def rows(base_url: str, s: Sizes) -> tuple[list[Row], dict[str, Any]]:
+    raw = run_child(
+        [
+            "benchmarks._concurrency",
+            base_url,
+            "--streams",
+            str(s.streams),
+            "--chunks",
+            str(s.stream_chunks),
+            "--stall",
+            str(s.stall_s),
+        ],
+        timeout=900,
+    )
+    who = "r1v4 core async"
+    rows: list[Row] = []
+    rss = max(raw["all_complete"]["peak_rss_mb"], raw["half_cancelled"]["peak_rss_mb"])
+    for key, label in (("all_complete", "4a"), ("half_cancelled", "4b")):
+        p = raw[key]
+        title = f"{label} {s.streams} streams" + (
+            ", half cancelled" if key == "half_cancelled" else ""
+        )
+        rows.append(Row(f"{title}: wall", who, p["wall_s"], "s", f"{p['wall_s']:.2f} s"))
+        rows.append(
+            Row(
+                f"{title}: errors",
+                who,
+                p["errors"],
+                "streams",
+                f"{p['errors']}" + (f" ({p['stuck']} stuck)" if p["stuck"] else ""),
+                target="= 0",
+                status=verdict(p["errors"] == 0),
+                note="; ".join(p["error_samples"][:2]),
+            )
+        )
+        rows.append(
+            Row(
+                f"{title}: sockets left",
+                who,
+                p["sockets_left"],
+                "sockets",
+                f"{p['sockets_left']}",
+                target="= 0",
+                status=verdict(p["sockets_left"] == 0),
+            )
+        )
+        leaked = p["pool_slots_leaked"]
+        if leaked is not None:
+            rows.append(
+                Row(
+                    f"{title}: pool slots leaked",
+                    who,
+                    leaked,
+                    "slots",
+                    f"{leaked}",
+                    target="= 0",
+                    status=verdict(leaked == 0),
+                    note=(
+                        "connections a cancelled stream never gave back to httpx's pool (read "
+                        "from httpcore internals); unusable until the client closes. httpcore "
+                        "releases a connection behind a lock acquire that asyncio's native "
+                        "cancel interrupts (encode/httpcore#1093, #1115)"
+                        if leaked
+                        else ""
+                    ),
+                )
+            )
+        rows.append(
+            Row(
+                f"{title}: peak concurrent",
+                who,
+                p["peak_in_flight"],
+                "streams",
+                f"{p['peak_in_flight']}",
+                note=(
+                    "streams receiving at the same moment; httpx's default pool allows 100 "
+                    "connections, so more wait for a slot"
+                    if p["peak_in_flight"] == 100 and key == "all_complete"
+                    else ""
+                ),
+            )
+        )
+    rows.append(
+        Row(
+            f"4 {s.streams} streams: peak RSS",
+            who,
+            rss,
+            "MB",
+            f"{rss:.0f} MB (idle {raw['baseline_rss_mb']:.0f} MB)",
+            target="< 300 MB",
+            status=verdict(rss < 300),
+        )
+    )
+    return rows, raw
 
 
 if __name__ == "__main__":

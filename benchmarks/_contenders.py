@@ -443,6 +443,21 @@ def openai_like(base_url: str) -> Any:
     )
 
 
+# ------------------------------------------------------------------------- minimal models
+
+
+def minimal_chat_model(base_url: str) -> Any:
+    from benchmarks._minimal import MinimalChatModel
+
+    return MinimalChatModel(base_url=base_url, model=MODEL)
+
+
+def minimal_llm(base_url: str) -> Any:
+    from benchmarks._minimal import MinimalLLM
+
+    return MinimalLLM(base_url=base_url, model=MODEL)
+
+
 # ------------------------------------------------------------------------------- registry
 
 
@@ -457,6 +472,9 @@ class Contender:
     ours: bool  # an r1v4 contender (targets apply) rather than a floor or a peer
     make: Callable[[str, asyncio.AbstractEventLoop], Driver]
     needs: str  # the import that must succeed for it to run
+    # A yardstick for the adapters (``_minimal``): measured only by the figures that compare
+    # an adapter with the least its framework requires.
+    minimal: bool = False
 
     @property
     def floor(self) -> str:
@@ -544,7 +562,29 @@ CONTENDERS: tuple[Contender, ...] = (
         _li(openai_like, True),
         "llama_index.llms.openai_like",
     ),
+    Contender(
+        "minimal LangChain",
+        "langchain",
+        False,
+        None,
+        False,
+        _lc(minimal_chat_model, False),
+        "langchain_core",
+        minimal=True,
+    ),
+    Contender(
+        "minimal LlamaIndex",
+        "llama_index",
+        False,
+        None,
+        False,
+        _li(minimal_llm, False),
+        "llama_index.core",
+        minimal=True,
+    ),
 )
+
+BY_NAME = {c.name: c for c in CONTENDERS}
 
 # What proves an adapter is written, not just its package directory present.
 _PROBES = {

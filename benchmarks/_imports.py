@@ -21,6 +21,11 @@ import statistics
 import subprocess
 import sys
 from dataclasses import dataclass
+from typing import Any
+
+from benchmarks._harness import error_row
+from benchmarks._report import NOT_AVAILABLE, Row, verdict
+from benchmarks._sizes import Sizes
 
 _MARK = "@@r1v4-bench-mark@@"
 _LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \| ( *)(\S+)")
@@ -181,3 +186,72 @@ def forbidden_after_core_import() -> list[str]:
     )
     found: list[str] = json.loads(proc.stdout)
     return found
+
+
+def rows(s: Sizes, missing_modules: dict[str, str]) -> tuple[list[Row], dict[str, Any]]:
+    raw: dict[str, Any] = {"repeats": s.import_repeats, "cases": {}, "frameworks": {}}
+    measured: dict[str, float] = {}
+    out: list[Row] = []
+    quick = s.import_repeats < 2
+    # Quick runs skip the peers: each is seconds of framework import in a fresh interpreter.
+    cases = [c for c in CASES if not quick or "r1v4" in c.module]
+    warm_bytecode(
+        [c.module for c in cases if "r1v4" in c.module and c.module not in missing_modules]
+    )
+    for case in cases:
+        figure = f"6 import over {case.prelude_label}"
+        if case.module in missing_modules:
+            out.append(
+                Row(
+                    figure,
+                    case.name,
+                    None,
+                    "ms",
+                    "—",
+                    status=NOT_AVAILABLE,
+                    note=missing_modules[case.module],
+                )
+            )
+            continue
+        try:
+            result = measure(case.name, case.prelude, case.module, s.import_repeats)
+        except Exception as exc:
+            out.append(error_row(figure, case.name, f"{type(exc).__name__}: {exc}", "ms"))
+            continue
+        raw["cases"][case.name] = result
+        value = float(result["median_ms"])  # type: ignore[arg-type]
+        measured[case.module] = value
+        row = Row(figure, case.name, value, "ms", f"{value:.1f} ms")
+        if case.target_ms is not None:
+            row.target = f"≤ {case.target_ms:.0f} ms"
+            row.status = verdict(value <= case.target_ms)
+            if value > case.target_ms:
+                heavy = ", ".join(
+                    f"{k} {v:.0f}"
+                    for k, v in result["heaviest_self_ms"].items()  # type: ignore[attr-defined]
+                )
+                row.note = f"heaviest modules (self ms): {heavy}"
+        out.append(row)
+    for row, case in zip(list(out), cases, strict=True):
+        if case.peer and case.peer in measured and row.value is not None:
+            row.x_peer = row.value / measured[case.peer]
+    for label, prelude in FRAMEWORKS.items():
+        if quick and label != "httpx + pydantic (initialised)":
+            continue
+        value = framework_import(prelude, s.import_repeats)
+        raw["frameworks"][label] = value
+        out.append(Row(f"6 import, cold: {label} itself", label, value, "ms", f"{value:.0f} ms"))
+    found = forbidden_after_core_import()
+    raw["forbidden_loaded_by_import_r1v4"] = found
+    out.append(
+        Row(
+            "6 `import r1v4` loads",
+            "r1v4",
+            float(len(found)),
+            "packages",
+            ", ".join(found) if found else "none of them",
+            target="no PIL, langchain*, llama_index",
+            status=verdict(not found),
+        )
+    )
+    return out, raw

@@ -8,27 +8,25 @@ import subprocess
 import sys
 import tempfile
 import time
-from types import TracebackType
+from typing import IO
 
 import httpx
 
 from r1v4.testing import free_port
-from r1v4.testing._net import LoopbackAddress
+from r1v4.testing._net import LoopbackServer
 
 API_KEY = "test-key"
 MODEL = "skywork/r1v4-lite"
 
 
-class ServerProcess(LoopbackAddress):
+class ServerProcess(LoopbackServer):
     """``python -m r1v4.testing --port <free>`` as a child process, ready when it answers."""
 
     def __init__(self, startup_timeout: float = 30.0) -> None:
         self.startup_timeout = startup_timeout
         self.port = 0
         self._proc: subprocess.Popen[bytes] | None = None
-        # A file, not a pipe: nobody reads the pipe while benchmarks run, and a full pipe would
-        # block the server the moment it logs something.
-        self._log = tempfile.TemporaryFile()  # noqa: SIM115  (closed on __exit__)
+        self._log: IO[bytes] | None = None
 
     @property
     def pid(self) -> int:
@@ -37,6 +35,9 @@ class ServerProcess(LoopbackAddress):
         return self._proc.pid
 
     def start(self) -> ServerProcess:
+        # A file, not a pipe: nobody reads the pipe while benchmarks run, and a full pipe would
+        # block the server the moment it logs something.
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115  (closed by stop)
         # free_port() hands back a port the OS just released; another process could take it
         # before the child binds, so a child that dies at once is retried on a new port.
         for _ in range(5):
@@ -50,13 +51,15 @@ class ServerProcess(LoopbackAddress):
             )
             if self._wait_ready():
                 return self
-            self.stop()
+            self._end_process()
         raise RuntimeError(
             f"the local R1V4 server did not start (python -m r1v4.testing):\n{self.log_tail()}"
         )
 
     def log_tail(self, limit: int = 4000) -> str:
         """The end of the server's stderr (for failures)."""
+        if self._log is None:
+            return ""
         self._log.seek(0)
         return self._log.read().decode("utf-8", "replace")[-limit:]
 
@@ -77,6 +80,12 @@ class ServerProcess(LoopbackAddress):
         return False
 
     def stop(self) -> None:
+        self._end_process()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def _end_process(self) -> None:
         proc, self._proc = self._proc, None
         if proc is None:
             return
@@ -87,15 +96,3 @@ class ServerProcess(LoopbackAddress):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
-
-    def __enter__(self) -> ServerProcess:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-        self._log.close()

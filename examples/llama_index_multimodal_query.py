@@ -50,7 +50,7 @@ def picture(word: str, colour: str) -> str:
 def script_local_model(b: Backend) -> None:
     """What a real R1V4 would answer (only the local server needs telling); its code tool
     really crops the first picture it was sent."""
-    from r1v4.testing import RecordedRequest, Reply, crops, general_transcript
+    from r1v4.testing import RecordedRequest, Reply, center_crop, data_uri, general_transcript
 
     def reply(request: RecordedRequest) -> Reply:
         first = next(
@@ -65,7 +65,7 @@ def script_local_model(b: Backend) -> None:
             content=general_transcript(
                 QUESTION,
                 "The bakery's sign says OPEN; the pharmacy's says CLOSED.",
-                images=crops(picture),
+                crops=[data_uri(center_crop(picture))],
             ),
             chunk_size=8,
         )

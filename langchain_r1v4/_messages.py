@@ -72,7 +72,7 @@ def to_wire_messages(
             wire = {
                 "role": "tool",
                 "tool_call_id": message.tool_call_id,
-                "content": _tool_content(message, position),
+                "content": _text_only(message, position),
             }
         elif isinstance(message, ChatMessage):
             role = _ROLES.get(message.role)
@@ -209,6 +209,7 @@ def _block_text(block: dict[str, Any], position: int, i: int) -> str:
 
 
 def _text_only(message: BaseMessage, position: int) -> str:
+    """The text of a message that may hold only text (system, tool, a non-user ChatMessage)."""
     content = message.content
     if isinstance(content, str):
         return content
@@ -218,22 +219,7 @@ def _text_only(message: BaseMessage, position: int) -> str:
             texts.append(block)
         elif block.get("type") == "text":
             texts.append(_block_text(block, position, i))
-        else:
-            raise _not_text(message, block, position, i)
-    return "".join(texts)
-
-
-def _tool_content(message: ToolMessage, position: int) -> str:
-    content = message.content
-    if isinstance(content, str):
-        return content
-    texts: list[str] = []
-    for i, block in enumerate(content):
-        if isinstance(block, str):
-            texts.append(block)
-        elif block.get("type") == "text":
-            texts.append(_block_text(block, position, i))
-        elif "type" not in block:
+        elif "type" not in block and isinstance(message, ToolMessage):
             # A tool that returned a list of plain dicts: send it as the JSON it is.
             texts.append(json.dumps(block, ensure_ascii=False, default=str))
         else:

@@ -41,7 +41,6 @@ from r1v4 import (
     R1V4Clients,
     ToolMode,
     build_request,
-    cached_clients,
     public_headers,
 )
 
@@ -56,199 +55,255 @@ _StructuredMethod = Literal["function_calling", "json_mode", "json_schema"]
 class ChatR1V4(BaseChatModel):
     """Skywork R1V4, the multimodal agent model, as a LangChain chat model.
 
-    A thin translator over the ``r1v4`` core client: LangChain messages in, R1V4's reply out
+    A thin translator over the `r1v4` core client: LangChain messages in, R1V4's reply out
     with the answer, the reasoning, the server's own tool trace and client tool calls each in
     its LangChain place.
 
-    Setup:
-        Install ``r1v4[langchain]`` and set your key::
+    ???+ info "Setup"
 
-            pip install "r1v4[langchain]"
-            export SKYWORK_API_KEY="..."
+        Install `r1v4[langchain]` and set environment variable `SKYWORK_API_KEY`.
 
-        For a self-hosted ``Skywork/R1V4`` (vLLM, SGLang) set ``base_url`` (or
-        ``SKYWORK_BASE_URL``) to its ``/v1`` URL.
+        ```bash
+        pip install -U "r1v4[langchain]"
+        export SKYWORK_API_KEY="your-api-key"
+        ```
 
-    Key init args — completion params:
-        model: str
-            ``"skywork/r1v4-lite"`` (default), ``"skywork/r1v4-vl-planner-lite"``, or any name a
-            self-hosted server knows. ``model_name`` is accepted as an alias.
-        enable_search: bool | None
-            Deep-research mode of the hosted API (web and image search on the server).
-        temperature, top_p, max_tokens, stop:
-            The usual sampling controls.
-        tool_mode: Literal["auto", "native", "prompted"]
-            How bound tools reach the server: OpenAI ``tools`` (``"native"``), rendered into
-            the system prompt in the Qwen/Hermes form (``"prompted"``), or ``"auto"`` (default):
-            prompted on the hosted API, native elsewhere, switching to prompted once when a
-            server refuses ``tools``.
-        history: Literal["answer", "transcript"]
-            What an earlier R1V4 reply sends back in later turns: its answer (default) or the
-            full content the server sent (tool calls, observations, answer tags; reasoning too
-            when the server wrote it inline).
-        send_reasoning: bool
-            Also send earlier replies' reasoning back, as ``<think>…</think>``. Default ``False``.
+    ??? info "Key init args — completion params"
 
-    Key init args — client params:
-        api_key: SecretStr | None
-            Read from ``SKYWORK_API_KEY`` when not given.
-        base_url: str | None
-            Read from ``SKYWORK_BASE_URL``, default ``https://api.skyworkmodel.ai/api/v1``.
-        timeout: float | None
-            Seconds to wait for each read (default 600: the agent may think for minutes).
-        max_retries: int
-            Retries of connection errors, 429 and 5xx, with backoff (default 2).
-        streaming, stream_usage, extra_body, default_headers, http_client, http_async_client:
-            As in ``ChatOpenAI``; ``extra_body`` adds fields to every request body.
+        | Param | Type | Description |
+        | --- | --- | --- |
+        | `model` | `str` | `"skywork/r1v4-lite"` (default), a planner or a self-hosted name. |
+        | `enable_search` | `bool | None` | Deep-research mode of the hosted API. |
+        | `temperature` | `float | None` | Sampling temperature. |
+        | `top_p` | `float | None` | Total probability mass of tokens to consider. |
+        | `max_tokens` | `int | None` | Max number of tokens to generate, reasoning included. |
+        | `tool_mode` | `str` | How tools reach the server: `"auto"`, `"native"`, `"prompted"`. |
+        | `history` | `str` | What earlier replies send back: `"answer"` or `"transcript"`. |
 
-    Instantiate:
-        .. code-block:: python
+        See full list of supported init args and their descriptions below.
 
-            from langchain_r1v4 import ChatR1V4
+    ??? info "Key init args — client params"
 
-            llm = ChatR1V4(model="skywork/r1v4-lite", temperature=0.2)
+        | Param | Type | Description |
+        | --- | --- | --- |
+        | `api_key` | `SecretStr | None` | Skywork API key; else env var `SKYWORK_API_KEY`. |
+        | `base_url` | `str | None` | Base URL; env var `SKYWORK_BASE_URL`, else the hosted API. |
+        | `timeout` | `float | None` | Read timeout in seconds (default 600). |
+        | `max_retries` | `int` | Max number of retries (default 2). |
 
-    Invoke:
-        .. code-block:: python
+        For a self-hosted `Skywork/R1V4` (vLLM, SGLang) `base_url` is its `/v1` URL.
+        See full list of supported init args and their descriptions below.
 
-            msg = llm.invoke([("system", "Answer briefly."), ("human", "What is 17 * 23?")])
-            msg.content  # "391" -- the answer only, never <think> or tool tags
+    ??? info "Instantiate"
 
-    Stream:
-        .. code-block:: python
+        ```python
+        from langchain_r1v4 import ChatR1V4
 
-            for chunk in llm.stream("Why is the sky blue?"):
-                print(chunk.additional_kwargs.get("reasoning_content", ""), end="")  # first
-                print(chunk.content, end="")  # then the answer
+        model = ChatR1V4(
+            model="skywork/r1v4-lite",
+            temperature=0.2,
+            max_tokens=None,
+            timeout=600,
+            max_retries=2,
+            # api_key="...",
+            # base_url="...",
+        )
+        ```
 
-    Async:
-        .. code-block:: python
+    ??? info "Invoke"
 
-            await llm.ainvoke("Hello")
-            async for chunk in llm.astream("Hello"):
-                ...
-            await llm.abatch(["Hello", "Hi"], config={"max_concurrency": 8})
+        ```python
+        messages = [("system", "Answer briefly."), ("human", "What is 17 * 23?")]
+        msg = model.invoke(messages)
+        msg.content  # "391" -- the answer only, never <think> or tool tags
+        ```
 
-    Tool calling:
-        .. code-block:: python
+    ??? info "Stream"
 
-            from langchain_core.tools import tool
+        ```python
+        for chunk in model.stream("Why is the sky blue?"):
+            print(chunk.additional_kwargs.get("reasoning_content", ""), end="")  # first
+            print(chunk.content, end="")  # then the answer
+        ```
 
-            @tool
-            def get_weather(city: str) -> str:
-                \"\"\"Current weather in a city.\"\"\"
-                return "sunny"
+    ??? info "Async"
 
-            msg = llm.bind_tools([get_weather], tool_choice="auto").invoke("Weather in Paris?")
-            msg.tool_calls  # [{"name": "get_weather", "args": {"city": "Paris"}, "id": ...}]
+        ```python
+        await model.ainvoke("Hello")
+        async for chunk in model.astream("Hello"):
+            ...
+        await model.abatch(["Hello", "Hi"], config={"max_concurrency": 8})
+        ```
 
-        Tools R1V4 ran on the server (code, search) are trace, never ``tool_calls``: see
+    ??? info "Tool calling"
+
+        ```python
+        from langchain_core.tools import tool
+
+
+        @tool
+        def get_weather(city: str) -> str:
+            \"\"\"Current weather in a city.\"\"\"
+            return "sunny"
+
+
+        msg = model.bind_tools([get_weather], tool_choice="auto").invoke("Weather in Paris?")
+        msg.tool_calls  # [{"name": "get_weather", "args": {"city": "Paris"}, "id": ...}]
+        ```
+
+        Tools R1V4 ran on the server (code, search) are trace, never `tool_calls`: see
         Response metadata.
 
-    Structured output:
-        .. code-block:: python
+    ??? info "Structured output"
 
-            from pydantic import BaseModel
+        ```python
+        from pydantic import BaseModel
 
-            class Answer(BaseModel):
-                value: int
-                unit: str
 
-            llm.with_structured_output(Answer).invoke("How tall is Everest in meters?")
-            # Answer(value=8849, unit="m")
+        class Answer(BaseModel):
+            value: int
+            unit: str
 
-        ``method="function_calling"`` (default, works in every ``tool_mode``),
-        ``"json_mode"`` and ``"json_schema"`` (``response_format``; self-hosted vLLM/SGLang).
 
-    Image input:
-        .. code-block:: python
+        model.with_structured_output(Answer).invoke("How tall is Everest in meters?")
+        # Answer(value=8849, unit="m")
+        ```
 
-            from langchain_core.messages import HumanMessage
+        `method="function_calling"` (default, works in every `tool_mode`), `"json_mode"` and
+        `"json_schema"` (`response_format`; self-hosted vLLM/SGLang).
 
-            msg = HumanMessage(content=[
+    ??? info "Image input"
+
+        ```python
+        from langchain_core.messages import HumanMessage
+
+        msg = HumanMessage(
+            content=[
                 {"type": "text", "text": "What is in this picture?"},
                 {"type": "image", "url": "https://example.com/cat.png"},
                 {"type": "image", "base64": b64_png, "mime_type": "image/png"},
                 {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,..."}},
-            ])
-            llm.invoke([msg])
+            ]
+        )
+        model.invoke([msg])
+        ```
 
         URLs are downloaded and inlined by the client (the hosted API takes data URIs only);
         every image is checked before the request. Audio, video, PDF and file blocks raise
-        ``r1v4.InvalidRequestError`` before anything is sent.
+        `r1v4.InvalidRequestError` before anything is sent.
 
-    Reasoning:
-        .. code-block:: python
+    ??? info "Reasoning"
 
-            msg = llm.invoke("Is 2^61 - 1 prime?")
-            msg.additional_kwargs["reasoning_content"]  # the <think> text
+        ```python
+        msg = model.invoke("Is 2^61 - 1 prime?")
+        msg.additional_kwargs["reasoning_content"]  # the <think> text
 
-            llm_v1 = ChatR1V4(output_version="v1")
-            [b["type"] for b in llm_v1.invoke("...").content]
-            # ["reasoning", "server_tool_call", "server_tool_result", "text"]
+        model_v1 = ChatR1V4(output_version="v1")
+        [b["type"] for b in model_v1.invoke("...").content]
+        # ["reasoning", "server_tool_call", "server_tool_result", "text"]
+        ```
 
-    Token usage:
-        .. code-block:: python
+    ??? info "Token usage"
 
-            msg.usage_metadata
-            # {"input_tokens": 28, "output_tokens": 412, "total_tokens": 440,
-            #  "output_token_details": {"reasoning": 380}}  # details when the server reports them
+        ```python
+        msg.usage_metadata
+        # {"input_tokens": 28, "output_tokens": 412, "total_tokens": 440,
+        #  "output_token_details": {"reasoning": 380}}  # details when the server reports them
+        ```
 
-        Streams carry it on their last chunk (``stream_usage=True``, the default).
+        Streams carry it on their last chunk (`stream_usage=True`, the default).
 
-    Response metadata:
-        .. code-block:: python
+    ??? info "Response metadata"
 
-            msg.response_metadata
-            # {"model_provider": "skywork", "model_name": "skywork/r1v4-lite",
-            #  "finish_reason": "stop", "id": "...",
-            #  "sources": [...],            # deep research: {"kind","title","url","snippet"}
-            #  "plan": [...],               # planner: {"description","tool_name","parameters"}
-            #  "raw_content": "<think>…"}  # the content as sent, when it held transcript tags
-            msg.additional_kwargs["server_tool_calls"]    # the agent's own tool calls
-            msg.additional_kwargs["server_tool_results"]  # their observations
+        ```python
+        msg.response_metadata
+        # {"model_provider": "skywork", "model_name": "skywork/r1v4-lite",
+        #  "finish_reason": "stop", "id": "...",
+        #  "sources": [...],            # deep research: {"kind","title","url","snippet"}
+        #  "plan": [...],               # planner: {"description","tool_name","parameters"}
+        #  "raw_content": "<think>…"}  # the content as sent, when it held transcript tags
+        msg.additional_kwargs["server_tool_calls"]  # the agent's own tool calls
+        msg.additional_kwargs["server_tool_results"]  # their observations
 
-            from langchain_r1v4 import get_plan, get_sources
-            get_plan(msg)     # [PlanStep(description=..., tool_name=..., parameters={...})]
-            get_sources(msg)  # [Source(title=..., url=..., ...)]
+        from langchain_r1v4 import get_plan, get_sources
+
+        get_plan(msg)  # [PlanStep(description=..., tool_name=..., parameters={...})]
+        get_sources(msg)  # [Source(title=..., url=..., ...)]
+        ```
     """
 
     model: str = Field(default=DEFAULT_MODEL, validation_alias=AliasChoices("model", "model_name"))
-    """Model name: ``skywork/r1v4-lite``, ``skywork/r1v4-vl-planner-lite`` or a self-hosted one."""
+    """Model name: `skywork/r1v4-lite`, `skywork/r1v4-vl-planner-lite` or a self-hosted one."""
+
     api_key: SecretStr | None = Field(
         default_factory=secret_from_env("SKYWORK_API_KEY", default=None)
     )
-    """API key; read from ``SKYWORK_API_KEY`` when not given."""
+    """Skywork API key.
+
+    If not passed in will be read from env var `SKYWORK_API_KEY`. Never in a repr, log,
+    exception or serialized model.
+    """
+
     base_url: str | None = Field(
         default_factory=from_env("SKYWORK_BASE_URL", default=DEFAULT_BASE_URL)
     )
-    """Server URL without ``/chat/completions``; ``SKYWORK_BASE_URL`` or the hosted API."""
+    """Base URL for API requests, without `/chat/completions`.
+
+    If not passed in will be read from env var `SKYWORK_BASE_URL`, else the hosted API. A
+    self-hosted vLLM or SGLang server is `http://host:8000/v1`.
+    """
+
     enable_search: bool | None = None
     """Deep-research mode (hosted API): the agent searches the web and images."""
+
     temperature: float | None = None
+    """What sampling temperature to use; the server's default when `None`."""
+
     top_p: float | None = None
+    """Total probability mass of tokens to consider at each step (nucleus sampling)."""
+
     max_tokens: int | None = None
+    """Maximum number of tokens to generate, reasoning included; the server's default when
+    `None`."""
+
     stop: list[str] | str | None = None
+    """Default stop sequences."""
+
     timeout: float | None = 600.0
     """Read timeout in seconds (connecting always times out after 10 s)."""
+
     max_retries: int = 2
+    """Maximum number of retries of connection errors, 429 and 5xx responses.
+
+    Exponential backoff with jitter, honouring `Retry-After`; done once, in the core client.
+    """
+
     streaming: bool = False
-    """Use the streaming endpoint for ``invoke`` too."""
+    """Whether to use the streaming endpoint for `invoke` too."""
+
     stream_usage: bool = True
-    """Ask for token usage at the end of streams."""
+    """Whether to include usage metadata in streaming output (on the last chunk)."""
+
     extra_body: dict[str, Any] | None = None
-    """Extra fields for every request body."""
+    """Additional JSON properties to include in every request body."""
+
     default_headers: dict[str, str] | None = Field(default=None, repr=False)
+    """Additional HTTP headers sent with every request."""
+
     http_client: Any = Field(default=None, exclude=True)
-    """Your own ``httpx.Client`` (used as given, never closed)."""
+    """Optional `httpx.Client`, used as given and never closed by `ChatR1V4`."""
+
     http_async_client: Any = Field(default=None, exclude=True)
-    """Your own ``httpx.AsyncClient`` (tied to the event loop it was made in)."""
+    """Optional `httpx.AsyncClient` (tied to the event loop it was made in)."""
+
     tool_mode: ToolMode = "auto"
-    """``"auto"``, ``"native"`` or ``"prompted"``: how tools are sent (see the class docs)."""
+    """How bound tools are sent: `"auto"`, `"native"` or `"prompted"` (see the class docs)."""
+
     history: History = "answer"
-    """What earlier R1V4 replies send back: ``"answer"`` or ``"transcript"``."""
+    """What earlier R1V4 replies send back in later turns: `"answer"` or `"transcript"`."""
+
     send_reasoning: bool = False
-    """Send earlier replies' reasoning back as ``<think>…</think>``."""
+    """Whether earlier replies' reasoning is sent back, as `<think>…</think>`."""
 
     _core: R1V4Clients | None = PrivateAttr(default=None)
 
@@ -349,27 +404,13 @@ class ChatR1V4(BaseChatModel):
 
     # ------------------------------------------------------------------------- core clients
 
-    def _client_settings(self) -> dict[str, Any]:
-        return {
-            "api_key": self.api_key,
-            "base_url": self.base_url,
-            "timeout": self.timeout,
-            "max_retries": self.max_retries,
-            "default_headers": self.default_headers,
-            "tool_mode": self.tool_mode,
-            "stream_usage": self.stream_usage,
-        }
-
     @property
     def _clients(self) -> R1V4Clients:
-        return cached_clients(
+        return R1V4Clients.for_model(
             self,
-            "_core",
-            lambda: R1V4Clients(
-                http_client=self.http_client,
-                http_async_client=self.http_async_client,
-                **self._client_settings(),
-            ),
+            http_client=self.http_client,
+            http_async_client=self.http_async_client,
+            stream_usage=self.stream_usage,
         )
 
     @property

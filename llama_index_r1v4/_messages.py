@@ -8,7 +8,7 @@ fetches and reads them, asynchronously on async paths), raw bytes become data UR
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from io import IOBase
 from typing import Any
 
@@ -72,7 +72,7 @@ def _to_wire(
     images = False
     calls: list[dict[str, Any]] = []
     reasoning: list[str] = []
-    for block in message.blocks:
+    for block in _readable(position, message.blocks):
         if isinstance(block, TextBlock):
             texts.append(block.text)
             parts.append({"type": "text", "text": block.text})
@@ -88,17 +88,6 @@ def _to_wire(
         elif isinstance(block, ThinkingBlock):
             if block.content:
                 reasoning.append(block.content)
-        elif isinstance(block, CitableBlock):
-            # Citable content is text and images the caller wants the model to read.
-            for inner in block.content:
-                if isinstance(inner, TextBlock):
-                    texts.append(inner.text)
-                    parts.append({"type": "text", "text": inner.text})
-                elif isinstance(inner, ImageBlock):
-                    images = True
-                    parts.append(_image_part(position, inner))
-                else:
-                    raise _unsupported(position, inner)
         elif isinstance(block, _UNSUPPORTED):
             raise _unsupported(position, block)
         elif isinstance(block, (CitationBlock, CachePoint)):
@@ -137,6 +126,19 @@ def _to_wire(
     # messages must be on strict servers.
     out["content"] = parts if images else "\n".join(texts)
     return out
+
+
+def _readable(position: int, blocks: Iterable[Any]) -> Iterator[Any]:
+    """The message's blocks, each ``CitableBlock`` replaced by the blocks it holds."""
+    for block in blocks:
+        if isinstance(block, CitableBlock):
+            # Citable content is text and images the caller wants the model to read.
+            for inner in block.content:
+                if not isinstance(inner, (TextBlock, ImageBlock)):
+                    raise _unsupported(position, inner)
+                yield inner
+        else:
+            yield block
 
 
 def _image_part(position: int, block: ImageBlock) -> dict[str, Any]:

@@ -1,8 +1,11 @@
 """The core's completions and chunks -> LlamaIndex ``ChatResponse`` objects.
 
-Streaming is the hot path: each chunk costs one ``ChatResponse`` and one ``ChatMessage``, built
-with ``model_construct`` (the values are ours and already well-typed, so pydantic validation
-would only repeat work), and blocks that did not change since the last chunk are reused.
+Streaming is the hot path: each chunk costs one ``ChatResponse`` and one ``ChatMessage``, and
+blocks that did not change since the last chunk are reused. Measured with pydantic 2.13, the
+validating constructors of these small models (checked in pydantic-core) are twice as fast as
+``model_construct`` (a Python loop over the fields), so they are used everywhere except for
+``ChatMessage``, whose content-to-blocks validator makes it the one model where
+``model_construct`` is still the cheaper path.
 """
 
 from __future__ import annotations
@@ -69,23 +72,16 @@ def _raw(
     return {"id": rid, "model": model, "created": created, "finish_reason": finish, "usage": usage}
 
 
-# Every field is passed to model_construct: resolving defaults would cost more than the rest.
-
-
 def _text(text: str) -> TextBlock:
-    return TextBlock.model_construct(block_type="text", text=text)
+    return TextBlock(text=text)
 
 
 def _thinking(text: str) -> ThinkingBlock:
-    return ThinkingBlock.model_construct(
-        block_type="thinking", content=text, num_tokens=None, additional_information={}
-    )
+    return ThinkingBlock(content=text)
 
 
 def _call_block(call_id: str | None, name: str, arguments: str) -> ToolCallBlock:
-    return ToolCallBlock.model_construct(
-        block_type="tool_call", tool_call_id=call_id, tool_name=name, tool_kwargs=arguments
-    )
+    return ToolCallBlock(tool_call_id=call_id, tool_name=name, tool_kwargs=arguments)
 
 
 def _citations(sources: list[dict[str, Any]]) -> list[CitationBlock]:
@@ -170,12 +166,8 @@ def completion_to_chat_response(completion: ChatCompletion) -> ChatResponse:
             _citations(trace.sources),
             _kwargs(trace, invalid, m.transcript, [image_block(d) for d in trace.images]),
         )
-    return ChatResponse.model_construct(
-        message=message,
-        raw=raw,
-        delta=None,
-        logprobs=None,
-        additional_kwargs=_token_counts(usage),
+    return ChatResponse(
+        message=message, raw=raw, delta=None, additional_kwargs=_token_counts(usage)
     )
 
 
@@ -278,11 +270,10 @@ class StreamAssembler:
             role=_ASSISTANT, blocks=blocks, additional_kwargs=dict(self._kwargs)
         )
         self._yielded = True
-        return ChatResponse.model_construct(
+        return ChatResponse(
             message=message,
             raw=_raw(self._id, self._model, self._created, self._finish, self._usage),
             delta=answer or "",
-            logprobs=None,
             additional_kwargs=extra,
         )
 
@@ -296,11 +287,10 @@ class StreamAssembler:
             self._citations,
             _kwargs(self._trace, self._invalid, self._transcript, self._images),
         )
-        return ChatResponse.model_construct(
+        return ChatResponse(
             message=message,
             raw=_raw(self._id, self._model, self._created, self._finish, self._usage),
             delta="",
-            logprobs=None,
             additional_kwargs=_token_counts(self._usage),
         )
 
@@ -343,10 +333,6 @@ def chat_to_completion(response: ChatResponse) -> CompletionResponse:
         for block in message.blocks:
             if isinstance(block, ThinkingBlock) and block.content:
                 extra["thinking"] = block.content
-    return CompletionResponse.model_construct(
-        text=message.content or "",
-        additional_kwargs=extra,
-        raw=response.raw,
-        delta=response.delta,
-        logprobs=None,
+    return CompletionResponse(
+        text=message.content or "", additional_kwargs=extra, raw=response.raw, delta=response.delta
     )

@@ -41,7 +41,6 @@ from r1v4 import (
     R1V4Clients,
     ToolMode,
     build_request,
-    cached_clients,
     public_headers,
     resolve_api_key,
     resolve_base_url,
@@ -125,27 +124,83 @@ class R1V4(FunctionCallingLLM):
         ```
     """
 
-    model: str = Field(default=DEFAULT_MODEL, description="The R1V4 model to use.")
+    model: str = Field(
+        default=DEFAULT_MODEL,
+        description=(
+            "The R1V4 model to use: skywork/r1v4-lite, skywork/r1v4-vl-planner-lite, or the "
+            "name a self-hosted server gives Skywork/R1V4."
+        ),
+    )
     api_key: SecretStr | None = Field(
-        default=None, exclude=True, repr=False, description="The API key (never serialised)."
+        default=None,
+        exclude=True,
+        repr=False,
+        description="The API key; SKYWORK_API_KEY when not given. Never serialised.",
     )
-    base_url: str = Field(default="", description="The API base URL.")
-    enable_search: bool | None = Field(default=None, description="Deep-research mode.")
-    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
-    max_tokens: int | None = Field(default=None, gt=0)
-    timeout: float | None = Field(default=600.0, description="Read timeout in seconds.")
-    max_retries: int = Field(default=2, ge=0)
-    context_window: int = Field(default=R1V4_CONTEXT_WINDOW, gt=0)
+    base_url: str = Field(
+        default="",
+        description=(
+            "The base URL for API requests, without /chat/completions; SKYWORK_BASE_URL, "
+            "else the hosted API."
+        ),
+    )
+    enable_search: bool | None = Field(
+        default=None,
+        description="Deep-research mode of the hosted API: the agent searches the web and images.",
+    )
+    temperature: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=2.0,
+        description="The temperature to use during generation; the server's default when None.",
+    )
+    max_tokens: int | None = Field(
+        default=None,
+        gt=0,
+        description="The maximum number of tokens to generate; the server's default when None.",
+    )
+    timeout: float | None = Field(
+        default=600.0,
+        description=(
+            "The read timeout, in seconds, for API requests (R1V4 may think for minutes); "
+            "connecting times out after 10 s."
+        ),
+    )
+    max_retries: int = Field(
+        default=2,
+        ge=0,
+        description=(
+            "The maximum number of retries of connection errors, 429 and 5xx responses, with "
+            "exponential backoff that honours Retry-After."
+        ),
+    )
+    context_window: int = Field(
+        default=R1V4_CONTEXT_WINDOW,
+        gt=0,
+        description="The maximum number of context tokens for the model.",
+    )
     additional_kwargs: dict[str, Any] = Field(
-        default_factory=dict, description="Extra request body fields."
+        default_factory=dict, description="Additional request body fields sent with every call."
     )
-    default_headers: dict[str, str] | None = Field(default=None, repr=False)
-    tool_mode: ToolMode = Field(default="auto", description="How tools reach the server.")
+    default_headers: dict[str, str] | None = Field(
+        default=None, repr=False, description="The default headers for API requests."
+    )
+    tool_mode: ToolMode = Field(
+        default="auto",
+        description=(
+            "How tools reach the server: 'native' (OpenAI tools), 'prompted' (in the system "
+            "message, as R1V4's chat template writes them) or 'auto'."
+        ),
+    )
     history: History = Field(
-        default="answer", description="What earlier R1V4 replies send back in later turns."
+        default="answer",
+        description=(
+            "What earlier R1V4 replies send back in later turns: 'answer' or 'transcript'."
+        ),
     )
     send_reasoning: bool = Field(
-        default=False, description="Send earlier replies' reasoning back in later turns."
+        default=False,
+        description="Whether earlier replies' reasoning is sent back, as <think>...</think>.",
     )
 
     _http_client: httpx.Client | None = PrivateAttr(default=None)
@@ -236,25 +291,9 @@ class R1V4(FunctionCallingLLM):
 
     # ------------------------------------------------------------------------- clients
 
-    def _client_settings(self) -> dict[str, Any]:
-        return {
-            "api_key": self.api_key,
-            "base_url": self.base_url,
-            "timeout": self.timeout,
-            "max_retries": self.max_retries,
-            "default_headers": self.default_headers,
-            "tool_mode": self.tool_mode,
-        }
-
     def _clients(self) -> R1V4Clients:
-        return cached_clients(
-            self,
-            "_core",
-            lambda: R1V4Clients(
-                http_client=self._http_client,
-                http_async_client=self._async_http_client,
-                **self._client_settings(),
-            ),
+        return R1V4Clients.for_model(
+            self, http_client=self._http_client, http_async_client=self._async_http_client
         )
 
     def _sync_client(self) -> R1V4Client:

@@ -1,3 +1,43 @@
-"""Shared fixtures: the local R1V4 server (``r1v4_server``, ``no_native_tools_server``)."""
+"""Shared fixtures: the local R1V4 server (``r1v4_server``, ``no_native_tools_server``) and
+``image_work``, which counts how often the core decodes and checks an image."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from r1v4._images import _data_uri, _encode
+from r1v4._images._checked import CHECKED
 
 pytest_plugins = ["r1v4.testing.pytest_plugin"]
+
+
+@dataclass
+class ImageWork:
+    decodes: int = 0
+    """Base64 decodes of a data URI."""
+    checks: int = 0
+    """Structural checks of image bytes (any source)."""
+
+
+@pytest.fixture
+def image_work(monkeypatch: pytest.MonkeyPatch) -> Iterator[ImageWork]:
+    """Counts the core's image decodes and checks for the rest of the test, starting from an
+    empty registry of checked URIs (so no earlier test's image counts as known)."""
+    CHECKED.clear()
+    seen = ImageWork()
+
+    def counting(func: Callable[..., Any], field: str) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            setattr(seen, field, getattr(seen, field) + 1)
+            return func(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(_data_uri, "decode_base64", counting(_data_uri.decode_base64, "decodes"))
+    monkeypatch.setattr(_data_uri, "validate", counting(_data_uri.validate, "checks"))
+    monkeypatch.setattr(_encode, "validate", counting(_encode.validate, "checks"))
+    yield seen

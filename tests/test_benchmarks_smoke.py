@@ -11,7 +11,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FIGURES = ("cpu_per_chunk", "ttft", "round_trips", "concurrency", "image", "imports", "keepalive")
+FIGURES = (
+    "cpu_per_chunk",
+    "ttft",
+    "round_trips",
+    "concurrency",
+    "image",
+    "imports",
+    "keepalive",
+    "vs_minimal",
+    "chunk_growth",
+)
 
 
 @pytest.mark.timeout(180)
@@ -40,4 +50,4 @@ def test_quick_benchmark_run_reports_every_figure(tmp_path: Path) -> None:
         if not info["available"]:
             assert all(r["status"] == "NOT AVAILABLE" for r in rows if r["contender"] == name), name
     figures_with_rows = {r["figure"].split(" ", 1)[0][0] for r in rows}
-    assert {"1", "2", "3", "4", "5", "6", "7"} <= figures_with_rows
+    assert {"1", "2", "3", "4", "5", "6", "7", "8", "9"} <= figures_with_rows

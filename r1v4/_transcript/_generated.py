@@ -39,7 +39,7 @@ def check_image(
     if problem is None:
         size = len(data) // 4 * 3 - (len(data) - len(data.rstrip("=")))
         try:
-            mime = _inspect(_decode(data, 0, _HEAD), _decode(data, max(0, size - _TAIL)), size)
+            mime = _inspect(data, size)
         except ImageError as exc:
             problem = exc.message
     if problem is not None:
@@ -155,18 +155,22 @@ def _decode(data: str, offset: int, n: int | None = None) -> bytes:
     return raw[skip : None if n is None else skip + n]
 
 
-def _inspect(head: bytes, tail: bytes, size: int) -> str:
-    """The core's own check of image inputs: the MIME type, or ImageError saying why not."""
-    from r1v4._images import _inspect as inspect
+def _inspect(data: str, size: int) -> str:
+    """The core's own check of image inputs, on the head and tail of the base64 (the middle
+    only if the check asks): the MIME type, or ImageError saying why not."""
+    from r1v4._images._sniff import inspect
 
-    mime: str = inspect(head, tail, size, "generated image", sys.maxsize)
+    head, tail = _decode(data, 0, _HEAD), _decode(data, max(0, size - _TAIL))
+    mime: str = inspect(
+        head, tail, size, "generated image", sys.maxsize, lambda at, n: _decode(data, at, n)
+    )
     return mime
 
 
 def _pixels(mime: str, data: str) -> tuple[int, int] | None:
-    from r1v4._images import _pixel_size
+    from r1v4._images._sniff import pixel_size
 
-    dims: tuple[int, int] | None = _pixel_size(mime, lambda at, n: _decode(data, at, n))
+    dims: tuple[int, int] | None = pixel_size(mime, lambda at, n: _decode(data, at, n))
     if dims is not None:
         return dims
     try:  # a header the core's reader does not know: Pillow, when it is installed

@@ -25,9 +25,9 @@ not decodable by Pillow 400/400305; bad ``stream``, ``stream_options``, ``enable
 Default reply (nothing queued): scenario ``"echo"`` answers
 ``I saw 2 image(s): PNG 4x3, JPEG 10x10. You said: <last user text>`` (``I saw 0 image(s). You
 said: ...`` without images); scenario ``"agent"`` answers an R1V4 transcript fitting the request
-(planner model -> plan; ``enable_search`` -> deep research; else general, whose code tool
-really crops the first input picture and streams the crop as a PNG data URI inside the
-observation, as the hosted API does).
+(planner model -> plan; ``enable_search`` -> deep research; else general, whose ``code`` round
+really crops the first image with Pillow and returns the crop as a PNG data URI in the
+observation's ``"images"``, as the hosted API streams the images its code makes).
 
 Usage: prompt_tokens = whitespace words of every text in the request + 85 per image;
 completion_tokens = words of content + reasoning + (words of arguments + 1) per tool call.
@@ -37,13 +37,12 @@ Run it standalone with ``python -m r1v4.testing --port 8000``; enable the pytest
 """
 
 from ._files import FileHost, HostedFile
-from ._images import data_uri, make_image, make_image_data_uri
+from ._images import center_crop, data_uri, make_image, make_image_data_uri
 from ._net import BlackholeServer, free_port, refused_base_url
 from ._script import ImageInfo, RecordedRequest, Reply, ReplyFactory
 from ._server import LocalR1V4Server
 from ._transcripts import (
     answer,
-    crops,
     deep_research_transcript,
     general_transcript,
     observation,
@@ -66,7 +65,7 @@ __all__ = [
     "Reply",
     "ReplyFactory",
     "answer",
-    "crops",
+    "center_crop",
     "data_uri",
     "deep_research_transcript",
     "free_port",

@@ -222,7 +222,7 @@ class R1V4App:
         entry = self.script.pop()
         cache: dict[str, Any] = entry.cache if entry else {}
         if entry is None:
-            reply = self._default_reply(record, request)
+            reply = await self._default_reply(record, request)
         elif isinstance(entry.source, Reply):
             reply = entry.source
         else:
@@ -259,18 +259,13 @@ class R1V4App:
             return await asyncio.to_thread(decode_all)
         return decode_all()
 
-    def _default_reply(self, record: RecordedRequest, request: ChatRequest) -> Reply:
+    async def _default_reply(self, record: RecordedRequest, request: ChatRequest) -> Reply:
         if self.scenario == "agent":
-            names = [f"image_{i}" for i in range(len(record.images))]
-            return Reply(
-                content=scenario_transcript(
-                    request.model,
-                    request.enable_search,
-                    record.last_user_text,
-                    names,
-                    request.images,
-                )
-            )
+            args = (request.model, request.enable_search, record.last_user_text, request.images)
+            # The general transcript crops the first image with Pillow: off the loop when large.
+            if request.images and len(request.images[0]) > _DECODE_INLINE_LIMIT:
+                return Reply(content=await asyncio.to_thread(scenario_transcript, *args))
+            return Reply(content=scenario_transcript(*args))
         return Reply(content=echo_text(record.images, record.last_user_text))
 
     # -- sending -------------------------------------------------------------------------------

@@ -7,10 +7,9 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 
-from ._net import LoopbackAddress
+from ._net import LoopbackServer
 
 __all__ = ["FileHost", "HostedFile"]
 
@@ -35,7 +34,7 @@ class HostedFile:
     done: threading.Event = field(default_factory=threading.Event, repr=False)
 
 
-class FileHost(LoopbackAddress):
+class FileHost(LoopbackServer):
     """Serves :class:`HostedFile` bodies over real HTTP on loopback; a missing path is a 404.
 
     ``hits`` lists the paths requested, in order. Use it as a context manager::
@@ -123,14 +122,3 @@ class FileHost(LoopbackAddress):
             self._httpd.shutdown()
             self._httpd.server_close()
             self._httpd = None
-
-    def __enter__(self) -> FileHost:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -1,10 +1,12 @@
-"""Loopback endpoints for connection failures: refused, and connect timeout."""
+"""Loopback addresses and the start/stop lifecycle every local server shares, and endpoints for
+connection failures: refused, and connect timeout."""
 
 from __future__ import annotations
 
 import select
 import socket
 from types import TracebackType
+from typing import TypeVar
 
 __all__ = ["BlackholeServer", "free_port", "refused_base_url"]
 
@@ -45,7 +47,34 @@ class LoopbackAddress:
         return f"{self.url}/api/v1"
 
 
-class BlackholeServer(LoopbackAddress):
+_S = TypeVar("_S", bound="LoopbackServer")
+
+
+class LoopbackServer(LoopbackAddress):
+    """A local server on loopback that is its own context manager: ``with`` starts and stops it.
+
+    Subclasses implement :meth:`start` (returning the started server) and :meth:`stop`.
+    """
+
+    def start(self: _S) -> _S:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _S) -> _S:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class BlackholeServer(LoopbackServer):
     """A loopback listener that never accepts and whose backlog is full: connects time out.
 
     With the accept queue full, Linux drops further SYNs, so a client's TCP connect hangs until
@@ -76,10 +105,10 @@ class BlackholeServer(LoopbackAddress):
             _, writable, _ = select.select([], [filler], [], 0.1)
             if not writable:
                 return self
-        self.close()
+        self.stop()
         raise RuntimeError("could not fill the listen backlog; connect timeouts not simulable")
 
-    def close(self) -> None:
+    def stop(self) -> None:
         for sock in self._fillers:
             sock.close()
         self._fillers.clear()
@@ -87,13 +116,4 @@ class BlackholeServer(LoopbackAddress):
             self._listener.close()
             self._listener = None
 
-    def __enter__(self) -> BlackholeServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+    close = stop  # the name it had before it shared LoopbackServer's lifecycle

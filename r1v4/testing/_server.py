@@ -8,7 +8,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterable
-from types import TracebackType
 from typing import Any
 
 import uvicorn
@@ -16,7 +15,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.utils import get_remote_addr
 
 from ._app import DEFAULT_MODELS, ConnectionTracker, R1V4App, Scenario
-from ._net import LoopbackAddress
+from ._net import LoopbackServer
 from ._script import RecordedRequest, Reply, ReplyFactory, Script
 
 __all__ = ["LocalR1V4Server"]
@@ -43,7 +42,7 @@ def _tracking_protocol(tracker: ConnectionTracker) -> type[H11Protocol]:
     return TrackingH11Protocol
 
 
-class LocalR1V4Server(LoopbackAddress):
+class LocalR1V4Server(LoopbackServer):
     """A real HTTP server on loopback that behaves like the R1V4 API, for tests and examples.
 
     Use it as a context manager (or ``start()``/``stop()``); it serves both
@@ -183,17 +182,6 @@ class LocalR1V4Server(LoopbackAddress):
         self._loop = None
         if thread.is_alive():
             raise RuntimeError("local R1V4 server did not stop within 10 s")
-
-    def __enter__(self) -> LocalR1V4Server:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def running(self) -> bool:

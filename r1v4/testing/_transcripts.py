@@ -4,19 +4,27 @@ Shapes follow the published R1V4 examples: rounds of ``<think>`` + a tool tag + 
 closed by ``<think>`` + ``<answer>``; the planner answers ``<think>`` + ``<plan>[...]</plan>`` where
 each step is ``{"description", "tool_name", "parameters"}`` and ``parameters`` is itself a JSON
 string. Observations of searches are JSON lists.
+
+Images the server's code made ("thinking with images") travel inline, as
+``data:image/png;base64,...`` strings inside the ``code`` observation's JSON. That shape rests on
+the vendor's public repository (SkyworkAI/Skywork-R1V, folder ``r1v4/``): ``parse_utils.py``
+gives the code observation as ``{"result": ..., "type": "code"}``, and ``visual.py`` finds the
+"generated images" by scanning the streamed transcript for ``data:image/<type>;base64,<data>``
+up to the end of a JSON string (``"``, ``\\``, ``}`` or ``,``), whitespace allowed inside the
+base64. Which key holds them is not published; here it is ``"images"``, a list of data URIs
+after ``result`` and ``type``.
 """
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ._images import center_crop, data_uri
+
 __all__ = [
     "answer",
-    "crops",
     "deep_research_transcript",
     "general_transcript",
     "observation",
@@ -71,14 +79,13 @@ def general_transcript(
     code: str = _DEFAULT_CODE,
     result: str = "Saved the cropped region to crop_0.png.",
     rounds: int = 1,
-    images: Sequence[str] = (),
+    crops: Sequence[str] = (),
 ) -> str:
     """General mode: ``rounds`` x (think, ``code`` tool call, observation), then think + answer.
 
     The observation is ``{"result": result, "type": "code"}`` as the published parser expects;
-    with ``images`` (data URIs, one per round, e.g. from :func:`crops`) round ``n``'s
-    observation also carries ``"images": [images[n]]``, as the hosted code tool returns the
-    pictures it made.
+    round ``n`` adds ``"images": [crops[n]]`` when ``crops`` (data URIs of what the code made)
+    has an ``n``-th entry.
     """
     parts: list[str] = []
     for n in range(rounds):
@@ -90,10 +97,10 @@ def general_transcript(
         )
         parts.append(think(reason))
         parts.append(tool_call("code", {"code": code}))
-        value: dict[str, Any] = {"result": result, "type": "code"}
-        if n < len(images):
-            value["images"] = [images[n]]
-        parts.append(observation(value))
+        output: dict[str, Any] = {"result": result, "type": "code"}
+        if n < len(crops):
+            output["images"] = [crops[n]]
+        parts.append(observation(output))
     parts.append(think("The cropped region shows the details I need, so I can answer now."))
     parts.append(answer(final_answer))
     return "".join(parts)
@@ -198,32 +205,16 @@ def planner_transcript(
     return think(reasoning) + f"<plan>{_dumps(plan)}</plan>"
 
 
-def crops(image: bytes, rounds: int = 1) -> list[str]:
-    """What the agent's code tool makes of ``image``: each round crops the middle half of the
-    last picture (as the default code does), as a PNG data URI."""
-    from PIL import Image
-
-    out: list[str] = []
-    with Image.open(io.BytesIO(image)) as opened:
-        img = opened.convert("RGBA" if "A" in opened.getbands() else "RGB")
-    for _ in range(rounds):
-        w, h = img.size
-        img = img.crop((w // 4, h // 4, max(w // 4 + 1, 3 * w // 4), max(h // 4 + 1, 3 * h // 4)))
-        buf = io.BytesIO()
-        img.save(buf, "PNG")
-        out.append("data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii"))
-    return out
-
-
 def scenario_transcript(
-    model: str,
-    enable_search: bool,
-    question: str,
-    image_names: list[str],
-    images: Sequence[bytes] = (),
+    model: str, enable_search: bool, question: str, images: Sequence[bytes]
 ) -> str:
-    """The agent-scenario default reply: the transcript that fits the request; the first of
-    ``images`` (raw bytes) is really cropped, and the crop streams inside the observation."""
+    """The agent-scenario default reply: the transcript that fits the request.
+
+    In general mode with an image, the ``code`` round really crops the first image (the
+    region its code names, see :func:`crop_box`) with Pillow and returns the crop as a PNG
+    data URI in the observation, as the hosted API streams the images its code makes.
+    """
+    image_names = [f"image_{i}" for i in range(len(images))]
     question = question or "What is in the image?"
     if "planner" in model.lower():
         return planner_transcript(question)
@@ -234,8 +225,7 @@ def scenario_transcript(
             image=image_names[0] if image_names else None,
         )
     seen = ", ".join(image_names) if image_names else "no image"
+    crops = [data_uri(center_crop(images[0]))] if images else []
     return general_transcript(
-        question,
-        f"Having examined {seen}, here is the answer to: {question}",
-        images=crops(images[0]) if images else (),
+        question, f"Having examined {seen}, here is the answer to: {question}", crops=crops
     )

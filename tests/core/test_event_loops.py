@@ -217,7 +217,7 @@ def test_clean_interpreter_exit_after_many_loops(r1v4_server: LocalR1V4Server) -
 def test_async_pool_limits_fit_a_thousand_streams() -> None:
     # httpx's default (100) made 1,000 concurrent streams stall: the benchmark's figure 4
     # caught this line being lost once; this keeps it.
-    from r1v4._client import _POOL_LIMITS
+    from r1v4._pools import _POOL_LIMITS
 
     async def go() -> tuple[int | None, int | None]:
         client = AsyncR1V4Client(api_key=KEY, base_url="http://127.0.0.1:9/v1")

@@ -28,7 +28,8 @@ from r1v4.testing import (
     LocalR1V4Server,
     Reply,
     answer,
-    crops,
+    center_crop,
+    data_uri,
     general_transcript,
     think,
     tool_call,
@@ -165,8 +166,9 @@ def test_several_images_in_one_observation_in_order_with_one_call_id() -> None:
 
 
 def test_images_of_later_rounds_name_their_own_call() -> None:
-    shots = crops(gradient((64, 48)), rounds=2)
-    events = parse_transcript(general_transcript(rounds=2, images=shots))
+    first = center_crop(gradient((64, 48)))
+    shots = [data_uri(first), data_uri(center_crop(first))]
+    events = parse_transcript(general_transcript(rounds=2, crops=shots))
     found = images(events)
     assert [i.tool_call_id for i in found] == ["srvtool_0", "srvtool_1"]
     assert [(i.width, i.height) for i in found] == [(32, 24), (16, 12)]

@@ -371,22 +371,32 @@ def test_rejects_unsupported_formats_by_name(data: bytes, name: str, tmp_path: P
     rejects(path, str(path), name)
 
 
-@pytest.mark.parametrize(
-    ("fmt", "cut", "fragment"),
-    [
-        ("PNG", 20, "IEND"),
-        ("JPEG", 20, "FFD9"),
-        ("GIF", 5, "0x3B"),
-        ("WEBP", 10, "RIFF header announces"),
-        ("BMP", 10, "header announces"),
-    ],
-)
+TRUNCATIONS = [
+    ("PNG", 20, "IEND"),
+    ("JPEG", 20, "FFD9"),
+    ("GIF", 5, "0x3B"),
+    ("WEBP", 10, "RIFF header announces"),
+    ("BMP", 10, "header announces"),
+]
+
+
+@pytest.mark.parametrize(("fmt", "cut", "fragment"), TRUNCATIONS)
 def test_rejects_truncated_files(fmt: str, cut: int, fragment: str, tmp_path: Path) -> None:
     data = image_bytes(fmt, (64, 48))[:-cut]
     rejects(data, "truncated or corrupt", fragment)
     path = tmp_path / f"cut.{fmt.lower()}"
     path.write_bytes(data)
     rejects(str(path), str(path), "truncated", fragment)
+
+
+def test_structural_checks_need_no_pillow(monkeypatch: pytest.MonkeyPatch) -> None:
+    cases = [(image_bytes(fmt, (64, 48))[:-cut], fragment) for fmt, cut, fragment in TRUNCATIONS]
+    good = image_bytes("JPEG")
+    monkeypatch.setitem(sys.modules, "PIL", None)
+    monkeypatch.setitem(sys.modules, "PIL.Image", None)
+    for data, fragment in cases:
+        rejects(data, "truncated or corrupt", fragment)
+    assert parse(bytes_to_data_uri(good))[1] == good
 
 
 def test_truncated_jpeg_with_an_early_end_marker_is_still_caught() -> None:
@@ -401,6 +411,37 @@ def test_tolerated_file_endings() -> None:
     assert parse(bytes_to_data_uri(gif))[1] == gif
     jpeg = image_bytes("JPEG") + b"maker trailer"  # data after EOI, as some cameras write
     assert parse(bytes_to_data_uri(jpeg))[1] == jpeg
+
+
+@pytest.mark.parametrize("source", ["bytes", "file"])
+def test_long_trailers_after_the_end_marker_are_tolerated(source: str, tmp_path: Path) -> None:
+    # A motion photo appends its video after the JPEG's end marker; PNG tools leave junk after
+    # IEND. Both trailers are longer than the tail the quick check reads.
+    jpeg = noise_jpeg(200) + b"\0\0\0\x18ftypmp42" + os.urandom(300_000).replace(b"\xff", b"\0")
+    png = image_bytes("PNG") + b"\0" * 100_000
+    for data in (jpeg, png):
+        if source == "file":
+            path = tmp_path / "trailer.img"
+            path.write_bytes(data)
+            assert parse(image_to_data_uri(path))[1] == data
+        else:
+            assert parse(bytes_to_data_uri(data))[1] == data
+
+
+@pytest.mark.parametrize("source", ["bytes", "file"])
+def test_large_truncated_files_are_still_refused(source: str, tmp_path: Path) -> None:
+    jpeg = noise_jpeg(600)
+    assert len(jpeg) > 4 * 64 * 1024  # the end marker search goes past the tail
+    # A comment holding FFD9 before the scan, as an EXIF thumbnail would: it must not count.
+    early = jpeg[:2] + b"\xff\xfe\x00\x06\xff\xd9\x00\x00" + jpeg[2:]
+    png = encode(Image.frombytes("RGB", (300, 300), os.urandom(300 * 300 * 3)), "PNG")
+    for data, fragment in ((early[: len(early) // 2], "FFD9"), (png[: len(png) - 70_000], "IEND")):
+        if source == "file":
+            path = tmp_path / "cut.img"
+            path.write_bytes(data)
+            rejects(path, "truncated", fragment)
+        else:
+            rejects(data, "truncated", fragment)
 
 
 def test_rejects_webp_with_extra_bytes() -> None:

@@ -185,3 +185,23 @@ def test_broken_image_is_a_typed_error_before_any_request(
     with pytest.raises(InvalidRequestError):
         make_llm().invoke([HumanMessage(content=[block])])
     assert r1v4_server.requests == []
+
+
+async def test_history_images_are_decoded_once_across_turns(
+    make_llm: Any, r1v4_server: LocalR1V4Server, image_work: Any
+) -> None:
+    llm = make_llm()
+    history: list[Any] = [
+        HumanMessage(
+            content=[
+                {"type": "text", "text": "What is this?"},
+                {"type": "image", "base64": b64(PNG), "mime_type": "image/png"},
+            ]
+        )
+    ]
+    for turn in range(3):
+        reply = llm.invoke(history) if turn % 2 == 0 else await llm.ainvoke(history)
+        assert [i.sha256 for i in r1v4_server.last_request.images] == [sha(PNG)]
+        history += [reply, HumanMessage(content=f"And now? ({turn})")]
+    # The adapter builds a new data URI from the block each turn; the core knows it already.
+    assert (image_work.decodes, image_work.checks) == (1, 1)

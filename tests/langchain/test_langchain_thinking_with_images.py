@@ -112,7 +112,7 @@ def test_stream_delivers_the_image_on_the_chunk_where_it_completes(
     agent: LocalR1V4Server, chunk_size: int
 ) -> None:
     crop = uri(png((20, 10), "green"))
-    text = general_transcript(images=[crop])
+    text = general_transcript(crops=[crop])
     agent.enqueue(Reply(content=text, chunk_size=chunk_size))
     chunks = list(llm_for(agent).stream("q"))
     kinds: list[str] = []
@@ -140,7 +140,7 @@ def test_v1_puts_standard_image_blocks_in_the_result_of_their_call(
     agent: LocalR1V4Server,
 ) -> None:
     shots = [uri(png((8, 8), "red")), uri(png((6, 4), "blue"))]
-    text = general_transcript(rounds=2, images=shots)
+    text = general_transcript(rounds=2, crops=shots)
     agent.enqueue(Reply(content=text, chunk_size=5, repeat=2))
     llm = llm_for(agent, output_version="v1")
     message = llm.invoke("q")
@@ -174,7 +174,7 @@ def test_v1_puts_standard_image_blocks_in_the_result_of_their_call(
 def test_stream_events_v3_with_images(agent: LocalR1V4Server) -> None:
     from langchain_tests.utils.stream_lifecycle import assert_valid_event_stream
 
-    agent.enqueue(Reply(content=general_transcript(images=[uri(png((5, 5), "red"))]), chunk_size=4))
+    agent.enqueue(Reply(content=general_transcript(crops=[uri(png((5, 5), "red"))]), chunk_size=4))
     stream = llm_for(agent).stream_events("q", version="v3")
     events = list(stream)
     assert_valid_event_stream(events)

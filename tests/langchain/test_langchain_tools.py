@@ -6,11 +6,18 @@ import json
 from typing import Any
 
 import pytest
-from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
 from langchain_core.tools import tool
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
+from r1v4 import InvalidRequestError
 from r1v4.testing import LocalR1V4Server, Reply, observation
 
 
@@ -243,6 +250,29 @@ def test_tool_history_goes_out_natively(make_llm: Any, r1v4_server: LocalR1V4Ser
         ],
     }
     assert sent[2] == {"role": "tool", "tool_call_id": "c1", "content": "sunny"}
+
+
+def test_tool_content_lists_are_sent_as_text_and_json(
+    make_llm: Any, r1v4_server: LocalR1V4Server
+) -> None:
+    result: list[Any] = [{"type": "text", "text": "found: "}, {"city": "Paris", "temp": 21}]
+    history = [
+        SystemMessage(content=[{"type": "text", "text": "Be brief."}]),
+        HumanMessage("weather in Paris?"),
+        AIMessage("", tool_calls=[{"name": "get_weather", "args": {"city": "Paris"}, "id": "c1"}]),
+        ToolMessage(content=result, tool_call_id="c1"),
+    ]
+    make_llm(tool_mode="native").bind_tools([get_weather]).invoke(history)
+    sent = r1v4_server.requests[-1].messages
+    assert sent[0] == {"role": "system", "content": "Be brief."}
+    assert sent[3] == {
+        "role": "tool",
+        "tool_call_id": "c1",
+        "content": 'found: {"city": "Paris", "temp": 21}',
+    }
+    # Only a tool's result may be a plain dict; in a system message it is refused.
+    with pytest.raises(InvalidRequestError, match=r"message 0, block 0: a SystemMessage"):
+        make_llm().invoke([SystemMessage(content=[{"city": "Paris"}]), HumanMessage("hi")])
 
 
 def test_prompted_mode_sends_no_tool_fields(

@@ -10,7 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from llama_index.core.base.llms.types import ChatMessage, ImageBlock, TextBlock
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    CitableBlock,
+    DocumentBlock,
+    ImageBlock,
+    TextBlock,
+)
 
 import r1v4
 from llama_index_r1v4 import R1V4
@@ -145,3 +151,33 @@ def test_bad_images_fail_before_any_request(
     with pytest.raises(r1v4.ImageError):
         asyncio.run(llm.achat(ask(ImageBlock(url=image_host.url_for("/nothing-here.png")))))
     assert r1v4_server.requests == []
+
+
+def test_an_image_the_adapter_encoded_is_not_decoded_again(
+    llm: R1V4, r1v4_server: LocalR1V4Server, image_work: Any
+) -> None:
+    llm.chat(ask(ImageBlock(image=PNG)))
+    assert sent_images(r1v4_server) == [("PNG", 4, 3, sha(PNG), "image/png")]
+    # The adapter checked the bytes once; the client trusted the URI it made, decoding nothing.
+    assert (image_work.checks, image_work.decodes) == (1, 0)
+
+
+def test_citable_blocks_send_their_text_and_images_in_place(
+    llm: R1V4, r1v4_server: LocalR1V4Server
+) -> None:
+    cited = CitableBlock(
+        title="doc",
+        source="doc.pdf",
+        content=[TextBlock(text="quoted"), ImageBlock(image=JPEG)],
+    )
+    message = ChatMessage(role="user", blocks=[ImageBlock(image=PNG), cited, TextBlock(text="?")])
+    llm.chat([message])
+    parts = r1v4_server.last_request.messages[-1]["content"]
+    assert [p["type"] for p in parts] == ["image_url", "text", "image_url", "text"]
+    assert [p["text"] for p in parts if p["type"] == "text"] == ["quoted", "?"]
+    assert [i.format for i in r1v4_server.last_request.images] == ["PNG", "JPEG"]
+    pdf = DocumentBlock(data=b"%PDF-1.4 not read", document_mimetype="application/pdf")
+    with pytest.raises(r1v4.InvalidRequestError, match="DocumentBlock is not supported"):
+        llm.chat(
+            [ChatMessage(role="user", blocks=[CitableBlock(title="t", source="s", content=[pdf])])]
+        )

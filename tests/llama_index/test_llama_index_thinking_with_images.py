@@ -112,7 +112,7 @@ def test_stream_chat_gives_the_image_with_the_chunk_where_it_completes(
     agent: LocalR1V4Server, chunk_size: int
 ) -> None:
     crop = png((10, 6), "green")
-    text = general_transcript(images=[uri(crop)])
+    text = general_transcript(crops=[uri(crop)])
     agent.enqueue(Reply(content=text, chunk_size=chunk_size))
     responses = list(llm_for(agent).stream_chat([ChatMessage(role="user", content="q")]))
     counts = [len(get_images(r)) for r in responses]

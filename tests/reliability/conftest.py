@@ -12,7 +12,7 @@ Fixtures:
     no_secret_in_logs (autouse): every log record of every logger at DEBUG, for every test here,
         must not contain the key.
 
-Figures: each test is parametrised by name over the tables in ``matrix.py`` (parameters
+Figures: each test is parametrised by name over the tables in ``support/matrix.py`` (parameters
 ``path``, ``fault``, ``bad_input``, ``sink``, ``security_check``, ``client_check``). The hooks
 below count the values whose tests ran and passed, print the summary line in the terminal
 summary, and, when the whole matrix ran and passed, write docs/reliability.md.
@@ -25,12 +25,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import figures
 import pytest
-from leakcheck import SECRET, assert_no_secret
 
 from r1v4 import ClientSettings
 from r1v4.testing import FileHost, LocalR1V4Server
+from reliability.support import figures
+from reliability.support.leakcheck import SECRET, assert_no_secret
 
 _HERE = Path(__file__).parent
 

@@ -8,12 +8,12 @@ import re
 import traceback
 
 import pytest
-from leakcheck import SECRET, assert_no_secret
-from matrix import BAD_INPUTS, oversized_png, tiff_bytes
-from paths import PATHS, Call, Image, Msg, Settings, Tool, run_path
 
 from r1v4 import InvalidRequestError, R1V4Error
 from r1v4.testing import FileHost, LocalR1V4Server, make_image
+from reliability.support.leakcheck import SECRET, assert_no_secret
+from reliability.support.matrix import BAD_INPUTS, oversized_png, tiff_bytes
+from reliability.support.paths import PATHS, Call, Image, Msg, Settings, Tool, run_path
 
 _BY_NAME = {b.name: b for b in BAD_INPUTS}
 QUESTION = "what is in this picture?"

@@ -7,11 +7,11 @@ import asyncio
 from typing import Any
 
 import pytest
-from leakcheck import SECRET
-from paths import PATHS, Call, Path, Settings, aclose_langchain, close_langchain
 
 from r1v4 import BadRequestError
 from r1v4.testing import LocalR1V4Server, RecordedRequest, Reply
+from reliability.support.leakcheck import SECRET
+from reliability.support.paths import PATHS, Call, Path, Settings, aclose_langchain, close_langchain
 
 SYNC_STREAMS = [p.name for p in PATHS.values() if p.stream and not p.is_async]
 ASYNC_STREAMS = [p.name for p in PATHS.values() if p.stream and p.is_async]

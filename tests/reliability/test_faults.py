@@ -8,12 +8,12 @@ import traceback
 from collections.abc import Iterator
 
 import pytest
-from leakcheck import SECRET, assert_no_secret
-from matrix import FAULTS, Fault
-from paths import PATHS, Settings, run_path
 
 from r1v4 import R1V4Error
 from r1v4.testing import BlackholeServer, LocalR1V4Server, refused_base_url
+from reliability.support.leakcheck import SECRET, assert_no_secret
+from reliability.support.matrix import FAULTS, Fault
+from reliability.support.paths import PATHS, Settings, run_path
 
 _BY_NAME = {f.name: f for f in FAULTS}
 

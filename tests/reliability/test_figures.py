@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import figures
 import pytest
-import test_bad_input
-import test_client_side
-import test_faults
-import test_secrets
-from matrix import BAD_INPUTS, CLIENT_CHECKS, FAULTS, SECURITY_CHECKS, SINKS
-from paths import PATHS
+
+from reliability import test_bad_input, test_client_side, test_faults, test_secrets
+from reliability.support import figures
+from reliability.support.matrix import BAD_INPUTS, CLIENT_CHECKS, FAULTS, SECURITY_CHECKS, SINKS
+from reliability.support.paths import PATHS
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -25,10 +25,6 @@ from typing import Any
 
 import httpx
 import pytest
-from leakcheck import SECRET, assert_no_secret, leaks
-from matrix import LONG, SECURITY_CHECKS, SINKS
-from paths import PATHS, Call, Image, Msg, Path, Settings, run_path
-from servers import SelfSignedTLSServer
 
 from r1v4 import (
     APIConnectionError,
@@ -44,6 +40,10 @@ from r1v4 import (
     ServerError,
 )
 from r1v4.testing import LocalR1V4Server, Reply, refused_base_url
+from reliability.support.leakcheck import SECRET, assert_no_secret, leaks
+from reliability.support.matrix import LONG, SECURITY_CHECKS, SINKS
+from reliability.support.paths import PATHS, Call, Image, Msg, Path, Settings, run_path
+from reliability.support.servers import SelfSignedTLSServer
 
 # ------------------------------------------------------------------------------ the battery
 

@@ -1,5 +1,5 @@
-"""The figures measured in the harness process: CPU per chunk, time to first token, round
-trips per second, keep-alive. Each returns raw samples; ``_main`` turns them into table rows.
+"""The harness: every contender's driver against one server, run interleaved round by round,
+and the table rows the figures share. The figures themselves live in modules named for them.
 
 Contenders run interleaved round by round (the order rotates each round), because this machine's
 speed drifts with whatever else runs on it: a slow minute then hits every contender alike, and
@@ -11,16 +11,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import json
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from benchmarks import _conns
 from benchmarks._contenders import CONTENDERS, Contender, Driver, expected_answer
+from benchmarks._report import ERROR, NOT_AVAILABLE, Row
 from benchmarks._text import content_chunks, prompt_for_chunks
 
 SHORT_PROMPT = "Say hello."
+
+# The contenders of figures 1-3 and 7: ours, the floor and the peers (not the yardsticks).
+MAIN = tuple(c for c in CONTENDERS if not c.minimal)
 
 
 @dataclass
@@ -87,16 +94,24 @@ class Harness:
         self.loop.run_until_complete(self.loop.shutdown_asyncgens())
         self.loop.close()
 
-    # ------------------------------------------------------------------------------ helpers
+    def names(self, contenders: Iterable[Contender]) -> list[str]:
+        """Those of ``contenders`` that were built (or failed to be: their figure says so)."""
+        return [c.name for c in contenders if c.name in self.drivers or c.name in self.broken]
 
-    def _interleave(
-        self, rounds: int, measure: Callable[[str, Driver], float], warmup: Callable[[Driver], None]
+    def interleave(
+        self,
+        rounds: int,
+        measure: Callable[[str, Driver], float],
+        warmup: Callable[[Driver], None],
+        names: Iterable[str],
     ) -> Samples:
+        """``measure`` each named driver once per round, the order rotating each round."""
         out = Samples()
         live = {}
-        for name, driver in self.drivers.items():
-            if name in self.broken:
-                out.errors[name] = self.broken[name]
+        for name in names:
+            driver = self.drivers.get(name)
+            if name in self.broken or driver is None:
+                out.errors[name] = self.broken.get(name, "not built")
                 continue
             try:
                 warmup(driver)
@@ -105,10 +120,10 @@ class Harness:
                 continue
             live[name] = driver
             out.values[name] = []
-        names = list(live)
+        order = list(live)
         for round_ in range(rounds):
-            k = round_ % len(names) if names else 0
-            for name in names[k:] + names[:k]:
+            k = round_ % len(order) if order else 0
+            for name in order[k:] + order[:k]:
                 if name in out.errors:
                     continue
                 try:
@@ -118,10 +133,9 @@ class Harness:
                     out.values.pop(name, None)
         return out
 
-    # ------------------------------------------------------------------------------ figures
-
-    def cpu_per_chunk(self, chunks: int, rounds: int) -> tuple[Samples, int]:
-        """Client CPU (user + system, every thread of this process) per streamed chunk, in µs."""
+    def cpu_per_chunk(self, chunks: int, rounds: int, names: Iterable[str]) -> tuple[Samples, int]:
+        """Client CPU (user + system, every thread of this process) per streamed chunk, in µs;
+        every answer checked. Figures 1, 8 and 9 are made of it."""
         prompt = prompt_for_chunks(chunks)
         expected = expected_answer(prompt)
         n = content_chunks(prompt)
@@ -141,72 +155,51 @@ class Harness:
                 raise AssertionError(f"wrong answer: {len(got)} of {len(expected)} chars")
             return used / n * 1e6
 
-        return self._interleave(rounds, measure, check), n
+        return self.interleave(rounds, measure, check, names), n
 
-    def first_token(self, rounds: int) -> Samples:
-        """Wall time from the call to the first answer text, in ms, on a warm connection."""
-        expected = expected_answer(SHORT_PROMPT)
 
-        def check(driver: Driver) -> None:
-            for _ in range(2):  # the first call also opens the connection
-                _, got = driver.first_token(SHORT_PROMPT)
-                if got != expected:
-                    raise AssertionError(f"wrong answer: {got!r}")
+def run_child(args: list[str], timeout: float) -> dict[str, Any]:
+    """``python -m ARGS`` (a figure that needs a process of its own); its last line's JSON."""
+    proc = subprocess.run(
+        [sys.executable, "-m", *args], capture_output=True, text=True, timeout=timeout
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"python -m {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
+    out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    if proc.stderr.strip():
+        # Warnings or logged errors of the child (e.g. "Task exception was never retrieved").
+        out["stderr"] = proc.stderr[-3000:]
+    return out
 
-        def measure(name: str, driver: Driver) -> float:
-            seconds, got = driver.first_token(SHORT_PROMPT)
-            if got != expected:
-                raise AssertionError(f"wrong answer: {got!r}")
-            return seconds * 1e3
 
-        return self._interleave(rounds, measure, check)
+# ------------------------------------------------------------------------------------ rows
 
-    def round_trips(self, calls: int, rounds: int) -> Samples:
-        """Non-stream calls per second, back to back, on the driver's pooled connection."""
-        expected = expected_answer(SHORT_PROMPT)
 
-        def check(driver: Driver) -> None:
-            got = driver.call(SHORT_PROMPT)
-            if got != expected:
-                raise AssertionError(f"wrong answer: {got!r}")
+def missing_row(figure: str, name: str, reason: str, unit: str) -> Row:
+    return Row(figure, name, None, unit, "—", status=NOT_AVAILABLE, note=reason)
 
-        def measure(name: str, driver: Driver) -> float:
-            gc.collect()
-            start = time.perf_counter()
-            for _ in range(calls):
-                got = driver.call(SHORT_PROMPT)
-            took = time.perf_counter() - start
-            if got != expected:
-                raise AssertionError(f"wrong answer: {got!r}")
-            return calls / took
 
-        return self._interleave(rounds, measure, check)
+def error_row(figure: str, name: str, error: str, unit: str) -> Row:
+    return Row(figure, name, None, unit, "—", status=ERROR, note=error)
 
-    def keepalive(self, available: dict[str, bool], calls: int) -> Samples:
-        """TCP connections a fresh client opens over ``calls`` calls (stream and non-stream in
-        turn), sync calls or async calls on one event loop."""
-        out = Samples()
-        expected = expected_answer(SHORT_PROMPT)
-        for c in self.contenders:
-            if not available.get(c.name):
-                continue
-            loop = asyncio.new_event_loop()
-            driver: Driver | None = None
-            try:
-                driver = c.make(self.base_url, loop)
-                before = _conns.opened[self.port]
-                for i in range(calls):
-                    got = driver.stream(SHORT_PROMPT) if i % 2 else driver.call(SHORT_PROMPT)
-                    if got != expected:
-                        raise AssertionError(f"wrong answer: {got!r}")
-                out.values[c.name] = [float(_conns.opened[self.port] - before)]
-            except Exception as exc:
-                out.errors[c.name] = f"{type(exc).__name__}: {exc}"
-            finally:
-                try:
-                    if driver is not None:
-                        driver.close()
-                    loop.run_until_complete(loop.shutdown_asyncgens())
-                finally:
-                    loop.close()
-        return out
+
+def per_contender(
+    figure: str,
+    samples: Samples,
+    missing: dict[str, str],
+    unit: str,
+    make: Callable[[Contender, float], Row],
+    contenders: Iterable[Contender] = MAIN,
+) -> list[Row]:
+    """One row per contender: not available, failed, or ``make(contender, median)``."""
+    rows = []
+    for c in contenders:
+        if c.name in missing:
+            rows.append(missing_row(figure, c.name, missing[c.name], unit))
+        elif c.name in samples.errors:
+            rows.append(error_row(figure, c.name, samples.errors[c.name], unit))
+        else:
+            value = samples.median(c.name)
+            if value is not None:
+                rows.append(make(c, value))
+    return rows

@@ -1,0 +1,143 @@
+"""One API call across its attempts, without the I/O: the body to send, how to read the reply,
+and after a failure how long to wait before the next attempt (or the error to raise).
+
+The four loops of the clients (sync and async, create and stream) only send, sleep and yield;
+every decision they act on is made here, with :mod:`r1v4._retry`, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Generator, Mapping
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from r1v4._errors import (
+    IncompleteStreamError,
+    MalformedResponseError,
+    R1V4Error,
+    error_from_body,
+    error_from_response,
+)
+from r1v4._request import prepare
+from r1v4._retry import transport_error
+from r1v4._sse import SSEDecoder
+from r1v4._streaming import ResponseParser
+from r1v4._types import ChatCompletion, ChatCompletionChunk, ChatRequest
+
+if TYPE_CHECKING:
+    import httpx
+
+    from r1v4._config import ClientSettings
+
+__all__ = ["Call", "StreamReader", "is_event_stream"]
+
+
+class Call:
+    """One API call: the prepared body now, and each failed attempt's verdict."""
+
+    __slots__ = ("attempt", "prepared", "settings")
+
+    def __init__(self, settings: ClientSettings, request: ChatRequest) -> None:
+        self.settings = settings
+        self.prepared = prepare(settings, request)
+        self.attempt = 0
+
+    def new_reader(self) -> StreamReader:
+        return StreamReader(self.prepared.client_tools)
+
+    def completion(self, body: bytes) -> ChatCompletion:
+        return ResponseParser(self.prepared.client_tools).parse_completion(body)
+
+    def refuse(self, response: httpx.Response, body: bytes) -> NoReturn:
+        """Raise for a stream request answered with an error status or not as an event stream."""
+        if response.status_code >= 300:
+            raise error_from_response(response.status_code, response.headers, body)
+        _not_an_event_stream(response, body)
+
+    def lost(self, exc: httpx.HTTPError) -> float:
+        """:meth:`failed` for a request the transport lost."""
+        return self.failed(transport_error(exc), exc)
+
+    def rejected(self, response: httpx.Response) -> float:
+        """:meth:`failed` for a non-stream request answered with an error status."""
+        err = error_from_response(response.status_code, response.headers, response.content)
+        return self.failed(err, None, response.headers)
+
+    def failed(
+        self,
+        err: R1V4Error,
+        cause: BaseException | None,
+        headers: Mapping[str, str] | None = None,
+        delivered: bool = False,
+    ) -> float:
+        """Seconds to wait before trying again; raises ``err`` when it is final."""
+        settings = self.settings
+        if settings.tool_fallback.learn(err, self.prepared, settings):
+            # Resent at once without native tools; a fallback does not use up a retry.
+            self.prepared = prepare(settings, self.prepared.request)
+            return 0.0
+        delay = None if delivered else settings.retry_delay(err, self.attempt, headers)
+        if delay is None:
+            raise err from cause
+        self.attempt += 1
+        return delay
+
+
+def is_event_stream(response: httpx.Response) -> bool:
+    ctype: str = response.headers.get("content-type", "")
+    return ctype.startswith("text/event-stream")
+
+
+def _not_an_event_stream(response: httpx.Response, body: bytes) -> NoReturn:
+    """Raise for a 2xx reply to a stream request that is not an event stream."""
+    parsed: Any = None
+    with contextlib.suppress(ValueError):
+        parsed = json.loads(body)
+    if isinstance(parsed, dict) and "choices" not in parsed:
+        raise error_from_body(response.status_code, parsed)
+    ctype = response.headers.get("content-type", "")
+    raise MalformedResponseError(
+        f"expected an event stream but the server sent {ctype or 'no content type'}: "
+        f"{body[:200].decode('utf-8', 'replace')!r}",
+        status_code=response.status_code,
+        body=body[:200].decode("utf-8", "replace"),
+    )
+
+
+class StreamReader:
+    """Raw response bytes -> chunks, for one attempt of one stream."""
+
+    __slots__ = ("decoder", "parser")
+
+    def __init__(self, client_tools: frozenset[str]) -> None:
+        self.decoder = SSEDecoder()
+        self.parser = ResponseParser(client_tools)
+
+    # Generators, not lists: when one event of a read fails (a malformed chunk, an error
+    # event), the good chunks before it still reach the caller before the error does, so the
+    # caller has seen exactly the ``partial_content`` the error carries.
+    def feed(self, data: bytes) -> Generator[ChatCompletionChunk, None, None]:
+        parser = self.parser
+        if parser.done:
+            return  # draining after [DONE] so the connection can go back to the pool
+        for _event, payload in self.decoder.feed(data):
+            if parser.done:
+                break
+            chunk = parser.parse_event(payload)
+            if chunk is not None:
+                yield chunk
+
+    def end(self) -> Generator[ChatCompletionChunk, None, None]:
+        if not self.parser.done:
+            for _event, payload in self.decoder.close():
+                chunk = self.parser.parse_event(payload)
+                if chunk is not None:
+                    yield chunk
+        last = self.parser.finish()
+        if last is not None:
+            yield last
+        if not self.parser.done:
+            raise self.parser.fail(
+                IncompleteStreamError("the stream ended before the server sent [DONE]")
+            )

@@ -1,0 +1,191 @@
+"""Configuration and defaults: what a client is told once, validated at construction.
+
+:class:`ClientSettings` is fixed after construction. The one thing a client learns while it runs
+(a server that refuses native tools) is kept apart, in :class:`r1v4._request.ToolFallback`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import warnings
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final, Literal
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import SecretStr
+
+from r1v4 import _request
+from r1v4._errors import InvalidRequestError, R1V4Error
+from r1v4._retry import RetryPolicy
+from r1v4._types import ToolMode
+
+if TYPE_CHECKING:
+    from r1v4._types import ChatRequest
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_IMAGE_BYTES",
+    "DEFAULT_MODEL",
+    "DEFAULT_TIMEOUT",
+    "HOSTED_HOSTS",
+    "SECRET_HEADERS",
+    "ClientSettings",
+    "make_timeout",
+    "public_headers",
+    "resolve_api_key",
+    "resolve_base_url",
+]
+
+logger = logging.getLogger("r1v4")
+
+DEFAULT_BASE_URL = "https://api.skyworkmodel.ai/api/v1"
+DEFAULT_MODEL = "skywork/r1v4-lite"
+DEFAULT_TIMEOUT = 600.0
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_MAX_IMAGE_BYTES: int = 10 * 1024 * 1024
+"""Largest image accepted by default, in (decoded) bytes."""
+HOSTED_HOSTS = frozenset({"api.skyworkmodel.ai"})
+
+_USER_AGENT = "r1v4-python/0.1"
+
+# Headers that carry credentials as surely as api_key does; never serialised or shown.
+SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "api-key", "x-api-key", "cookie"}
+)
+
+
+def public_headers(headers: Mapping[str, str] | None) -> dict[str, str] | None:
+    """``headers`` without the ones that carry credentials (for serialising a model)."""
+    if headers is None:
+        return None
+    return {k: v for k, v in headers.items() if k.lower() not in SECRET_HEADERS}
+
+
+def resolve_api_key(api_key: str | SecretStr | None) -> SecretStr | None:
+    """The key as given, else ``SKYWORK_API_KEY``, as a ``SecretStr`` (or ``None``)."""
+    if isinstance(api_key, SecretStr):
+        return api_key if api_key.get_secret_value() else None
+    value = api_key if api_key is not None else os.environ.get("SKYWORK_API_KEY")
+    return SecretStr(value) if value else None
+
+
+def resolve_base_url(base_url: str | None) -> str:
+    """The URL as given, else ``SKYWORK_BASE_URL``, else the hosted API."""
+    url = base_url or os.environ.get("SKYWORK_BASE_URL") or DEFAULT_BASE_URL
+    return url.rstrip("/")
+
+
+def make_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
+    """A long read timeout (R1V4 thinks for minutes) with a short connect timeout, so an
+    unreachable host fails fast instead of after ten minutes."""
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    if timeout is None:
+        return httpx.Timeout(None, connect=DEFAULT_CONNECT_TIMEOUT)
+    return httpx.Timeout(timeout, connect=min(DEFAULT_CONNECT_TIMEOUT, timeout))
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class ClientSettings:
+    """A client's configuration, validated once; the sync and async client of one model object
+    share one, and with it one :class:`~r1v4._request.ToolFallback`."""
+
+    __slots__ = (
+        "_headers",
+        "_stream_headers",
+        "api_key",
+        "base_url",
+        "hosted",
+        "max_image_bytes",
+        "max_image_pixels",
+        "retry",
+        "stream_usage",
+        "timeout",
+        "tool_fallback",
+        "tool_mode",
+        "url",
+    )
+
+    def __init__(
+        self,
+        *,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = 2,
+        default_headers: Mapping[str, str] | None = None,
+        tool_mode: ToolMode = "auto",
+        stream_usage: bool = True,
+        max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
+        max_image_pixels: int | None = None,
+        backoff: float = 0.5,
+    ) -> None:
+        if tool_mode not in ("auto", "native", "prompted"):
+            raise InvalidRequestError(
+                f"tool_mode must be 'auto', 'native' or 'prompted', not {tool_mode!r}"
+            )
+        self.api_key: Final = resolve_api_key(api_key)
+        self.base_url: Final = resolve_base_url(base_url)
+        self.url: Final = f"{self.base_url}/chat/completions"
+        self.timeout: Final = make_timeout(timeout)
+        self.retry: Final = RetryPolicy(max_retries, backoff)
+        self.tool_mode: Final[ToolMode] = tool_mode
+        self.stream_usage: Final = stream_usage
+        self.max_image_bytes: Final = max_image_bytes
+        self.max_image_pixels: Final = max_image_pixels
+        self.tool_fallback: Final = _request.ToolFallback()
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InvalidRequestError(f"base_url must be an http(s) URL, got {self.base_url!r}")
+        self.hosted: Final = parts.hostname in HOSTED_HOSTS
+        if parts.scheme == "http" and self.api_key and not _is_loopback(parts.hostname):
+            warnings.warn(
+                f"r1v4: the API key will be sent unencrypted to {parts.hostname} over plain "
+                "http; use https unless this network is trusted",
+                UserWarning,
+                stacklevel=3,
+            )
+        headers = {"Accept": "application/json", "User-Agent": _USER_AGENT}
+        headers.update(default_headers or {})
+        if self.api_key is not None:
+            headers["Authorization"] = f"Bearer {self.api_key.get_secret_value()}"
+        self._headers: Final = headers
+        self._stream_headers: Final = {**headers, "Accept": "text/event-stream"}
+
+    def __repr__(self) -> str:
+        key = "set" if self.api_key else "unset"
+        return f"{type(self).__name__}(base_url={self.base_url!r}, api_key=<{key}>)"
+
+    def headers(self, stream: bool) -> dict[str, str]:
+        return self._stream_headers if stream else self._headers
+
+    def retry_delay(
+        self, exc: R1V4Error, attempt: int, headers: Mapping[str, str] | None
+    ) -> float | None:
+        """Seconds to wait before attempt ``attempt + 1``, or ``None`` when ``exc`` is final."""
+        delay = self.retry.delay(exc, attempt, headers)
+        if delay is not None:
+            logger.debug("r1v4: %s; retry %d in %.2fs", exc, attempt + 1, delay)
+        return delay
+
+    # Shortcuts to r1v4._request, where requests are built: what these settings would send.
+
+    def effective_tool_mode(self, request: ChatRequest) -> Literal["native", "prompted"]:
+        return _request.effective_tool_mode(self, request)
+
+    def coerce(self, request: ChatRequest | None, fields: dict[str, Any]) -> ChatRequest:
+        return _request.coerce(request, fields)
+
+    def prepare(self, request: ChatRequest) -> _request.Prepared:
+        return _request.prepare(self, request)

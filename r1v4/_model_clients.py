@@ -1,0 +1,137 @@
+"""The sync and async client of one framework model object, made on first use.
+
+A LangChain or LlamaIndex model object is built once and called from any thread, event loop or
+forked worker; it keeps one :class:`R1V4Clients` in a private attribute that copies and pickles
+reset to ``None``, so that they build their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, TypeVar
+
+import httpx
+from pydantic import SecretStr
+
+from r1v4._client import AsyncR1V4Client, R1V4Client
+from r1v4._config import ClientSettings
+from r1v4._pools import ForkSafeLock
+from r1v4._types import ToolMode
+
+__all__ = ["ModelOptions", "R1V4Clients", "cached_clients"]
+
+
+class ModelOptions(Protocol):
+    """The fields a framework model object passes on to its clients, by their core names."""
+
+    @property
+    def api_key(self) -> SecretStr | None: ...
+    @property
+    def base_url(self) -> str | None: ...
+    @property
+    def timeout(self) -> float | None: ...
+    @property
+    def max_retries(self) -> int: ...
+    @property
+    def default_headers(self) -> Mapping[str, str] | None: ...
+    @property
+    def tool_mode(self) -> ToolMode: ...
+
+
+class R1V4Clients:
+    """The sync and async client of one model object, each made on first use.
+
+    Both share one :class:`ClientSettings`, so what one learns (a server that refuses native
+    tools) the other knows too. Framework adapters hold one of these per model object
+    (:meth:`for_model`).
+    """
+
+    def __init__(
+        self,
+        *,
+        http_client: httpx.Client | None = None,
+        http_async_client: httpx.AsyncClient | None = None,
+        **options: Any,
+    ) -> None:
+        self.settings = ClientSettings(**options)
+        self._http_client = http_client
+        self._http_async_client = http_async_client
+        self._sync: R1V4Client | None = None
+        self._async: AsyncR1V4Client | None = None
+
+    @classmethod
+    def for_model(
+        cls,
+        model: ModelOptions,
+        *,
+        http_client: httpx.Client | None,
+        http_async_client: httpx.AsyncClient | None,
+        attr: str = "_core",
+        **options: Any,
+    ) -> R1V4Clients:
+        """``model``'s clients, kept in ``model.<attr>`` and made from its fields on first use
+        (see :func:`cached_clients`); ``options`` are further settings, such as
+        ``stream_usage``."""
+        return cached_clients(
+            model,
+            attr,
+            lambda: cls(
+                http_client=http_client,
+                http_async_client=http_async_client,
+                api_key=model.api_key,
+                base_url=model.base_url,
+                timeout=model.timeout,
+                max_retries=model.max_retries,
+                default_headers=model.default_headers,
+                tool_mode=model.tool_mode,
+                **options,
+            ),
+        )
+
+    def __repr__(self) -> str:
+        return f"R1V4Clients(base_url={self.settings.base_url!r})"
+
+    @property
+    def sync(self) -> R1V4Client:
+        return _once(
+            self, "_sync", lambda: R1V4Client(http_client=self._http_client, settings=self.settings)
+        )
+
+    @property
+    def async_(self) -> AsyncR1V4Client:
+        return _once(
+            self,
+            "_async",
+            lambda: AsyncR1V4Client(
+                http_async_client=self._http_async_client, settings=self.settings
+            ),
+        )
+
+    def close(self) -> None:
+        """Close the sync pool now (async pools close with their event loops)."""
+        if self._sync is not None:
+            self._sync.close()
+
+
+def cached_clients(owner: object, attr: str, make: Callable[[], R1V4Clients]) -> R1V4Clients:
+    """``owner.<attr>``, set to ``make()`` on first use: once, even when threads race.
+
+    For framework model objects that keep their :class:`R1V4Clients` in a private attribute
+    (``None`` until first use, and again in copies and pickles, which must build their own).
+    """
+    return _once(owner, attr, make)
+
+
+_T = TypeVar("_T")
+_MAKE_LOCK = ForkSafeLock()
+
+
+def _once(owner: object, attr: str, make: Callable[[], _T]) -> _T:
+    value: _T | None = getattr(owner, attr)
+    if value is None:
+        with _MAKE_LOCK:
+            value = getattr(owner, attr)
+            if value is None:
+                value = make()
+                setattr(owner, attr, value)
+    return value

@@ -1,0 +1,151 @@
+"""From a :class:`~r1v4._types.ChatRequest` to the bytes sent: call fields merged in, images
+swapped for data URIs, tools sent the way the server takes them.
+
+The tool mode is the one decision that depends on what a client has seen: in ``"auto"`` mode a
+server that refuses native tools switches the client to prompted tools for good, which
+:class:`ToolFallback` remembers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from r1v4._errors import BadRequestError, R1V4Error
+from r1v4._types import ChatRequest, ImagePart, ImageURL, TextPart, build_request
+
+if TYPE_CHECKING:
+    from r1v4._config import ClientSettings
+
+__all__ = [
+    "Prepared",
+    "ToolFallback",
+    "coerce",
+    "effective_tool_mode",
+    "image_urls",
+    "prepare",
+    "with_images",
+]
+
+logger = logging.getLogger("r1v4")
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A request ready to send, and what reading its reply needs."""
+
+    body: bytes
+    client_tools: frozenset[str]
+    native_tools: bool  # the body carries OpenAI ``tools``: a 400 may mean "no tool parser"
+    request: ChatRequest
+
+
+class ToolFallback:
+    """Whether auto tool mode has met a server that refuses native tools.
+
+    Held by :class:`~r1v4._config.ClientSettings`, so the sync and async client of one model
+    object learn it together.
+    """
+
+    __slots__ = ("active",)
+
+    def __init__(self) -> None:
+        self.active = False
+
+    def learn(self, err: R1V4Error, prepared: Prepared, settings: ClientSettings) -> bool:
+        """Whether ``err`` is a server refusing native tools in auto mode: then the request is
+        resent prompted, and this client stays prompted."""
+        if not (
+            isinstance(err, BadRequestError)
+            and prepared.native_tools
+            and (prepared.request.tool_mode or settings.tool_mode) == "auto"
+            and _refuses_tools(err)
+        ):
+            return False
+        # Every native request refused this way is resent, including ones already in flight
+        # when an earlier refusal switched the client; only the switch itself is logged.
+        if not self.active:
+            self.active = True
+            logger.info(
+                "r1v4: %s refused a request with tools (%s); switching this client to "
+                "tool_mode='prompted'",
+                settings.base_url,
+                err.message,
+            )
+        return True
+
+
+def _refuses_tools(err: R1V4Error) -> bool:
+    """Whether a 400 is about tool support (vLLM: '"auto" tool choice requires
+    --enable-auto-tool-choice ...'; others name 'tools' or 'tool_choice'), not, say, a too long
+    prompt: only then is resending the tools as a prompt the cure."""
+    text = f"{err.message} {err.code or ''}".lower()
+    return "tool" in text
+
+
+def coerce(request: ChatRequest | None, fields: dict[str, Any]) -> ChatRequest:
+    """``request`` with ``fields`` set, or a new request from ``fields`` alone."""
+    if request is None:
+        return build_request(**fields)
+    if fields:
+        return request.model_copy(update=fields)
+    return request
+
+
+def image_urls(request: ChatRequest) -> list[str]:
+    """Image URLs to turn into data URIs (or to validate, when they already are)."""
+    return [
+        part.image_url.url
+        for message in request.messages
+        if isinstance(message.content, list)
+        for part in message.content
+        if isinstance(part, ImagePart)
+    ]
+
+
+def with_images(request: ChatRequest, uris: list[str]) -> ChatRequest:
+    """A copy of ``request`` with its images replaced, in order; the caller's is untouched."""
+    it = iter(uris)
+
+    def swap(part: TextPart | ImagePart) -> TextPart | ImagePart:
+        if isinstance(part, TextPart):
+            return part
+        return ImagePart(image_url=ImageURL(url=next(it), detail=part.image_url.detail))
+
+    messages = [
+        m.model_copy(update={"content": [swap(p) for p in m.content]})
+        if isinstance(m.content, list)
+        else m
+        for m in request.messages
+    ]
+    return request.model_copy(update={"messages": messages})
+
+
+def effective_tool_mode(
+    settings: ClientSettings, request: ChatRequest
+) -> Literal["native", "prompted"]:
+    mode = request.tool_mode or settings.tool_mode
+    if mode == "auto":
+        return "prompted" if settings.hosted or settings.tool_fallback.active else "native"
+    return mode
+
+
+def prepare(settings: ClientSettings, request: ChatRequest) -> Prepared:
+    """The final body. Images must already be inlined."""
+    client_tools = request.tool_names()
+    mode = effective_tool_mode(settings, request)
+    if mode == "prompted" and _uses_tools(request):
+        from r1v4._tool_prompt import to_prompted
+
+        request = to_prompted(request)
+    body = request.to_body()
+    if request.stream and settings.stream_usage and "stream_options" not in body:
+        body["stream_options"] = {"include_usage": True}
+    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return Prepared(data, client_tools, bool(body.get("tools")), request)
+
+
+def _uses_tools(request: ChatRequest) -> bool:
+    return bool(request.tools) or any(m.role == "tool" or m.tool_calls for m in request.messages)
