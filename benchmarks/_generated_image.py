@@ -13,18 +13,14 @@ from __future__ import annotations
 
 import argparse
 import base64
-import gc
 import io
 import json
 import os
-import statistics
 import sys
-import time
-import tracemalloc
-from collections.abc import Callable
 from typing import Any
 
 from benchmarks._harness import run_child
+from benchmarks._image import measure
 from benchmarks._report import Row, verdict
 from benchmarks._sizes import Sizes
 
@@ -69,20 +65,6 @@ def parse(text: str) -> bytes:
     return image.data
 
 
-def peak_extra(fn: Callable[[str], Any], arg: str) -> int:
-    gc.collect()
-    tracemalloc.start()
-    try:
-        base = tracemalloc.get_traced_memory()[0]
-        tracemalloc.reset_peak()
-        result = fn(arg)
-        peak = tracemalloc.get_traced_memory()[1]
-        del result
-    finally:
-        tracemalloc.stop()
-    return peak - base
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks._generated_image")
     parser.add_argument("--bytes", type=int, default=5_000_000)
@@ -95,36 +77,16 @@ def main(argv: list[str] | None = None) -> int:
     text = transcript(b64)
     if parse(text) != data or base64.b64decode(b64) != data:  # also warms both paths
         raise SystemExit("the parser gave other bytes than base64 did")
-    contenders: dict[str, tuple[Callable[[str], Any], str]] = {
-        "floor": (base64.b64decode, b64),
-        "r1v4": (parse, text),
-    }
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    ratios: list[float] = []
-    for round_ in range(args.repeats):
-        order = list(contenders) if round_ % 2 == 0 else list(reversed(contenders))
-        took: dict[str, float] = {}
-        for name in order:
-            fn, arg = contenders[name]
-            gc.collect()
-            start = time.perf_counter()
-            result = fn(arg)
-            took[name] = time.perf_counter() - start
-            del result
-            times[name].append(took[name])
-        ratios.append(took["r1v4"] / took["floor"])
-    memory = {name: peak_extra(fn, arg) for name, (fn, arg) in contenders.items()}
-    out = {
+    out: dict[str, Any] = {
         "image_bytes": len(data),
         "transcript_chars": len(text),
         "delta_chars": _DELTA,
-        "repeats": args.repeats,
-        "time_ms": {name: statistics.median(v) * 1e3 for name, v in times.items()},
-        "time_samples_ms": {name: [t * 1e3 for t in v] for name, v in times.items()},
-        "time_ratio": statistics.median(ratios),
-        "peak_extra_bytes": memory,
-        "peak_extra_x_image": {name: v / len(data) for name, v in memory.items()},
     }
+    out.update(
+        measure({"floor": lambda: base64.b64decode(b64), "r1v4": lambda: parse(text)}, args.repeats)
+    )
+    memory = out["peak_extra_bytes"]
+    out["peak_extra_x_image"] = {name: v / len(data) for name, v in memory.items()}
     json.dump(out, sys.stdout)
     sys.stdout.write("\n")
     return 0
