@@ -6,6 +6,7 @@ It knows HTTP, SSE, images, errors and R1V4's agentic transcript; it knows no fr
 
 from typing import TYPE_CHECKING, Any
 
+from r1v4._accumulate import ChunkAccumulator, accumulate
 from r1v4._client import AsyncR1V4Client, R1V4Client
 from r1v4._config import (
     DEFAULT_BASE_URL,
@@ -37,7 +38,7 @@ from r1v4._errors import (
 )
 from r1v4._history import History, history_text
 from r1v4._model_clients import R1V4Clients, cached_clients
-from r1v4._streaming import ChunkAccumulator, ResponseParser, accumulate
+from r1v4._streaming import ResponseParser
 from r1v4._trace import (
     Trace,
     event_to_dict,
