@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 import json
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from r1v4 import (
@@ -374,3 +377,34 @@ def test_an_image_trickled_byte_by_byte_over_sse_arrives_whole_on_its_chunk() ->
     # One content character per chunk: the image came with the quote that closes its string.
     assert chunks[n].choices[0].delta.raw_content == '"'
     assert accumulate(chunks).message.content == "Done."
+
+
+# -- any split --------------------------------------------------------------------------------
+
+_SHOTS = [png((30, 20), "teal"), png((7, 7), "maroon")]
+_WRAPPED = base64.encodebytes(_SHOTS[0]).decode()
+# (observation, the images it holds)
+_BODIES = [
+    (json.dumps({"images": [uri(d) for d in _SHOTS], "result": "two"}), _SHOTS),
+    (json.dumps({"result": f"data:image/png;base64,{_WRAPPED}done"}), _SHOTS[:1]),
+    (f"crop: data:image/png;base64,{_WRAPPED}\nand {uri(_SHOTS[1])}", _SHOTS),
+    (json.dumps({"image": uri(_SHOTS[1])}).replace("/", "\\/"), _SHOTS[1:]),
+    (json.dumps({"image": uri(_SHOTS[0])[:-5], "ok": uri(_SHOTS[1])}), _SHOTS[1:]),
+]
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(data=st.data(), case=st.sampled_from(_BODIES))
+def test_any_split_gives_the_images_and_content_of_the_whole_text(
+    data: st.DataObject, case: tuple[str, list[bytes]]
+) -> None:
+    body, expected = case
+    text = with_obs(body)
+    cuts = sorted(data.draw(st.lists(st.integers(1, len(text) - 1), max_size=30)))
+    chunks = [text[a:b] for a, b in itertools.pairwise([0, *cuts, len(text)])]
+    streamed = [e for _, e in feed_all(chunks)]
+    whole = parse_transcript(text)
+    assert [i.data for i in images(streamed)] == [i.data for i in images(whole)] == expected
+    assert result(streamed) == result(whole)
+    issues = [e for e in streamed if isinstance(e, TranscriptIssue)]
+    assert issues == [e for e in whole if isinstance(e, TranscriptIssue)]
