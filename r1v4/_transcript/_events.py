@@ -135,7 +135,8 @@ class GeneratedImage:
         id: ``srvimg_<index>``, the id the observation's reference uses.
         mime_type: from the image's magic bytes (never the URI's declared type).
         size: bytes of the decoded image.
-        width: pixels, when Pillow is installed (else ``None``); likewise ``height``.
+        width: pixels, read from the image's header (by Pillow, when it is installed, for a
+            header the core's reader cannot tell); ``None`` when unknown. Likewise ``height``.
         tool_call_id: the id of the server tool call that produced it (``srvtool_<n>``),
             ``None`` for an observation that answers no call.
         index: its position among the images of the reply, from 0, in trajectory order.

@@ -394,7 +394,9 @@ class TranscriptParser:
         seen, self._seen = self._seen, []
         if seen or "data:image" in body:
             book = ImageBook(seen)
-            content = book.replace(content, lambda uri: self._image(uri, call))
+            # JSON nested deeper than Python recurses keeps its text: never an exception.
+            with contextlib.suppress(RecursionError):
+                content = book.replace(content, lambda uri: self._image(uri, call))
             out.extend(book.new)
         if call is None:
             out.append(ServerToolResult(content, payload, None, None, found))
