@@ -6,9 +6,10 @@ PYTHON ?= python3
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 # The lowest and newest runs of .ci/run: the oldest Python requires-python admits, and the newest
-# one on the machine (pyenv's, as on every machine of this kind). Override on the command line.
-PYTHON_LOWEST ?= $(lastword $(sort $(wildcard $(HOME)/.pyenv/versions/3.10.*/bin/python3.10)))
-PYTHON_NEWEST ?= $(lastword $(sort $(wildcard $(HOME)/.pyenv/versions/3.13.*/bin/python3.13)))
+# one on the machine: pyenv's where it has them (as on every machine of this kind), else whatever
+# python3.10 / python3.13 uv finds on PATH. Override on the command line.
+PYTHON_LOWEST ?= $(or $(lastword $(sort $(wildcard $(HOME)/.pyenv/versions/3.10.*/bin/python3.10))),3.10)
+PYTHON_NEWEST ?= $(or $(lastword $(sort $(wildcard $(HOME)/.pyenv/versions/3.13.*/bin/python3.13))),3.13)
 
 .PHONY: quickstart test lint bench lock test-lowest test-newest
 

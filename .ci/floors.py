@@ -16,6 +16,7 @@ Reviver(allowed_objects=...) while admitting 1.1), and that is not a range of ou
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import urllib.request
@@ -26,6 +27,8 @@ import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 # The libraries users install beside r1v4; the test tools' floors are not a promise to users.
+# The index uv resolves from (uv's own setting first), for the floors' upload times.
+INDEX = os.environ.get("UV_INDEX_URL") or os.environ.get("PIP_INDEX_URL") or "https://pypi.org/simple"
 DIRECT = (
     "httpx",
     "pydantic",
@@ -89,7 +92,7 @@ def released() -> str:
     times = []
     for name, low in floors().items():
         request = urllib.request.Request(
-            f"https://pypi.org/simple/{name}/",
+            f"{INDEX.rstrip('/')}/{name}/",
             headers={"Accept": "application/vnd.pypi.simple.v1+json"},
         )
         with urllib.request.urlopen(request, timeout=60) as response:

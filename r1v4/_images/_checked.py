@@ -7,17 +7,19 @@ which is what a history of messages hands back on each turn: O(1)), then by cont
 URI built anew, as an adapter does from a base64 block on every call, costs one ``memcmp``
 instead of a decode. Strings cannot be weakly referenced, so each entry keeps its URI alive;
 the registry is bounded by count and by total length, the least recently used leaving first.
+A forked child starts with an empty registry: a thread of the parent may have been halfway
+through an update at fork time.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TypeGuard
 
 from r1v4._images._sources import Options
+from r1v4._pools import ForkAware
 
 __all__ = ["CHECKED", "CheckedUris"]
 
@@ -33,16 +35,16 @@ class _Entry:
     """Width x height from the header; ``None`` when the header did not say."""
 
 
-class CheckedUris:
+class CheckedUris(ForkAware):
     """A bounded, thread-safe registry of canonical data URIs that passed every check."""
 
+    __slots__ = ("_by_content", "_by_id", "_chars", "_lock", "max_chars", "max_entries")
+
     def __init__(self, max_entries: int = 256, max_chars: int = 32 * 1024 * 1024) -> None:
+        super().__init__()
         self.max_entries = max_entries
         self.max_chars = max_chars
-        self._by_id: OrderedDict[int, _Entry] = OrderedDict()
-        self._by_content: dict[tuple[int, str], _Entry] = {}
-        self._chars = 0
-        self._lock = threading.Lock()
+        self._reset()
 
     def passes(self, source: object, opts: Options) -> TypeGuard[str]:
         """Whether ``source`` equals a checked URI and its image meets ``opts``' limits."""
@@ -77,7 +79,9 @@ class CheckedUris:
         return uri
 
     def after_fork(self) -> None:
-        self._lock = threading.Lock()
+        # Only a cache: the child starts empty rather than trust state another thread of the
+        # parent may have left half-updated, under a lock nothing in the child would release.
+        self._reset()
 
     def clear(self) -> None:
         with self._lock:
@@ -87,6 +91,14 @@ class CheckedUris:
 
     def __len__(self) -> int:
         return len(self._by_id)
+
+    def _reset(self) -> None:
+        # A plain lock, not a ForkSafeLock: `passes` runs for every image of every request, and
+        # after_fork replaces this lock with the rest.
+        self._lock = threading.Lock()
+        self._by_id: OrderedDict[int, _Entry] = OrderedDict()
+        self._by_content: dict[tuple[int, str], _Entry] = {}
+        self._chars = 0
 
     def _drop(self, entry: _Entry | None) -> None:
         if entry is None:
@@ -106,7 +118,3 @@ def _content_key(uri: str) -> tuple[int, str]:
 
 CHECKED = CheckedUris()
 """The process-wide registry every entry point consults and feeds."""
-
-if hasattr(os, "register_at_fork"):
-    # A fork while another thread held the lock would leave the child's copy locked forever.
-    os.register_at_fork(after_in_child=CHECKED.after_fork)

@@ -285,11 +285,13 @@ class R1V4App:
                 (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in extra.items()
             ]
         exchange.record.status = status
+        exchange.record.responded_at = time.monotonic()
         await send({"type": "http.response.start", "status": status, "headers": headers})
 
     async def _finish(self, exchange: _Exchange, send: Send, body: bytes = b"") -> None:
         exchange.completed = True
         await send({"type": "http.response.body", "body": body, "more_body": False})
+        exchange.record.completed_at = time.monotonic()
         exchange.record.completed = True
 
     async def _send_json(

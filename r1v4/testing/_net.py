@@ -115,5 +115,3 @@ class BlackholeServer(LoopbackServer):
         if self._listener is not None:
             self._listener.close()
             self._listener = None
-
-    close = stop  # the name it had before it shared LoopbackServer's lifecycle

@@ -128,7 +128,9 @@ class RecordedRequest:
     was). ``disconnected`` turns true when the client went away before the response was complete;
     ``completed`` when the whole response was sent; ``finished`` when the server is done with the
     request. ``error`` holds the traceback when handling it raised (e.g. a reply factory failed;
-    the client then got a 500).
+    the client then got a 500). ``received_at``, ``responded_at`` (status line and headers sent)
+    and ``completed_at`` (last body byte sent) are the server's ``time.monotonic()``, so a test
+    can see a scripted delay from the server's side without timing the client.
     """
 
     method: str
@@ -143,6 +145,8 @@ class RecordedRequest:
     completed: bool = False
     error: str | None = None
     received_at: float = field(default_factory=time.monotonic)
+    responded_at: float | None = None
+    completed_at: float | None = None
     _finished: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
 
     @property

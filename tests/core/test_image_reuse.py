@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import os
 import signal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,6 +34,18 @@ def test_a_returned_uri_passes_through_without_a_decode(image_work: Any) -> None
     assert image_work.checks == 1 and image_work.decodes == 0
     assert image_to_data_uri(uri) is uri
     assert image_to_data_uri(uri, max_bytes=len(PNG)) is uri  # within the limit: still trusted
+    assert image_work.checks == 1 and image_work.decodes == 0
+
+
+async def test_a_file_image_is_checked_once_then_its_uri_trusted(
+    image_work: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "red.png"
+    path.write_bytes(PNG)
+    uri = image_to_data_uri(path)
+    assert uri == fresh_uri()
+    assert image_work.checks == 1 and image_work.decodes == 0
+    assert image_to_data_uri(uri) is uri
     assert image_work.checks == 1 and image_work.decodes == 0
 
 
@@ -138,5 +151,24 @@ def test_a_fork_while_the_registry_is_locked_leaves_the_child_usable(image_work:
         if pid == 0:  # the child: the trusted URI still passes, without a deadlock
             signal.alarm(10)  # a deadlocked child dies by SIGALRM instead of hanging the test
             os._exit(0 if image_to_data_uri(uri) is uri else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_starts_with_an_empty_registry_and_uses_it(image_work: Any) -> None:
+    uri = image_to_data_uri(fresh_uri())
+    assert len(CHECKED) == 1 and image_work.decodes == 1
+    with CHECKED._lock:  # as if another thread were halfway through `_drop` at fork time
+        CHECKED._by_content.clear()
+        pid = os.fork()
+        if pid == 0:
+            signal.alarm(10)  # a deadlocked child dies by SIGALRM instead of hanging the test
+            empty = len(CHECKED) == 0 and not CHECKED._by_content and CHECKED._chars == 0
+            # Checked anew (a second decode), then trusted again: the child's registry works.
+            again = image_to_data_uri(uri) is uri and image_work.decodes == 2
+            trusted = image_to_data_uri(uri) is uri and image_work.decodes == 2
+            os._exit(0 if (empty, again, trusted) == (True, True, True) else 1)
+    CHECKED.clear()  # the parent's copy was left half-updated on purpose
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0

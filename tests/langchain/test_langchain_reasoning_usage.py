@@ -164,3 +164,27 @@ def test_usage_on_the_hosted_path(r1v4_server: LocalR1V4Server) -> None:
     assert chunks[-1].usage_metadata is not None
     assert chunks[-1].usage_metadata["input_tokens"] == 2
     assert r1v4_server.requests[-1].path == "/api/v1/chat/completions"
+
+
+def test_streamed_answer_chunks_are_whole_messages_of_their_own(
+    make_llm: Any, r1v4_server: LocalR1V4Server
+) -> None:
+    """Answer pieces are built from a validated template (the hot path): each must equal the
+    validated message and share no dict or list with another chunk."""
+    r1v4_server.enqueue(Reply(content=ANSWER, chunk_size=5))
+    chunks = [c for c in make_llm().stream("Hi") if c.content]
+    assert len(chunks) >= 3 and "".join(c.content for c in chunks) == ANSWER  # type: ignore[misc]
+    for chunk in chunks:
+        validated = AIMessageChunk(
+            content=chunk.content,
+            id=chunk.id,
+            response_metadata={"model_provider": "skywork"},
+        )
+        assert chunk == validated
+        assert chunk.content_blocks == validated.content_blocks
+    first, second = chunks[0], chunks[1]
+    for field in ("additional_kwargs", "response_metadata", "tool_calls", "tool_call_chunks"):
+        assert getattr(first, field) is not getattr(second, field), field
+    first.additional_kwargs["mine"] = 1
+    first.response_metadata["mine"] = 1
+    assert "mine" not in second.additional_kwargs and "mine" not in second.response_metadata

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 import subprocess
 import sys
 import threading
-import time
 
 import httpx
 import pytest
@@ -21,20 +19,30 @@ def test_stop_is_fast_even_with_a_stalled_stream() -> None:
     server = LocalR1V4Server().start()
     server.enqueue(Reply(content="abc", stall_after=1, stall_seconds=60))
     base = server.url
+    stalled = threading.Event()
+    outcome: list[BaseException | None] = []
 
     def client() -> None:
-        with contextlib.suppress(httpx.TransportError):
-            httpx.post(url(server), json=chat_body(stream=True), headers=AUTH, timeout=30)
+        try:
+            with httpx.stream(
+                "POST", url(server), json=chat_body(stream=True), headers=AUTH, timeout=30
+            ) as response:
+                for line in response.iter_lines():
+                    if line:
+                        stalled.set()  # the first event is in; the server now sleeps 60 s
+        except httpx.TransportError as exc:
+            outcome.append(exc)
+        else:
+            outcome.append(None)
 
     worker = threading.Thread(target=client)
     worker.start()
-    server.wait_for_requests(1)
-    time.sleep(0.1)
-    started = time.monotonic()
-    server.stop()
-    assert time.monotonic() - started < 2
+    assert stalled.wait(5)
+    server.stop()  # raises unless the server thread ended within 10 s, far inside the stall
     worker.join(5)
     assert not worker.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], httpx.TransportError)  # cut by stop()
+    assert not server.requests[0].completed
     assert not server.running
     assert threading.active_count() == threads_before
     with pytest.raises(httpx.ConnectError):
