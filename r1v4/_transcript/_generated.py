@@ -14,13 +14,16 @@ import importlib
 import io
 import re
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeAlias
 
 from r1v4._errors import ImageError
 from r1v4._transcript._datauri import FoundUri, find_data_uris
 from r1v4._transcript._events import GeneratedImage, TranscriptIssue, image_ref_id
 
-__all__ = ["ImageBook", "check_image"]
+__all__ = ["ImageBook", "check_image", "cut_off"]
+
+Make: TypeAlias = Callable[[FoundUri], "GeneratedImage | TranscriptIssue"]
 
 _HEAD = 4096  # bytes the format checks read from the start, as for image inputs
 _TAIL = 64 * 1024  # and from the end
@@ -85,7 +88,7 @@ class ImageBook:
         self._next = 0
         self.new: list[GeneratedImage | TranscriptIssue] = []
 
-    def replace(self, content: Any, make: Any) -> Any:
+    def replace(self, content: Any, make: Make) -> Any:
         """``content`` with every image data URI in its strings replaced by a reference.
 
         ``make(uri)`` turns a URI the raw scan missed (an escape it does not read) into an
@@ -99,7 +102,7 @@ class ImageBook:
             return [self.replace(v, make) for v in content]
         return content
 
-    def _string(self, text: str, make: Any) -> Any:
+    def _string(self, text: str, make: Make) -> Any:
         entries, n = self._entries, self._next
         if n < len(entries):
             # The common case, without scanning megabytes again: the string is the next URI.
@@ -124,7 +127,7 @@ class ImageBook:
             pieces.append({"type": "text", "text": text[at:]})
         return pieces[0] if len(pieces) == 1 else pieces
 
-    def _image_for(self, uri: FoundUri, make: Any) -> GeneratedImage | None:
+    def _image_for(self, uri: FoundUri, make: Make) -> GeneratedImage | None:
         entries = self._entries
         if self._next < len(entries) and entries[self._next][0] == uri.base64:
             self._next += 1
