@@ -21,13 +21,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["IMAGE_PLACEHOLDER", "DataUriScanner", "FoundUri", "find_data_uris", "without_images"]
+__all__ = [
+    "IMAGE_PLACEHOLDER",
+    "MARK",
+    "DataUriScanner",
+    "FoundUri",
+    "find_data_uris",
+    "without_images",
+]
 
 IMAGE_PLACEHOLDER = "[generated image omitted]"
 """What a transcript kept for history holds in place of each image data URI (plain text, safe
 inside the JSON strings of an observation)."""
 
-_MARK = "data:image"
+MARK = "data:image"
+"""Where every image data URI starts."""
 # "/" may be written "\/" in JSON.
 _HEADER = re.compile(r"(?:/|\\/)([A-Za-z0-9.+-]{1,40});base64,")
 # A header cut off by the end of a piece that may still become one.
@@ -106,14 +114,14 @@ class DataUriScanner:
             if self._mode == _DATA:
                 pos = self._data(text, pos, base, found)
                 continue
-            i = text.find(_MARK, pos)
+            i = text.find(MARK, pos)
             if i < 0:
                 # The last few characters may be the start of a marker the next piece ends.
-                keep = max(pos, n - len(_MARK) + 1)
+                keep = max(pos, n - len(MARK) + 1)
                 if keep < n:
                     self._carry, self._carry_at = text[keep:], base + keep
                 return found
-            h = i + len(_MARK)
+            h = i + len(MARK)
             m = _HEADER.match(text, h)
             if m is None:
                 if _HEADER_START.fullmatch(text, h):  # the header may go on in the next piece
@@ -222,7 +230,7 @@ class DataUriScanner:
 
 def find_data_uris(text: str) -> list[FoundUri]:
     """Every image data URI in a whole text."""
-    if _MARK not in text:
+    if MARK not in text:
         return []
     scanner = DataUriScanner()
     found = scanner.feed(text)
