@@ -80,8 +80,9 @@ class DataUriScanner:
         "_width",
     )
 
-    def __init__(self) -> None:
-        self._pos = 0  # offset of the next piece in the whole text
+    def __init__(self, start: int = 0) -> None:
+        """``start``: the offset of the first piece in the whole text."""
+        self._pos = start  # offset of the next piece in the whole text
         self._carry = ""  # text held over: a marker's start, a header, a lone backslash
         self._carry_at = 0
         self._mode = _SEARCH

@@ -21,7 +21,7 @@ from r1v4._errors import ImageError
 from r1v4._transcript._datauri import FoundUri, find_data_uris
 from r1v4._transcript._events import GeneratedImage, TranscriptIssue, image_ref_id
 
-__all__ = ["ImageBook", "check_image", "cut_off"]
+__all__ = ["ImageBook", "check_image", "cut_images", "cut_off"]
 
 Make: TypeAlias = Callable[[FoundUri], "GeneratedImage | TranscriptIssue"]
 
@@ -29,6 +29,7 @@ _HEAD = 4096  # bytes the format checks read from the start, as for image inputs
 _TAIL = 64 * 1024  # and from the end
 _PREVIEW = 48
 _ONE_HEADER = re.compile(r"data:image/[A-Za-z0-9.+-]{1,40};base64,")
+_TOKEN = re.compile("\x00([0-9]+)\x00")
 
 
 def check_image(
@@ -78,24 +79,35 @@ def cut_off(uri: FoundUri) -> TranscriptIssue:
 
 class ImageBook:
     """The images of one observation, in the order its raw text gave them, to put references
-    in its parsed content in their place."""
+    in its parsed content in their place.
 
-    __slots__ = ("_entries", "_next", "new")
+    ``entries`` are ``(base64, image or None when it was not one)``, matched in order to the
+    URIs of the parsed strings; ``tokens`` are images whose text :func:`cut_images` already
+    took out of the observation before it was parsed, leaving a token in its place.
+    """
 
-    def __init__(self, entries: list[tuple[str, GeneratedImage | None]]) -> None:
-        # (base64, image or None when it was not one), as the raw scan found them.
+    __slots__ = ("_entries", "_next", "_tokens", "new")
+
+    def __init__(
+        self,
+        entries: list[tuple[str, GeneratedImage | None]],
+        tokens: dict[int, GeneratedImage] | None = None,
+    ) -> None:
         self._entries = entries
         self._next = 0
+        self._tokens = tokens or {}
         self.new: list[GeneratedImage | TranscriptIssue] = []
 
     def replace(self, content: Any, make: Make) -> Any:
-        """``content`` with every image data URI in its strings replaced by a reference.
+        """``content`` with every image in its strings replaced by a reference.
 
         ``make(uri)`` turns a URI the raw scan missed (an escape it does not read) into an
         image or issue, which goes to :attr:`new`.
         """
         if isinstance(content, str):
-            return self._string(content, make) if "data:image" in content else content
+            if "data:image" in content or (self._tokens and "\x00" in content):
+                return self._string(content, make)
+            return content
         if isinstance(content, dict):
             return {k: self.replace(v, make) for k, v in content.items()}
         if isinstance(content, list):
@@ -104,7 +116,7 @@ class ImageBook:
 
     def _string(self, text: str, make: Make) -> Any:
         entries, n = self._entries, self._next
-        if n < len(entries):
+        if n < len(entries) and not self._tokens:
             # The common case, without scanning megabytes again: the string is the next URI.
             b64, image = entries[n]
             head = len(text) - len(b64)
@@ -113,19 +125,35 @@ class ImageBook:
                 return {"type": "image", "id": image.id} if image is not None else text
         pieces: list[Any] = []
         at = 0
+        if self._tokens:
+            for m in _TOKEN.finditer(text):
+                image = self._tokens.get(int(m.group(1)))
+                if image is not None:
+                    pieces += self._uris(text[at : m.start()], make)
+                    pieces.append({"type": "image", "id": image.id})
+                    at = m.end()
+        pieces += self._uris(text[at:], make)
+        if len(pieces) == 1 and isinstance(pieces[0], str):
+            return text
+        blocks = [{"type": "text", "text": p} if isinstance(p, str) else p for p in pieces if p]
+        blocks = [b for b in blocks if b.get("type") != "text" or b["text"].strip()]
+        return blocks[0] if len(blocks) == 1 else blocks
+
+    def _uris(self, text: str, make: Make) -> list[Any]:
+        """``text`` as its pieces of text and image references."""
+        if "data:image" not in text:
+            return [text]
+        pieces: list[Any] = []
+        at = 0
         for uri in find_data_uris(text):
             image = self._image_for(uri, make)
             if image is None:
                 continue  # not an image: its text stays
-            if text[at : uri.start].strip():
-                pieces.append({"type": "text", "text": text[at : uri.start]})
+            pieces.append(text[at : uri.start])
             pieces.append({"type": "image", "id": image.id})
             at = uri.end
-        if not pieces:
-            return text
-        if text[at:].strip():
-            pieces.append({"type": "text", "text": text[at:]})
-        return pieces[0] if len(pieces) == 1 else pieces
+        pieces.append(text[at:])
+        return pieces
 
     def _image_for(self, uri: FoundUri, make: Make) -> GeneratedImage | None:
         entries = self._entries
@@ -135,6 +163,22 @@ class ImageBook:
         found = make(uri)
         self.new.append(found)
         return found if isinstance(found, GeneratedImage) else None
+
+
+def cut_images(payload: str, spans: list[tuple[int, int]]) -> str | None:
+    """``payload`` with the text of each span (an image's data URI, inside a JSON string) cut
+    out for the JSON text of a token, so parsing it never copies megabytes of base64 again;
+    ``None`` when a span is not where a URI starts."""
+    pieces: list[str] = []
+    at = 0
+    for n, (start, end) in enumerate(spans):
+        if start < at or end > len(payload) or not payload.startswith("data:image", start):
+            return None
+        pieces.append(payload[at:start])
+        pieces.append(f"\\u0000{n}\\u0000")
+        at = end
+    pieces.append(payload[at:])
+    return "".join(pieces)
 
 
 # -- checks ------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from r1v4._transcript._events import (
     TranscriptIssue,
     server_call_id,
 )
-from r1v4._transcript._generated import ImageBook, check_image, cut_off
+from r1v4._transcript._generated import ImageBook, check_image, cut_images, cut_off
 from r1v4._transcript._payloads import CallInfo, read_call, read_plan
 from r1v4._transcript._segments import Payload, Segment
 from r1v4._transcript._sources import sources
@@ -72,6 +72,7 @@ class TranscriptParser:
         "_raw_len",
         "_reasoning",
         "_seen",
+        "_seen_images",
         "_server_count",
         "_state",
     )
@@ -97,8 +98,9 @@ class TranscriptParser:
         self._client_count = 0
         self._last_call: ServerToolCall | None = None
         self._images = 0  # generated images so far
-        # The open observation's image URIs as its raw text gave them: (base64, image|None).
-        self._seen: list[tuple[str, GeneratedImage | None]] = []
+        # The open observation's image URIs as its raw text gave them.
+        self._seen: list[FoundUri] = []
+        self._seen_images: list[GeneratedImage | None] = []
 
     @property
     def raw(self) -> str:
@@ -383,17 +385,31 @@ class TranscriptParser:
     def _result(self, payload: str, out: list[TranscriptEvent]) -> None:
         body = payload.strip()
         content: Any = body
+        seen, self._seen = self._seen, []
+        seen_images, self._seen_images = self._seen_images, []
+        tokens: dict[int, GeneratedImage] = {}
         if body[:1] in ("{", "[", '"'):
-            with contextlib.suppress(ValueError):
-                content = json.loads(body)
+            good = [(u, i) for u, i in zip(seen, seen_images, strict=True) if i is not None]
+            cut = cut_images(payload, [(u.start, u.end) for u, _ in good]) if good else None
+            if cut is not None:
+                # Parsed without the images' text; tokens mark where each was.
+                with contextlib.suppress(ValueError):
+                    content = json.loads(cut)
+                    tokens = {n: image for n, (_, image) in enumerate(good)}
+                    seen = [u for u, i in zip(seen, seen_images, strict=True) if i is None]
+                    seen_images = [None] * len(seen)
+            if not tokens:
+                with contextlib.suppress(ValueError):
+                    content = json.loads(body)
         call, self._last_call = self._last_call, None
         hint = call.name if call is not None else None
         if hint is None and isinstance(content, dict) and isinstance(content.get("type"), str):
             hint = content["type"]
         found = sources(hint, content, call.arguments if call is not None else None)
-        seen, self._seen = self._seen, []
-        if seen or "data:image" in body:
-            book = ImageBook(seen)
+        if seen or tokens or "data:image" in body:
+            book = ImageBook(
+                [(u.base64, i) for u, i in zip(seen, seen_images, strict=True)], tokens
+            )
             # JSON nested deeper than Python recurses keeps its text: never an exception.
             with contextlib.suppress(RecursionError):
                 content = book.replace(content, lambda uri: self._image(uri, call))
@@ -409,7 +425,8 @@ class TranscriptParser:
         for uri in payload.found:
             event = self._image(uri, self._last_call)
             out.append(event)
-            self._seen.append((uri.base64, event if isinstance(event, GeneratedImage) else None))
+            self._seen.append(uri)
+            self._seen_images.append(event if isinstance(event, GeneratedImage) else None)
         payload.found = []
 
     def _image(

@@ -58,12 +58,13 @@ class Segment:
 class Payload:
     """The body of an open payload tag, found complete without rescanning what came before."""
 
-    __slots__ = ("close", "found", "parts", "scan", "scanner", "tag", "tail")
+    __slots__ = ("close", "found", "parts", "scan", "scanner", "size", "tag", "tail")
 
     def __init__(self, tag: str) -> None:
         self.tag = tag
         self.close = f"</{tag}>"
         self.parts: list[str] = []
+        self.size = 0  # characters taken, so found URIs say where they are in the body
         # The last few characters, so a closing tag split across deltas is still found.
         self.tail = ""
         # Observations may carry images the agent generated, found as the text streams; the
@@ -80,6 +81,7 @@ class Payload:
         self.tail = text[-keep:] if len(text) >= keep else (before + text)[-keep:]
         if self.scan:
             self._scan(before, text)
+        self.size += len(text)
 
     def _scan(self, before: str, text: str) -> None:
         scanner = self.scanner
@@ -88,8 +90,9 @@ class Payload:
             edge = before[1 - len(MARK) :] + text[: len(MARK) - 1]
             if MARK not in text and MARK not in edge:
                 return
-            scanner = self.scanner = DataUriScanner()
-            text = before[1 - len(MARK) :] + text
+            prefix = before[1 - len(MARK) :]
+            scanner = self.scanner = DataUriScanner(self.size - len(prefix))
+            text = prefix + text
         self.found = scanner.feed(text)
 
     def take(self, text: str) -> int | None:
@@ -106,6 +109,7 @@ class Payload:
             self.parts.append(text[:cut])
             if self.scan:
                 self._scan(tail, text[:cut])
+            self.size += cut
         else:
             # The scanner has seen the tag's first characters: harmless, "<" ends any image.
             self.parts = ["".join(self.parts)[:cut]]
