@@ -10,8 +10,10 @@ are decoded when the caller asks for them.
 from __future__ import annotations
 
 import binascii
+import contextlib
 import importlib
 import io
+import json
 import re
 import sys
 from collections.abc import Callable
@@ -21,7 +23,7 @@ from r1v4._errors import ImageError
 from r1v4._transcript._datauri import FoundUri, find_data_uris
 from r1v4._transcript._events import GeneratedImage, TranscriptIssue, image_ref_id
 
-__all__ = ["ImageBook", "check_image", "cut_images", "cut_off"]
+__all__ = ["ImageBook", "check_image", "cut_off", "observation_content"]
 
 Make: TypeAlias = Callable[[FoundUri], "GeneratedImage | TranscriptIssue"]
 
@@ -87,6 +89,11 @@ class ImageBook:
     """
 
     __slots__ = ("_entries", "_next", "_tokens", "new")
+
+    @property
+    def cut(self) -> bool:
+        """Whether the content was parsed with some images' text cut out."""
+        return bool(self._tokens)
 
     def __init__(
         self,
@@ -163,6 +170,35 @@ class ImageBook:
         found = make(uri)
         self.new.append(found)
         return found if isinstance(found, GeneratedImage) else None
+
+
+def observation_content(
+    payload: str, seen: list[FoundUri], images: list[GeneratedImage | None]
+) -> tuple[Any, ImageBook | None]:
+    """An observation's content (its JSON parsed, else its text) and, when it holds images,
+    the book that puts references in their place. ``seen`` are the URIs the stream found in
+    it, ``images`` what each turned out to be."""
+    body = payload.strip()
+    content: Any = body
+    tokens: dict[int, GeneratedImage] = {}
+    if body[:1] in ("{", "[", '"'):
+        good = [(u, i) for u, i in zip(seen, images, strict=True) if i is not None]
+        cut = cut_images(payload, [(u.start, u.end) for u, _ in good]) if good else None
+        if cut is not None:
+            # Parsed without the images' text; tokens mark where each was.
+            with contextlib.suppress(ValueError):
+                content = json.loads(cut)
+                tokens = {n: image for n, (_, image) in enumerate(good)}
+        if not tokens:
+            with contextlib.suppress(ValueError):
+                content = json.loads(body)
+    # With tokens the good images are placed already; the URIs left to match are the bad ones.
+    entries: list[tuple[str, GeneratedImage | None]] = [
+        (u.base64, i) for u, i in zip(seen, images, strict=True) if not (tokens and i)
+    ]
+    if not (entries or tokens or "data:image" in body):
+        return content, None
+    return content, ImageBook(entries, tokens)
 
 
 def cut_images(payload: str, spans: list[tuple[int, int]]) -> str | None:

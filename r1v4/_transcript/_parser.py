@@ -21,10 +21,10 @@ from r1v4._transcript._events import (
     TranscriptIssue,
     server_call_id,
 )
-from r1v4._transcript._generated import ImageBook, check_image, cut_images, cut_off
+from r1v4._transcript._generated import check_image, cut_off, observation_content
 from r1v4._transcript._payloads import CallInfo, read_call, read_plan
 from r1v4._transcript._segments import Payload, Segment
-from r1v4._transcript._sources import sources
+from r1v4._transcript._sources import SEARCH_HINTS, sources
 
 __all__ = ["TranscriptParser", "parse_transcript"]
 
@@ -383,33 +383,18 @@ class TranscriptParser:
         out.append(call)
 
     def _result(self, payload: str, out: list[TranscriptEvent]) -> None:
-        body = payload.strip()
-        content: Any = body
         seen, self._seen = self._seen, []
         seen_images, self._seen_images = self._seen_images, []
-        tokens: dict[int, GeneratedImage] = {}
-        if body[:1] in ("{", "[", '"'):
-            good = [(u, i) for u, i in zip(seen, seen_images, strict=True) if i is not None]
-            cut = cut_images(payload, [(u.start, u.end) for u, _ in good]) if good else None
-            if cut is not None:
-                # Parsed without the images' text; tokens mark where each was.
-                with contextlib.suppress(ValueError):
-                    content = json.loads(cut)
-                    tokens = {n: image for n, (_, image) in enumerate(good)}
-                    seen = [u for u, i in zip(seen, seen_images, strict=True) if i is None]
-                    seen_images = [None] * len(seen)
-            if not tokens:
-                with contextlib.suppress(ValueError):
-                    content = json.loads(body)
+        content, book = observation_content(payload, seen, seen_images)
         call, self._last_call = self._last_call, None
         hint = call.name if call is not None else None
         if hint is None and isinstance(content, dict) and isinstance(content.get("type"), str):
             hint = content["type"]
-        found = sources(hint, content, call.arguments if call is not None else None)
-        if seen or tokens or "data:image" in body:
-            book = ImageBook(
-                [(u.base64, i) for u, i in zip(seen, seen_images, strict=True)], tokens
-            )
+        searched = content
+        if book is not None and book.cut and hint in SEARCH_HINTS:
+            searched = observation_content(payload, [], [])[0]  # with its images' URIs
+        found = sources(hint, searched, call.arguments if call is not None else None)
+        if book is not None:
             # JSON nested deeper than Python recurses keeps its text: never an exception.
             with contextlib.suppress(RecursionError):
                 content = book.replace(content, lambda uri: self._image(uri, call))

@@ -153,6 +153,19 @@ def test_json_that_escapes_slashes_still_gives_the_image() -> None:
         assert result(events).content == {"image": {"type": "image", "id": "srvimg_0"}}
 
 
+def test_a_search_result_whose_thumbnail_is_a_data_uri_keeps_it_as_its_source() -> None:
+    data = png((16, 9), "navy")
+    results = [{"title": "A sign", "source": uri(data), "link": "https://example.com/sign"}]
+    text = "<image_search>sign</image_search>" + f"<observation>{json.dumps(results)}</observation>"
+    events = parse_transcript(text)
+    [img] = images(events)
+    res = result(events)
+    assert [(s.title, s.url, s.image_url) for s in res.sources] == [
+        ("A sign", "https://example.com/sign", uri(data))
+    ]
+    assert res.content[0]["source"] == {"type": "image", "id": img.id}
+
+
 def test_several_images_in_one_observation_in_order_with_one_call_id() -> None:
     shots = [png((10 + i, 5), c) for i, c in enumerate(["red", "green", "blue"])]
     body = json.dumps({"images": [uri(d) for d in shots], "note": uri(shots[0])})
