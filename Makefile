@@ -50,16 +50,17 @@ lock: $(UV)
 		--exclude-newer "$$($(PYTHON) .ci/floors.py --released)"
 
 # The suite on the lowest versions pyproject.toml allows (the floors of the direct dependencies,
-# on the oldest Python), from the committed .ci/lowest.txt.
+# on the oldest Python), from the committed .ci/lowest.txt. The real-server tier (tests/real)
+# runs in the locked run only, where the llama-server build is pinned (and to keep CI short).
 test-lowest: $(UV)
 	$(PYTHON) .ci/floors.py --check .ci/lowest.txt
 	$(UV) venv --quiet --allow-existing --python $(PYTHON_LOWEST) .venv-lowest
 	$(UV) pip sync --quiet --python .venv-lowest .ci/lowest.txt
 	$(UV) pip install --quiet --python .venv-lowest --no-deps -e .
-	.venv-lowest/bin/python -m pytest -p no:cacheprovider
+	.venv-lowest/bin/python -m pytest -p no:cacheprovider -m "not real"
 
 # The suite on the newest releases the registry serves today: no lock, on purpose.
 test-newest: $(UV)
 	$(UV) venv --quiet --allow-existing --python $(PYTHON_NEWEST) .venv-newest
 	$(UV) pip install --quiet --python .venv-newest --upgrade --refresh -e ".[dev]"
-	.venv-newest/bin/python -m pytest -p no:cacheprovider
+	.venv-newest/bin/python -m pytest -p no:cacheprovider -m "not real"

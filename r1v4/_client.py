@@ -16,7 +16,7 @@ import httpx
 from r1v4._call import Call, is_event_stream
 from r1v4._config import ClientSettings
 from r1v4._errors import R1V4Error
-from r1v4._pools import LoopPools, SyncPool, open_stream, response_bytes
+from r1v4._pools import LoopPools, SyncPool, adrain, drain, open_stream, response_bytes
 from r1v4._request import coerce, image_urls, with_images
 from r1v4._retry import transport_error
 from r1v4._types import ChatCompletion, ChatCompletionChunk, ChatRequest
@@ -84,7 +84,9 @@ class R1V4Client:
         ]
         return with_images(request, uris)
 
-    def create(self, request: ChatRequest | None = None, **fields: Any) -> ChatCompletion:
+    def create(
+        self, request: ChatRequest | Mapping[str, Any] | None = None, **fields: Any
+    ) -> ChatCompletion:
         """Send a non-stream request and return the parsed completion."""
         s = self.settings
         call = Call(s, self.inline_images(coerce(request, {"stream": False, **fields})))
@@ -101,7 +103,7 @@ class R1V4Client:
             time.sleep(call.rejected(response))
 
     def stream(
-        self, request: ChatRequest | None = None, **fields: Any
+        self, request: ChatRequest | Mapping[str, Any] | None = None, **fields: Any
     ) -> Generator[ChatCompletionChunk, None, None]:
         """Send a stream request and yield chunks as they arrive.
 
@@ -119,9 +121,14 @@ class R1V4Client:
                     headers = response.headers
                     if response.status_code >= 300 or not is_event_stream(response):
                         call.refuse(response, response.read())
-                    for data in response.iter_bytes():
+                    body = response.iter_bytes()
+                    for data in body:
                         yield from reader.feed(data)
+                        if reader.parser.done:
+                            break  # complete at [DONE], whatever the connection does next
                     yield from reader.end()
+                    if reader.parser.done:
+                        drain(response, body)
                     return
             except httpx.HTTPError as exc:
                 if reader.parser.done:  # all arrived; only the connection's tail was lost
@@ -188,7 +195,9 @@ class AsyncR1V4Client:
         ]
         return with_images(request, uris)
 
-    async def create(self, request: ChatRequest | None = None, **fields: Any) -> ChatCompletion:
+    async def create(
+        self, request: ChatRequest | Mapping[str, Any] | None = None, **fields: Any
+    ) -> ChatCompletion:
         """Send a non-stream request and return the parsed completion."""
         s = self.settings
         call = Call(s, await self.inline_images(coerce(request, {"stream": False, **fields})))
@@ -206,7 +215,7 @@ class AsyncR1V4Client:
             await _sleep(call.rejected(response))
 
     async def stream(
-        self, request: ChatRequest | None = None, **fields: Any
+        self, request: ChatRequest | Mapping[str, Any] | None = None, **fields: Any
     ) -> AsyncGenerator[ChatCompletionChunk, None]:
         """Send a stream request and yield chunks as they arrive.
 
@@ -225,11 +234,16 @@ class AsyncR1V4Client:
                     headers = response.headers
                     if response.status_code >= 300 or not is_event_stream(response):
                         call.refuse(response, await response.aread())
-                    async for data in response_bytes(response):
+                    body = response_bytes(response)
+                    async for data in body:
                         for chunk in reader.feed(data):
                             yield chunk
+                        if reader.parser.done:
+                            break  # complete at [DONE], whatever the connection does next
                     for chunk in reader.end():
                         yield chunk
+                    if reader.parser.done:
+                        await adrain(body)
                     return
             except httpx.HTTPError as exc:
                 if reader.parser.done:  # all arrived; only the connection's tail was lost

@@ -11,7 +11,7 @@ import logging
 import os
 import warnings
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
 import httpx
@@ -23,7 +23,7 @@ from r1v4._retry import RetryPolicy
 from r1v4._types import ToolMode
 
 if TYPE_CHECKING:
-    from r1v4._types import ChatRequest
+    pass
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -156,7 +156,12 @@ class ClientSettings:
                 UserWarning,
                 stacklevel=3,
             )
-        headers = {"Accept": "application/json", "User-Agent": _USER_AGENT}
+        # Every request carries a JSON body: many HTTP stacks refuse one without its type.
+        headers = {
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            "User-Agent": _USER_AGENT,
+        }
         headers.update(default_headers or {})
         if self.api_key is not None:
             headers["Authorization"] = f"Bearer {self.api_key.get_secret_value()}"
@@ -176,16 +181,7 @@ class ClientSettings:
         """Seconds to wait before attempt ``attempt + 1``, or ``None`` when ``exc`` is final."""
         delay = self.retry.delay(exc, attempt, headers)
         if delay is not None:
-            logger.debug("r1v4: %s; retry %d in %.2fs", exc, attempt + 1, delay)
+            logger.info(
+                "r1v4: %s; retry %d of %d in %.2fs", exc, attempt + 1, self.retry.max_retries, delay
+            )
         return delay
-
-    # Shortcuts to r1v4._request, where requests are built: what these settings would send.
-
-    def effective_tool_mode(self, request: ChatRequest) -> Literal["native", "prompted"]:
-        return _request.effective_tool_mode(self, request)
-
-    def coerce(self, request: ChatRequest | None, fields: dict[str, Any]) -> ChatRequest:
-        return _request.coerce(request, fields)
-
-    def prepare(self, request: ChatRequest) -> _request.Prepared:
-        return _request.prepare(self, request)

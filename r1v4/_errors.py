@@ -8,7 +8,9 @@ from the HTTP status and either error body shape (hosted ``{"code", "code_msg"}`
 
 from __future__ import annotations
 
+import email.utils
 import json
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,6 +34,7 @@ __all__ = [
     "UnprocessableEntityError",
     "error_from_body",
     "error_from_response",
+    "retry_after_of",
 ]
 
 # The hosted API reports a bad key as HTTP 401 or, on some gateways, 200/400 with this code.
@@ -119,7 +122,15 @@ class MalformedResponseError(StreamError):
 
 
 class APIStatusError(R1V4Error):
-    """The server answered with an error status or an error object."""
+    """The server answered with an error status or an error object.
+
+    Attributes:
+        retry_after: seconds the server asked to wait (``Retry-After`` / ``retry-after-ms``),
+            or ``None``. Set whether or not the client retried: past the retry cap (120 s) the
+            client does not retry, and this is when to try again.
+    """
+
+    retry_after: float | None = None
 
 
 class BadRequestError(APIStatusError):
@@ -147,7 +158,7 @@ class UnprocessableEntityError(APIStatusError):
 
 
 class RateLimitError(APIStatusError):
-    """HTTP 429."""
+    """HTTP 429. ``retry_after`` is the wait the server asked for, when it said."""
 
 
 class ServerError(APIStatusError):
@@ -239,7 +250,36 @@ def error_from_response(
     status_code: int, headers: Mapping[str, str], body: bytes
 ) -> APIStatusError:
     """Build the typed error for a finished non-2xx HTTP response."""
-    return error_from_body(status_code, body, request_id=request_id_of(headers))
+    err = error_from_body(status_code, body, request_id=request_id_of(headers))
+    err.retry_after = retry_after_of(headers)
+    return err
+
+
+def retry_after_of(headers: Mapping[str, str]) -> float | None:
+    """The wait a response asks for: ``retry-after-ms``, else ``Retry-After`` in seconds or as
+    an HTTP date; ``None`` when absent or unreadable."""
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            value = float(ms) / 1000
+        except ValueError:
+            value = -1.0
+        if value >= 0:
+            return value
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        try:
+            value = email.utils.parsedate_to_datetime(raw).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        value = max(value, 0.0)
+    if value != value or value < 0 or value == float("inf"):  # NaN, negative, infinite
+        return None
+    return value
 
 
 def request_id_of(headers: Mapping[str, str]) -> str | None:

@@ -18,8 +18,9 @@ import importlib
 import os
 import ssl
 import threading
+import time
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -28,10 +29,13 @@ if TYPE_CHECKING:
     import asyncio
 
 __all__ = [
+    "DONE_GRACE",
     "ForkAware",
     "ForkSafeLock",
     "LoopPools",
     "SyncPool",
+    "adrain",
+    "drain",
     "open_stream",
     "response_bytes",
     "shared_ssl_context",
@@ -297,3 +301,55 @@ async def response_bytes(response: httpx.Response) -> AsyncIterator[bytes]:
     else:
         async for data in response.aiter_bytes():
             yield data
+
+
+DONE_GRACE = 0.5
+"""Seconds a stream's body may take to end after ``data: [DONE]``. The caller already has every
+chunk; only the connection waits: kept for reuse when the body ends in time, else closed, so a
+server or proxy that holds the connection open cannot hold the caller."""
+
+
+def drain(response: httpx.Response, rest: Iterator[bytes], grace: float = DONE_GRACE) -> None:
+    """Read what is left of a stream's body (after ``[DONE]``) for at most ``grace`` seconds.
+
+    A body that ends in time leaves its connection to the pool. Otherwise the read times out and
+    httpcore closes the connection. The bound comes from the connection's own socket reads (the
+    ``network_stream`` extension), for this thread only: the pool may hand the same connection
+    to another thread the moment the body ends. With no network stream (a custom transport)
+    nothing is read, and closing the response drops the connection.
+    """
+    stream = response.extensions.get("network_stream")
+    read = getattr(stream, "read", None)
+    if read is None:
+        return
+    deadline = time.monotonic() + grace
+    me = threading.get_ident()
+
+    def bounded(max_bytes: int, timeout: float | None = None) -> Any:
+        if threading.get_ident() == me:
+            timeout = max(0.001, deadline - time.monotonic())
+        return read(max_bytes, timeout)
+
+    try:
+        stream.read = bounded  # type: ignore[union-attr]
+        for _ in rest:
+            pass
+    except (httpx.HTTPError, AttributeError):
+        pass  # the body did not end in time (or the stream cannot be bounded): closed
+    finally:
+        with contextlib.suppress(AttributeError):
+            del stream.read  # type: ignore[union-attr]
+
+
+async def adrain(rest: AsyncIterator[bytes], grace: float = DONE_GRACE) -> None:
+    """:func:`drain` for the async client: the wait is bounded by a timeout around the reads; a
+    body that does not end in time is left unread and :func:`open_stream`'s close drops the
+    connection."""
+    import asyncio
+
+    async def consume() -> None:
+        async for _ in rest:
+            pass
+
+    with contextlib.suppress(asyncio.TimeoutError, httpx.HTTPError):
+        await asyncio.wait_for(consume(), grace)

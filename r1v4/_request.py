@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from r1v4._errors import BadRequestError, R1V4Error
+from r1v4._errors import APIStatusError, InvalidRequestError, R1V4Error
 from r1v4._types import ChatRequest, ImagePart, ImageURL, TextPart, build_request
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ class ToolFallback:
         """Whether ``err`` is a server refusing native tools in auto mode: then the request is
         resent prompted, and this client stays prompted."""
         if not (
-            isinstance(err, BadRequestError)
+            isinstance(err, APIStatusError)
             and prepared.native_tools
             and (prepared.request.tool_mode or settings.tool_mode) == "auto"
             and _refuses_tools(err)
@@ -77,18 +78,49 @@ class ToolFallback:
         return True
 
 
-def _refuses_tools(err: R1V4Error) -> bool:
-    """Whether a 400 is about tool support (vLLM: '"auto" tool choice requires
-    --enable-auto-tool-choice ...'; others name 'tools' or 'tool_choice'), not, say, a too long
-    prompt: only then is resending the tools as a prompt the cure."""
-    text = f"{err.message} {err.code or ''}".lower()
-    return "tool" in text
+# The refusals that mean "this server cannot take native tools", as the servers word them.
+# Only these switch auto mode to prompted tools: any other error that names a tool (a bad tool
+# schema, a tool message without its call id) is the caller's to see.
+_TOOL_REFUSALS = (
+    # vLLM without a tool parser, 400: '"auto" tool choice requires --enable-auto-tool-choice
+    # and --tool-call-parser to be set' (and the same flags named for "required" / named tools)
+    "--enable-auto-tool-choice",
+    "--tool-call-parser",
+    # older vLLM, 400: 'tool_choice = "required" is not supported!'
+    'tool_choice = "required" is not supported',
+    # SGLang without --tool-call-parser (before 2025-09), 500:
+    # 'Internal server error: Unsupported tool_call_parser: None'
+    "unsupported tool_call_parser: none",
+    # llama.cpp started without --jinja, 500: 'tools param requires --jinja flag'
+    "tools param requires --jinja",
+    # OpenAI-compatible providers and local runners that have no tool calling for a model
+    "does not support tools",
+    "tools are not supported",
+    "tool calling is not supported",
+)
 
 
-def coerce(request: ChatRequest | None, fields: dict[str, Any]) -> ChatRequest:
-    """``request`` with ``fields`` set, or a new request from ``fields`` alone."""
+def _refuses_tools(err: APIStatusError) -> bool:
+    """Whether an error status is a server saying it cannot take native tools (vLLM's 400,
+    SGLang's and llama.cpp's 500 and the like), not any error that happens to name a tool."""
+    if err.status_code not in (400, 422, 500, 501):
+        return False
+    text = err.message.lower()
+    return any(phrase.lower() in text for phrase in _TOOL_REFUSALS)
+
+
+def coerce(request: ChatRequest | Mapping[str, Any] | None, fields: dict[str, Any]) -> ChatRequest:
+    """``request`` with ``fields`` set, or a new request from ``fields`` alone. A plain mapping
+    is read as :func:`~r1v4.build_request`'s keyword arguments."""
     if request is None:
         return build_request(**fields)
+    if not isinstance(request, ChatRequest):
+        if not isinstance(request, Mapping):
+            raise InvalidRequestError(
+                f"a request is a ChatRequest or a mapping of its fields, not "
+                f"{type(request).__name__}"
+            )
+        return build_request(**{**request, **fields})
     if fields:
         return request.model_copy(update=fields)
     return request

@@ -6,9 +6,7 @@ cannot disagree.
 
 from __future__ import annotations
 
-import email.utils
 import random
-import time
 from collections.abc import Mapping
 
 import httpx
@@ -18,12 +16,15 @@ from r1v4._errors import (
     APIStatusError,
     APITimeoutError,
     R1V4Error,
+    retry_after_of,
 )
 
 __all__ = ["RetryPolicy", "transport_error"]
 
 RETRY_STATUSES = frozenset({408, 409, 429})
-MAX_RETRY_AFTER = 60.0
+MAX_RETRY_AFTER = 120.0
+"""The longest ``Retry-After`` the client waits out, as the openai SDK. A server asking for
+longer gets no retry: the error (``retry_after`` set) goes to the caller to schedule."""
 
 
 def transport_error(exc: httpx.HTTPError) -> APIConnectionError:
@@ -49,8 +50,9 @@ class RetryPolicy:
     """Exponential backoff with jitter, honouring ``Retry-After``.
 
     Retried: connection failures and timeouts, 408, 409, 429 and 5xx. Never retried: other 4xx
-    (a bad request does not get better by sending it again), and any stream that has already
-    delivered a token (resending would repeat text the caller has seen).
+    (a bad request does not get better by sending it again), any stream that has already
+    delivered a token (resending would repeat text the caller has seen), and a response whose
+    ``Retry-After`` exceeds :data:`MAX_RETRY_AFTER`.
     """
 
     __slots__ = ("backoff", "max_backoff", "max_retries")
@@ -75,33 +77,8 @@ class RetryPolicy:
         """Seconds to wait before attempt ``attempt + 1``, or ``None`` when ``exc`` is final."""
         if attempt >= self.max_retries or not self.retryable(exc):
             return None
-        if headers is not None:
-            after = _retry_after(headers)
-            if after is not None:
-                return after
+        after = retry_after_of(headers) if headers is not None else None
+        if after is not None:
+            return after if after <= MAX_RETRY_AFTER else None
         base = min(self.max_backoff, self.backoff * (2**attempt))
         return float(base * (0.75 + random.random() / 4))
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            value = float(ms) / 1000
-        except ValueError:
-            value = -1
-        if 0 <= value <= MAX_RETRY_AFTER:
-            return value
-    raw = headers.get("retry-after")
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        try:
-            value = email.utils.parsedate_to_datetime(raw).timestamp() - time.time()
-        except (TypeError, ValueError, IndexError):
-            return None
-    if 0 <= value <= MAX_RETRY_AFTER:
-        return value
-    return None

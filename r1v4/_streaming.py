@@ -96,7 +96,11 @@ class ResponseParser:
     # ------------------------------------------------------------------ stream
 
     def parse_event(self, data: str) -> ChatCompletionChunk | None:
-        """One SSE ``data`` payload -> a chunk (``None`` for ``[DONE]`` or an empty payload)."""
+        """One SSE ``data`` payload -> a chunk (``None`` for ``[DONE]`` or an empty payload).
+
+        Any payload that is not a chunk (not JSON, or JSON of another shape) raises a typed
+        :class:`~r1v4.R1V4Error` carrying the payload and what was already streamed.
+        """
         if data == "[DONE]":
             self.done = True
             return None
@@ -106,6 +110,15 @@ class ResponseParser:
             end = -1
         if end != len(data) or type(obj) is not dict:
             obj = self._load(data)
+        try:
+            return self._event(obj, data)
+        except _Shape as exc:
+            raise self.fail(_malformed(f"stream chunk {exc}", data)) from None
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+            # A shape no check above foresaw: still a typed error, never a bare one.
+            raise self.fail(_malformed(f"stream chunk not understood ({exc})", data)) from None
+
+    def _event(self, obj: dict[str, Any], data: str) -> ChatCompletionChunk:
         if not self.id:
             self._remember(obj)
         choices = obj.get("choices")
@@ -113,19 +126,19 @@ class ResponseParser:
             if choices is None and _is_error(obj):
                 raise self.fail(error_from_body(200, obj))
             if choices is None and "usage" not in obj:
-                raise self.fail(
-                    MalformedResponseError(f"stream chunk has no choices: {data[:200]!r}")
-                )
+                raise _Shape("has no choices")
         out: list[ChunkChoice] = []
-        for c in choices or ():
-            d = c.get("delta") or {}
-            index = c.get("index") or 0
-            finish = c.get("finish_reason")
+        for c in _items(choices, "choices"):
+            c = _obj(c, "a choice")
+            d = _obj(c.get("delta"), "delta")
+            index = _index(c.get("index"), 0)
+            # "" on every chunk (some gateways) is no finish: only a reason ends the choice.
+            finish = _text(c.get("finish_reason"), "finish_reason") or None
             delta = self._delta(
                 index,
-                d.get("role"),
-                d.get("content"),
-                d.get("reasoning_content") or d.get("reasoning"),
+                _text(d.get("role"), "delta.role"),
+                _text(d.get("content"), "delta.content"),
+                _text(d.get("reasoning_content") or d.get("reasoning"), "delta.reasoning"),
                 d.get("tool_calls"),
                 finish is not None,
             )
@@ -136,8 +149,7 @@ class ResponseParser:
                     # native calls with "stop"): say so, as the aggregate does.
                     finish = "tool_calls"
             out.append(ChunkChoice(index, delta, finish))
-        usage = obj.get("usage")
-        return self._chunk(out, Usage.from_wire(usage) if usage else None)
+        return self._chunk(out, _usage(obj.get("usage")))
 
     def finish(self) -> ChatCompletionChunk | None:
         """End of stream: flush transcripts still open (a server that sent no finish_reason)."""
@@ -154,32 +166,43 @@ class ResponseParser:
     def parse_completion(self, body: bytes | str) -> ChatCompletion:
         """A whole non-stream JSON body -> :class:`ChatCompletion`, via the stream path."""
         obj = self._load(body)
+        try:
+            return self._completion(obj, body)
+        except _Shape as exc:
+            raise _malformed(f"response {exc}", body) from None
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+            raise _malformed(f"response not understood ({exc})", body) from None
+
+    def _completion(self, obj: dict[str, Any], body: bytes | str) -> ChatCompletion:
         self._remember(obj)
         choices = obj.get("choices")
         if not isinstance(choices, list):
             if _is_error(obj):
                 raise error_from_body(200, obj)
-            raise MalformedResponseError(
-                f"response has no choices: {_preview(body)!r}", body=_preview(body)
-            )
+            raise _Shape("has no choices")
         out: list[ChunkChoice] = []
         for pos, c in enumerate(choices):
-            m = c.get("message") or {}
-            index = c.get("index") or pos
+            c = _obj(c, "a choice")
+            m = _obj(c.get("message"), "message")
+            index = _index(c.get("index"), pos)
             calls = m.get("tool_calls")
             if calls:
-                calls = [{"index": i, **tc} for i, tc in enumerate(calls)]
+                calls = [
+                    {"index": i, **_obj(tc, "a tool call")}
+                    for i, tc in enumerate(_items(calls, "tool_calls"))
+                ]
             delta = self._delta(
                 index,
-                m.get("role"),
-                m.get("content"),
-                m.get("reasoning_content") or m.get("reasoning"),
+                _text(m.get("role"), "message.role"),
+                _text(m.get("content"), "message.content"),
+                _text(m.get("reasoning_content") or m.get("reasoning"), "message.reasoning"),
                 calls,
                 True,
             )
-            out.append(ChunkChoice(index, delta, c.get("finish_reason")))
-        usage = obj.get("usage")
-        return accumulate([self._chunk(out, Usage.from_wire(usage) if usage else None)])
+            out.append(
+                ChunkChoice(index, delta, _text(c.get("finish_reason"), "finish_reason") or None)
+            )
+        return accumulate([self._chunk(out, _usage(obj.get("usage")))])
 
     # ------------------------------------------------------------------ shared
 
@@ -202,9 +225,10 @@ class ResponseParser:
 
     def _remember(self, obj: dict[str, Any]) -> None:
         # Before any delta is built: generated call ids derive from the response id.
-        self.id = obj.get("id") or ""
-        self.model = obj.get("model") or ""
-        self.created = obj.get("created") or 0
+        rid, model, created = obj.get("id"), obj.get("model"), obj.get("created")
+        self.id = rid if isinstance(rid, str) else ""
+        self.model = model if isinstance(model, str) else ""
+        self.created = created if type(created) is int else 0
 
     def _delta(
         self,
@@ -221,21 +245,25 @@ class ResponseParser:
         calls: list[ToolCallDelta] | None = None
         if tool_calls:
             calls = []
-            for tc in tool_calls:
-                fn = tc.get("function") or {}
-                i = tc.get("index") or 0
-                call_id = tc.get("id")
+            for tc in _items(tool_calls, "tool_calls"):
+                tc = _obj(tc, "a tool call")
+                fn = _obj(tc.get("function"), "a tool call's function")
+                i = _index(tc.get("index"), 0)
+                call_id = _text(tc.get("id"), "a tool call's id")
                 if i not in st.native_seen:
                     st.native_seen.add(i)
                     if not call_id:
                         call_id = native_call_id(self.id, i)
-                calls.append(ToolCallDelta(i, call_id, fn.get("name"), fn.get("arguments") or ""))
+                name = _text(fn.get("name"), "a tool call's name")
+                calls.append(ToolCallDelta(i, call_id, name, _arguments(fn.get("arguments"))))
                 if i >= st.next_index:
                     st.next_index = i + 1
         answer: str | None = None
         events: list[TranscriptEvent] | None = None
         invalid: list[InvalidToolCall] | None = None
         closing = False
+        if content and st.closed:
+            raise _Shape(f"has content after its choice's finish_reason: {content[:100]!r}")
         if content or (last and not st.closed):
             tp = st.transcript
             # The common case, kept cheap: a piece of answer or reasoning, no events built.
@@ -320,6 +348,71 @@ class ResponseParser:
             events or None,
             invalid or None,
         )
+
+
+class _Shape(Exception):
+    """Valid JSON of a shape that is not a chat completion (chunk); its text ends the message
+    of the :class:`MalformedResponseError` raised for it."""
+
+
+def _malformed(what: str, data: bytes | str) -> MalformedResponseError:
+    preview = _preview(data)
+    return MalformedResponseError(f"the server's {what}: {preview!r}", body=preview)
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _obj(value: Any, what: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _Shape(f"has {what} that is {_kind(value)}, not an object")
+    return value
+
+
+def _items(value: Any, what: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _Shape(f"has {what} that is {_kind(value)}, not a list")
+    return value
+
+
+def _text(value: Any, what: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise _Shape(f"has {what} that is {_kind(value)}, not a string")
+
+
+def _index(value: Any, default: int) -> int:
+    if value is None:
+        return default
+    if type(value) is not int or value < 0:
+        raise _Shape(f"has an index that is {value!r}, not a count")
+    return value
+
+
+def _arguments(value: Any) -> str:
+    """A tool call's arguments: JSON text, as OpenAI sends them; an object some servers send
+    as it is becomes that text."""
+    if value is None or isinstance(value, str):
+        return value or ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    raise _Shape(f"has tool call arguments that are {_kind(value)}, not JSON text")
+
+
+def _usage(value: Any) -> Usage | None:
+    if not value:
+        return None
+    usage = _obj(value, "usage")
+    for key in ("prompt_tokens", "completion_tokens", "total_tokens"):
+        n = usage.get(key)
+        if n is not None and (type(n) is not int or n < 0):
+            raise _Shape(f"has usage.{key} that is {n!r}, not a count")
+    return Usage.from_wire(usage)
 
 
 def _is_error(obj: dict[str, Any]) -> bool:

@@ -84,7 +84,7 @@ class TranscriptParser:
         self._state = _OUTSIDE
         # Tail of the text fed so far not yet interpreted; always a suffix of ``raw``.
         self._held = ""
-        self._answer = Segment(AnswerDelta)
+        self._answer = Segment(AnswerDelta, verbatim=True)
         self._reasoning = Segment(ReasoningDelta)
         # The segment a delta without "<" simply continues (nothing held), else None.
         self._fast: Segment | None = self._answer
@@ -189,6 +189,7 @@ class TranscriptParser:
         held, self._held = self._held, ""
         if state == _OUTSIDE:
             self._answer.emit(held, out)
+            self._answer.flush(out)
         elif state in (_THINK, _ANSWER):
             seg = self._reasoning if state == _THINK else self._answer
             seg.emit(held, out)

@@ -14,15 +14,21 @@ class Segment:
     A segment is the text between two structural tags: it loses its leading and trailing
     whitespace, holds trailing whitespace until more of its text arrives, and is joined to the
     previous segment of its kind with a blank line.
+
+    An answer starts ``verbatim``: until a structural tag opens, the content is the server's
+    text exactly (a plain reply from any server keeps its whitespace). Whitespace is still held
+    while it is all there is, so that the blank before a ``<think>`` is not answer text; it is
+    given back by :meth:`flush` if no tag ever comes.
     """
 
-    __slots__ = ("kind", "open", "seen", "ws")
+    __slots__ = ("kind", "open", "seen", "verbatim", "ws")
 
-    def __init__(self, kind: type[AnswerDelta] | type[ReasoningDelta]) -> None:
+    def __init__(self, kind: type[AnswerDelta] | type[ReasoningDelta], verbatim: bool = False):
         self.kind = kind
         self.open = False  # this segment has emitted text
-        self.ws = ""  # trailing whitespace held back
+        self.ws = ""  # whitespace held back
         self.seen = False  # some segment of this kind has emitted text
+        self.verbatim = verbatim
 
     def text(self, text: str) -> str:
         """What ``text`` adds to the stream (``""`` when all of it is held or dropped)."""
@@ -34,6 +40,15 @@ class Segment:
             ws = self.ws
             self.ws = text[len(body) :]
             return ws + body if ws else body
+        if self.verbatim:
+            lead = self.ws + text
+            body = lead.rstrip()
+            if not body:
+                self.ws = lead
+                return ""
+            self.ws = lead[len(body) :]
+            self.open = self.seen = True
+            return body
         text = text.lstrip()
         if not text:
             return ""
@@ -50,9 +65,17 @@ class Segment:
         if piece:
             out.append(self.kind(piece))
 
+    def flush(self, out: list[TranscriptEvent]) -> None:
+        """End of a verbatim answer: the whitespace held back is the server's text too."""
+        if self.verbatim and self.ws:
+            out.append(self.kind(self.ws))
+        self.ws = ""
+
     def end(self) -> None:
+        """A structural tag: this segment is over, and the answer is a transcript now."""
         self.open = False
         self.ws = ""
+        self.verbatim = False
 
 
 class Payload:

@@ -455,6 +455,8 @@ class R1V4App:
                 await self._drop(exchange, reply.drop_mode)
                 return
         await flush()
+        if reply.hold_after_done > 0:
+            await asyncio.sleep(reply.hold_after_done)
         await self._finish(exchange, send)
 
 

@@ -61,6 +61,10 @@ class Reply:
             (unless ``no_done``) -- how vLLM reports a failure after the 200. The object is ``body``
             when it is a dict, else an error in ``error_shape`` (default: the path's shape).
         trickle: write the stream one byte at a time.
+        hold_after_done: after the last event (``[DONE]``), keep the connection open this many
+            seconds before ending the body, as a proxy that holds the stream does.
+        chunk_finish_reason: sent as ``finish_reason`` on every chunk instead of ``null`` (some
+            OpenAI-compatible gateways send ``""``); the last chunk still has the real one.
         repeat: how many requests this reply serves before the next queued one.
     """
 
@@ -86,6 +90,8 @@ class Reply:
     error_event_after: int | None = None
     error_shape: ErrorShape | None = None
     trickle: bool = False
+    hold_after_done: float = 0.0
+    chunk_finish_reason: str | None = None
     repeat: int = 1
 
     def __post_init__(self) -> None:

@@ -199,7 +199,7 @@ class Resolved:
             b'"created":' + str(self.created).encode() + b',"model":' + dumps(self.model) + b","
         )
         open_choice = head + b'"choices":[{"index":0,"delta":'
-        tail = b',"finish_reason":null}]}\n\n'
+        tail = b',"finish_reason":' + dumps(self.reply.chunk_finish_reason) + b"}]}\n\n"
         deltas: list[bytes] | None = cache.get("deltas")
         if deltas is None:
             deltas = _text_deltas(self, self.reply.chunk_size)

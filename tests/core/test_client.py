@@ -317,16 +317,12 @@ def test_beyond_max_retries_the_last_error_is_raised(
 
 
 def test_retry_after_is_honoured(r1v4_server: LocalR1V4Server) -> None:
-    import time
-
     r1v4_server.enqueue(Reply(status=429, headers={"retry-after": "0.3"}))
-    t0 = time.monotonic()
     out = _sync_create(r1v4_server, client={"backoff": 0.0})
     assert out.message.content
     reqs = r1v4_server.requests
     assert len(reqs) == 2
-    assert reqs[1].received_at - reqs[0].received_at >= 0.29
-    assert time.monotonic() - t0 >= 0.29
+    assert reqs[1].received_at - reqs[0].received_at >= 0.29  # on the server's clock
 
 
 def test_max_retries_zero_sends_once(r1v4_server: LocalR1V4Server, run: Runner) -> None:

@@ -27,6 +27,7 @@ from r1v4 import (
     accumulate,
     build_request,
 )
+from r1v4._request import coerce, effective_tool_mode, prepare
 from r1v4.testing import (
     TOOL_CHOICE_ERROR,
     LocalR1V4Server,
@@ -327,16 +328,16 @@ def test_auto_is_prompted_from_the_start_on_the_hosted_api() -> None:
     hosted = ClientSettings(base_url="https://api.skyworkmodel.ai/api/v1")
     request = build_request(model=MODEL, messages=conversation(), tools=TOOLS)
     assert hosted.hosted
-    assert hosted.effective_tool_mode(request) == "prompted"
-    body = json.loads(hosted.prepare(request).body)
+    assert effective_tool_mode(hosted, request) == "prompted"
+    body = json.loads(prepare(hosted, request).body)
     assert_prompted(body)
     assert chatml(body["messages"]) == EXPECTED
     # An explicit mode wins, on the client or on the request.
     native = ClientSettings(base_url="https://api.skyworkmodel.ai/api/v1", tool_mode="native")
-    assert native.effective_tool_mode(request) == "native"
+    assert effective_tool_mode(native, request) == "native"
     per_request = request.model_copy(update={"tool_mode": "native"})
-    assert hosted.effective_tool_mode(per_request) == "native"
-    assert "tools" in json.loads(hosted.prepare(per_request).body)
+    assert effective_tool_mode(hosted, per_request) == "native"
+    assert "tools" in json.loads(prepare(hosted, per_request).body)
 
 
 @pytest.mark.parametrize(
@@ -352,8 +353,8 @@ def test_auto_is_native_first_anywhere_else(base_url: str) -> None:
     settings = ClientSettings(base_url=base_url)
     request = build_request(model=MODEL, messages=[{"role": "user", "content": "hi"}], tools=TOOLS)
     assert not settings.hosted
-    assert settings.effective_tool_mode(request) == "native"
-    assert json.loads(settings.prepare(request).body)["tools"] == TOOLS
+    assert effective_tool_mode(settings, request) == "native"
+    assert json.loads(prepare(settings, request).body)["tools"] == TOOLS
 
 
 # ------------------------------------------------------------- calls written as text
@@ -492,10 +493,9 @@ def test_a_400_that_is_not_about_tools_does_not_switch_to_prompted(
                 model="skywork/r1v4-lite", messages=[{"role": "user", "content": "hi"}], tools=tools
             )
         assert (
-            c.settings.effective_tool_mode(
-                c.settings.coerce(
-                    None, {"model": "m", "messages": [{"role": "user", "content": "x"}]}
-                )
+            effective_tool_mode(
+                c.settings,
+                coerce(None, {"model": "m", "messages": [{"role": "user", "content": "x"}]}),
             )
             == "native"
         )

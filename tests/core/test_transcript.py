@@ -314,10 +314,19 @@ def test_invalid_plan_keeps_raw_and_reports() -> None:
 # -- plain replies, HTML, comparisons, unknown tags --------------------------------------------
 
 
-def test_reply_without_tags_is_answer() -> None:
-    assert parse_transcript("  Hello, world!\n") == [AnswerDelta("Hello, world!")]
+def test_reply_without_tags_is_answer_verbatim() -> None:
+    """No transcript tags: the server's text exactly, whitespace and all (issue #14)."""
+    assert parse_transcript("  Hello, world!\n") == [AnswerDelta("  Hello, world!\n")]
+    assert "".join(e.text for e in parse_transcript("…unfold,\n")) == "…unfold,\n"
     assert parse_transcript("") == []
-    assert parse_transcript(" \n ") == []
+    assert parse_transcript(" \n ") == [AnswerDelta(" \n ")]
+
+
+def test_whitespace_before_the_first_tag_is_not_answer() -> None:
+    assert parse_transcript("\n<think>x</think>\n\nThe answer.\n") == [
+        ReasoningDelta("x"),
+        AnswerDelta("The answer."),
+    ]
 
 
 def test_qwen_style_think_then_bare_answer() -> None:
@@ -402,7 +411,7 @@ def test_trailing_whitespace_held_until_more_text() -> None:
     assert parser.feed("Hello ") == [AnswerDelta("Hello")]
     assert parser.feed("\n") == []
     assert parser.feed("world\n") == [AnswerDelta(" \nworld")]
-    assert parser.close() == []
+    assert parser.close() == [AnswerDelta("\n")]  # no tag came: the reply is verbatim
 
 
 def test_whitespace_example_from_the_spec() -> None:
@@ -775,7 +784,7 @@ def test_the_plain_fast_path_gives_what_feed_gives(
 @given(data=st.data(), text=st.text(alphabet="ab<>/ \n", max_size=60))
 def test_text_without_known_tags_is_answer_verbatim(data: st.DataObject, text: str) -> None:
     events = merge(stream(data.draw(split(text))))
-    assert events == ([AnswerDelta(text.strip())] if text.strip() else [])
+    assert events == ([AnswerDelta(text)] if text else [])
 
 
 @settings(max_examples=200)

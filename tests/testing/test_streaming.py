@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from r1v4.testing import LocalR1V4Server, Reply
-from testing.support import AUTH, chat_body, deltas, post_stream, url
+from testing.support import AUTH, chat_body, deltas, parse_sse, post_stream, url
 
 
 def test_stream_framing_on_the_hosted_path(r1v4_server: LocalR1V4Server) -> None:
@@ -49,6 +49,29 @@ def test_custom_usage_and_finish_reason(r1v4_server: LocalR1V4Server) -> None:
     data = httpx.post(url(r1v4_server), json=chat_body(), headers=AUTH).json()
     assert data["usage"] == usage
     assert data["choices"][0]["finish_reason"] == "length"
+
+
+def test_finish_reason_on_every_chunk(r1v4_server: LocalR1V4Server) -> None:
+    r1v4_server.enqueue(Reply(content="Hi there", chunk_size=3, chunk_finish_reason=""))
+    events = post_stream(r1v4_server)
+    *chunks, finish, _usage, _done = events
+    assert [e["choices"][0]["finish_reason"] for e in chunks] == [""] * len(chunks)
+    assert finish["choices"][0]["finish_reason"] == "stop"
+    assert deltas(events, "content") == "Hi there"
+
+
+def test_hold_after_done_keeps_the_body_open(r1v4_server: LocalR1V4Server) -> None:
+    r1v4_server.enqueue(Reply(content="held", hold_after_done=30.0))
+    with httpx.Client(timeout=30.0) as http, http.stream(
+        "POST", url(r1v4_server), json=chat_body(stream=True), headers=AUTH
+    ) as response:
+        seen = b""
+        for piece in response.iter_raw():
+            seen += piece
+            if seen.endswith(b"data: [DONE]\n\n"):
+                break
+        assert not r1v4_server.requests[0].completed  # [DONE] sent, the body still open
+    assert deltas(parse_sse(seen), "content") == "held"
 
 
 @pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])

@@ -1,0 +1,91 @@
+"""The real-server tier: llama.cpp's ``llama-server`` with SmolLM2-135M-Instruct (see
+``real_server.py``), provisioned and started once per session by the fixtures below.
+
+Every test here carries the ``real`` marker (``pytest -m real`` runs the tier alone). A server
+that cannot be provisioned or started fails the tests that need it; nothing here skips.
+
+Fixtures:
+    llama: the server with ``--jinja`` and Qwen2.5's tool template: native tool calls work.
+    llama_no_jinja: started with ``--no-jinja``: a request with ``tools`` gets a 500.
+    llama_no_tool_template: ``--jinja`` with SmolLM2's own template, which has no tools: a
+        request with ``tools`` gets a plain 200 and prose.
+    real_key: the key every one of them requires.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from real_server import LlamaServer, provision
+
+REAL_KEY = "real-server-key"
+_HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tier, and deselect by name (reason shown in the summary) the standard tests a
+    module lists in ``REAL_DESELECT``."""
+    keep: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    reasons: set[tuple[str, str]] = set()
+    for item in items:
+        if _HERE not in item.path.parents:
+            keep.append(item)
+            continue
+        item.add_marker(pytest.mark.real)
+        table = getattr(getattr(item, "module", None), "REAL_DESELECT", None) or {}
+        name = getattr(item, "originalname", item.name)
+        if name in table:
+            dropped.append(item)
+            reasons.add((name, table[name]))
+        else:
+            keep.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+        config.stash[_DESELECTED] = sorted(reasons)
+
+
+_DESELECTED = pytest.StashKey[list[tuple[str, str]]]()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    deselected = terminalreporter.config.stash.get(_DESELECTED, [])
+    if deselected:
+        terminalreporter.section("standard tests deselected against the real llama.cpp server")
+        for name, reason in deselected:
+            terminalreporter.write_line(f"{name}: {reason}")
+
+
+@pytest.fixture(scope="session")
+def real_files() -> tuple[Path, Path]:
+    """``(model, chat_template)``, downloaded once, cached and hash-verified."""
+    return provision()
+
+
+@pytest.fixture(scope="session")
+def real_key() -> str:
+    return REAL_KEY
+
+
+@pytest.fixture(scope="session")
+def llama(real_files: tuple[Path, Path]) -> Iterator[LlamaServer]:
+    model, template = real_files
+    with LlamaServer(model, api_key=REAL_KEY, chat_template=template) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def llama_no_jinja(real_files: tuple[Path, Path]) -> Iterator[LlamaServer]:
+    model, _ = real_files
+    with LlamaServer(model, api_key=REAL_KEY, jinja=False, ctx_size=2048, parallel=1) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def llama_no_tool_template(real_files: tuple[Path, Path]) -> Iterator[LlamaServer]:
+    model, _ = real_files
+    with LlamaServer(model, api_key=REAL_KEY, ctx_size=2048, parallel=1) as server:
+        yield server

@@ -1,0 +1,162 @@
+"""The frameworks' own machinery on the real server: LangChain structured output through
+``response_format`` (llama.cpp enforces the JSON schema with a grammar), a LlamaIndex query
+engine over an index, and a LlamaIndex ``FunctionAgent`` that calls a tool and reads its result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from llama_index.core import Document, Settings, VectorStoreIndex
+from llama_index.core.agent.workflow import FunctionAgent
+from llama_index.core.base.llms.types import ChatMessage, ToolCallBlock
+from llama_index.core.embeddings import MockEmbedding
+from llama_index.core.tools import FunctionTool
+from pydantic import BaseModel
+from real_asks import TWO_SHOT
+from real_server import LlamaServer
+
+from langchain_r1v4 import ChatR1V4
+from llama_index_r1v4 import R1V4
+
+
+class Person(BaseModel):
+    name: str
+    age: int
+
+
+PERSON_PROMPT = "Ann is 30 years old. Give her name and age as JSON."
+
+
+@pytest.fixture
+def chat(llama: LlamaServer, real_key: str) -> ChatR1V4:
+    return ChatR1V4(
+        model="smollm2",
+        api_key=real_key,
+        base_url=llama.base_url,
+        temperature=0,
+        max_tokens=48,
+        max_retries=0,
+    )
+
+
+def _check_person(person: Any) -> None:
+    assert isinstance(person, Person)
+    assert person.name == "Ann" and person.age == 30
+
+
+def test_structured_output_json_schema(chat: ChatR1V4) -> None:
+    _check_person(chat.with_structured_output(Person, method="json_schema").invoke(PERSON_PROMPT))
+
+
+def test_structured_output_json_schema_async(chat: ChatR1V4) -> None:
+    structured = chat.with_structured_output(Person, method="json_schema")
+    _check_person(asyncio.run(structured.ainvoke(PERSON_PROMPT)))
+
+
+def test_structured_output_json_schema_stream(chat: ChatR1V4) -> None:
+    structured = chat.with_structured_output(Person, method="json_schema")
+    *_, last = structured.stream(PERSON_PROMPT)
+    _check_person(last)
+
+
+def test_structured_output_include_raw(chat: ChatR1V4) -> None:
+    structured = chat.with_structured_output(Person, method="json_schema", include_raw=True)
+    out: Any = structured.invoke(PERSON_PROMPT)
+    _check_person(out["parsed"])
+    assert out["parsing_error"] is None
+    assert json.loads(out["raw"].content) == {"name": "Ann", "age": 30}
+
+
+# ------------------------------------------------------------------------------ LlamaIndex
+
+
+@pytest.fixture
+def settings_llm() -> Any:
+    saved = (Settings._llm, Settings._embed_model, Settings._callback_manager)
+    try:
+        yield
+    finally:
+        Settings._llm, Settings._embed_model, Settings._callback_manager = saved
+
+
+def _r1v4(llama: LlamaServer, key: str, max_tokens: int = 48) -> R1V4:
+    return R1V4(
+        model="smollm2",
+        api_key=key,
+        base_url=llama.base_url,
+        temperature=0,
+        max_tokens=max_tokens,
+        max_retries=0,
+    )
+
+
+DOCS = [
+    Document(text="The Eiffel Tower is 330 metres tall and stands in Paris."),
+    Document(text="Mount Fuji is the highest mountain in Japan, at 3,776 metres."),
+]
+
+
+@pytest.mark.parametrize("streaming", [False, True], ids=["query", "streaming-query"])
+def test_query_engine(
+    llama: LlamaServer, real_key: str, settings_llm: None, streaming: bool
+) -> None:
+    Settings.llm = _r1v4(llama, real_key)
+    Settings.embed_model = MockEmbedding(embed_dim=8)
+    index = VectorStoreIndex.from_documents(DOCS)
+    engine = index.as_query_engine(similarity_top_k=2, streaming=streaming)
+    response: Any = engine.query("How tall is the Eiffel Tower?")
+    text = "".join(response.response_gen) if streaming else str(response)
+    assert "330" in text
+    assert len(response.source_nodes) == 2
+
+
+def test_async_query_engine(llama: LlamaServer, real_key: str, settings_llm: None) -> None:
+    Settings.llm = _r1v4(llama, real_key)
+    Settings.embed_model = MockEmbedding(embed_dim=8)
+    engine = VectorStoreIndex.from_documents(DOCS).as_query_engine(similarity_top_k=2)
+    assert "330" in str(asyncio.run(engine.aquery("How tall is the Eiffel Tower?")))
+
+
+def _li_history() -> list[ChatMessage]:
+    out = []
+    for m in TWO_SHOT:
+        if m["role"] == "user":
+            out.append(ChatMessage(role="user", content=m["content"]))
+        else:
+            call = m["tool_calls"][0]
+            block = ToolCallBlock(
+                tool_call_id=call["id"],
+                tool_name=call["function"]["name"],
+                tool_kwargs=json.loads(call["function"]["arguments"]),
+            )
+            out.append(ChatMessage(role="assistant", blocks=[block]))
+    return out
+
+
+@pytest.mark.parametrize("streaming", [False, True], ids=["chat", "stream"])
+def test_function_agent_loop(llama: LlamaServer, real_key: str, streaming: bool) -> None:
+    """The agent asks for the tool, runs it, sends the result back, and the model answers."""
+    cities: list[str] = []
+
+    def get_weather(city: str) -> str:
+        """Get the current weather in a city"""
+        cities.append(city)
+        return "Cloudy, 12 degrees"
+
+    agent = FunctionAgent(
+        tools=[FunctionTool.from_defaults(get_weather)],
+        llm=_r1v4(llama, real_key),
+        streaming=streaming,
+    )
+
+    async def go() -> Any:
+        return await agent.run("What is the weather in Berlin?", chat_history=_li_history())
+
+    result = asyncio.run(go())
+    assert cities == ["Berlin"]
+    assert [c.tool_name for c in result.tool_calls] == ["get_weather"]
+    assert "Cloudy" in str(result.response.content)
