@@ -16,7 +16,10 @@ peer a user would otherwise pick); each lives in the module named after its key:
 7. ``keepalive``: TCP connections opened per 100 calls of one client, sync and async;
 8. ``vs_minimal``: each adapter's CPU per chunk against a minimal model of its framework
    streaming the same SSE;
-9. ``chunk_growth``: CPU per chunk at 3k, 30k and 100k chunks, and how it grows.
+9. ``chunk_growth``: CPU per chunk at 3k, 30k and 100k chunks, and how it grows;
+10. ``generated_image``: a ~5 MB image the server generated, inside a streamed observation,
+    parsed and decoded by ``TranscriptParser`` against ``base64.b64decode`` of its base64 alone
+    (time and peak memory, in a child process).
 
 See benchmarks/README.md.
 """
@@ -35,6 +38,7 @@ from benchmarks import (
     _concurrency,
     _conns,
     _cpu_per_chunk,
+    _generated_image,
     _image,
     _imports,
     _keepalive,
@@ -60,6 +64,7 @@ FIGURES = (
     "keepalive",
     "vs_minimal",
     "chunk_growth",
+    "generated_image",
 )
 
 
@@ -141,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             harness.close()
         run("concurrency", lambda: _concurrency.rows(server.base_url, sizes))
     run("image", lambda: _image.rows(sizes))
+    run("generated_image", lambda: _generated_image.rows(sizes))
     run("imports", lambda: _imports.rows(sizes, missing_modules))
 
     meta["duration_s"] = time.monotonic() - started

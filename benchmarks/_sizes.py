@@ -23,6 +23,7 @@ class Sizes:
     minimal_rounds: int
     growth_chunks: tuple[int, ...]
     growth_rounds: int
+    generated_bytes: int
 
 
 FULL = Sizes(
@@ -42,6 +43,7 @@ FULL = Sizes(
     minimal_rounds=9,
     growth_chunks=(3000, 30_000, 100_000),
     growth_rounds=3,
+    generated_bytes=5_000_000,
 )
 # Small enough for a CI smoke run on two busy cores; the numbers mean nothing.
 QUICK = Sizes(
@@ -61,4 +63,5 @@ QUICK = Sizes(
     minimal_rounds=2,
     growth_chunks=(100, 300, 1000),
     growth_rounds=1,
+    generated_bytes=200_000,
 )
