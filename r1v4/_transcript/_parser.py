@@ -113,12 +113,10 @@ class TranscriptParser:
     def feed(self, text: str) -> list[TranscriptEvent]:
         """Parse one content delta and return the events it completes."""
         seg = self._fast
-        if seg is None or "<" in text:
+        piece = self.feed_plain(text)
+        if piece is None:
             return self._feed(text)
-        # The fast path, as in feed_plain(): plain text continuing the open segment.
-        self._parts.append(text)
-        self._raw_len += len(text)
-        piece = seg.text(text)
+        assert seg is not None  # feed_plain() takes text only while a segment streams
         return [seg.kind(piece)] if piece else []
 
     def feed_plain(self, text: str) -> str | None:
