@@ -64,19 +64,44 @@ def r1v4_uri(path: Path) -> str:
     return r1v4.image_to_data_uri(path)
 
 
-def peak_extra(fn: Callable[[Path], Any], path: Path) -> int:
+def peak_extra(fn: Callable[[], Any]) -> int:
     """Peak bytes allocated above the baseline while ``fn`` runs, its result included."""
     gc.collect()
     tracemalloc.start()
     try:
         base = tracemalloc.get_traced_memory()[0]
         tracemalloc.reset_peak()
-        result = fn(path)
+        result = fn()
         peak = tracemalloc.get_traced_memory()[1]
         del result
     finally:
         tracemalloc.stop()
     return peak - base
+
+
+def measure(contenders: dict[str, Callable[[], Any]], repeats: int) -> dict[str, Any]:
+    """Time (interleaved rounds, the order alternating; the r1v4/floor ratio taken within each
+    round) and peak extra memory of a ``"floor"`` and an ``"r1v4"`` contender."""
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    ratios: list[float] = []
+    for round_ in range(repeats):
+        order = list(contenders) if round_ % 2 == 0 else list(reversed(contenders))
+        took: dict[str, float] = {}
+        for name in order:
+            gc.collect()
+            start = time.perf_counter()
+            result = contenders[name]()
+            took[name] = time.perf_counter() - start
+            del result
+            times[name].append(took[name])
+        ratios.append(took["r1v4"] / took["floor"])
+    return {
+        "repeats": repeats,
+        "time_ms": {name: statistics.median(v) * 1e3 for name, v in times.items()},
+        "time_samples_ms": {name: [t * 1e3 for t in v] for name, v in times.items()},
+        "time_ratio": statistics.median(ratios),
+        "peak_extra_bytes": {name: peak_extra(fn) for name, fn in contenders.items()},
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,30 +117,12 @@ def main(argv: list[str] | None = None) -> int:
         expected = "data:image/jpeg;base64," + floor(path).decode()
         if r1v4_uri(path) != expected:  # also warms the page cache for both
             raise SystemExit("r1v4.image_to_data_uri gave a different data URI than base64")
-        times: dict[str, list[float]] = {"floor": [], "r1v4": []}
-        ratios: list[float] = []
-        contenders: dict[str, Callable[[Path], Any]] = {"floor": floor, "r1v4": r1v4_uri}
-        for round_ in range(args.repeats):
-            order = list(contenders) if round_ % 2 == 0 else list(reversed(contenders))
-            took: dict[str, float] = {}
-            for name in order:
-                gc.collect()
-                start = time.perf_counter()
-                result = contenders[name](path)
-                took[name] = time.perf_counter() - start
-                del result
-                times[name].append(took[name])
-            ratios.append(took["r1v4"] / took["floor"])
-        memory = {name: peak_extra(fn, path) for name, fn in contenders.items()}
-    out = {
-        "file_bytes": size,
-        "repeats": args.repeats,
-        "time_ms": {name: statistics.median(v) * 1e3 for name, v in times.items()},
-        "time_samples_ms": {name: [t * 1e3 for t in v] for name, v in times.items()},
-        "time_ratio": statistics.median(ratios),
-        "peak_extra_bytes": memory,
-        "peak_extra_x_file": {name: v / size for name, v in memory.items()},
-    }
+        out = {"file_bytes": size}
+        out.update(
+            measure({"floor": lambda: floor(path), "r1v4": lambda: r1v4_uri(path)}, args.repeats)
+        )
+    memory = out["peak_extra_bytes"]
+    out["peak_extra_x_file"] = {name: v / size for name, v in memory.items()}
     json.dump(out, sys.stdout)
     sys.stdout.write("\n")
     return 0

@@ -17,7 +17,10 @@ peer a user would otherwise pick); each lives in the module named after its key:
 8. ``vs_minimal``: each adapter's CPU per chunk against a minimal model of its framework
    streaming the same SSE;
 9. ``chunk_growth``: CPU per chunk at 3k, 30k and 100k chunks, and how it grows;
-10. ``soak``: 20,000 calls over every path with faults at random, concurrency 200: every call
+10. ``generated_image``: a ~5 MB image the server generated, inside a streamed observation,
+    parsed and decoded by ``TranscriptParser`` against ``base64.b64decode`` of its base64 alone
+    (time and peak memory, in a child process).
+11. ``soak``: 20,000 calls over every path with faults at random, concurrency 200: every call
     ends in its answer or a typed error, no socket or pool slot leaked, RSS flat (a full run
     writes the figures into docs/reliability.md).
 
@@ -38,6 +41,7 @@ from benchmarks import (
     _concurrency,
     _conns,
     _cpu_per_chunk,
+    _generated_image,
     _image,
     _imports,
     _keepalive,
@@ -64,6 +68,7 @@ FIGURES = (
     "keepalive",
     "vs_minimal",
     "chunk_growth",
+    "generated_image",
     "soak",
 )
 
@@ -148,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     full_soak = not args.quick and args.out == RESULTS
     run("soak", lambda: _soak.rows(sizes.soak_calls, sizes.soak_concurrency, full_soak))
     run("image", lambda: _image.rows(sizes))
+    run("generated_image", lambda: _generated_image.rows(sizes))
     run("imports", lambda: _imports.rows(sizes, missing_modules))
 
     meta["duration_s"] = time.monotonic() - started

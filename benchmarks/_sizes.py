@@ -23,6 +23,7 @@ class Sizes:
     minimal_rounds: int
     growth_chunks: tuple[int, ...]
     growth_rounds: int
+    generated_bytes: int
     soak_calls: int
     soak_concurrency: int
 
@@ -44,6 +45,7 @@ FULL = Sizes(
     minimal_rounds=9,
     growth_chunks=(3000, 30_000, 100_000),
     growth_rounds=3,
+    generated_bytes=5_000_000,
     soak_calls=20_000,
     soak_concurrency=200,
 )
@@ -65,6 +67,7 @@ QUICK = Sizes(
     minimal_rounds=2,
     growth_chunks=(100, 300, 1000),
     growth_rounds=1,
+    generated_bytes=200_000,
     soak_calls=120,
     soak_concurrency=20,
 )

@@ -454,7 +454,7 @@ def rows(calls: int, concurrency: int, full: bool) -> tuple[list[Row], dict[str,
             timeout=3600,
         )  # fmt: skip
     who = "all 12 paths"
-    title = f"10 soak: {calls:,} calls, concurrency {concurrency}"
+    title = f"11 soak: {calls:,} calls, concurrency {concurrency}"
     growth = rss_growth(raw["rss_mb_by_wave"])
     out = [
         Row(f"{title}: wall", who, raw["wall_s"], "s", f"{raw['wall_s']:.1f} s"),

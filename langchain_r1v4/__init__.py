@@ -4,7 +4,7 @@ Importing this package also registers the ``"skywork"`` content-block translator
 ``output_version="v1"`` and ``message.content_blocks`` show R1V4's reasoning and server trace.
 """
 
-from langchain_r1v4._accessors import get_plan, get_sources
+from langchain_r1v4._accessors import get_images, get_plan, get_sources
 from langchain_r1v4.chat_models import ChatR1V4
 
-__all__ = ["ChatR1V4", "get_plan", "get_sources"]
+__all__ = ["ChatR1V4", "get_images", "get_plan", "get_sources"]

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from langchain_core.messages import BaseMessage
 
-from r1v4 import PlanStep, Source, plan_from_dicts, sources_from_dicts
+from r1v4 import (
+    GeneratedImage,
+    PlanStep,
+    Source,
+    image_from_dict,
+    plan_from_dicts,
+    sources_from_dicts,
+)
 
-__all__ = ["get_plan", "get_sources"]
+__all__ = ["get_images", "get_plan", "get_sources"]
 
 
 def get_plan(message: BaseMessage) -> list[PlanStep] | None:
@@ -23,3 +30,19 @@ def get_plan(message: BaseMessage) -> list[PlanStep] | None:
 def get_sources(message: BaseMessage) -> list[Source]:
     """The web pages and images the server's searches returned (deep-research mode)."""
     return sources_from_dicts(message.response_metadata.get("sources"))
+
+
+def get_images(message: BaseMessage) -> list[GeneratedImage]:
+    """The images the server's tools generated while it worked (crops, zooms), in order.
+
+    Each has ``mime_type``, ``size``, ``width``/``height``, the ``tool_call_id`` of the
+    ``server_tool_call`` that made it, and its bytes in ``data``::
+
+        for image in get_images(llm.invoke([message_with_a_picture])):
+            Path(f"{image.id}.png").write_bytes(image.data)
+
+    Works on ``invoke`` results and aggregated stream chunks, v0 and v1 alike.
+    """
+    items = message.additional_kwargs.get("generated_images") or ()
+    found = (image_from_dict(d, n) for n, d in enumerate(items) if isinstance(d, dict))
+    return [image for image in found if image is not None]

@@ -10,6 +10,12 @@ plan as a ``non_standard`` block ``{"type": "plan", "steps": [...]}`` -> ``text`
 ``citation`` annotations for the deep-research sources) -> ``tool_call`` (or, on a chunk,
 ``tool_call_chunk``) blocks.
 
+Images the server's tools generated are standard ``image`` blocks (``base64``, ``mime_type``)
+inside the ``server_tool_result`` of the call that made them: its ``output`` is then the list
+``[image, ..., observation]`` (the observation refers to each image by ``id``). A v0 stream
+sends each image on the chunk where it completes, before its observation: that chunk's blocks
+show it as a standalone ``image`` block (with ``extras["tool_call_id"]``).
+
 Block indices: server blocks carry their own string index (``"srvtool_0"``,
 ``"srvtool_0_result"``), which LangChain never merges, since each arrives whole; tool-call
 chunks carry ``"lc_tc_<n>"``, which LangChain merges by equality, so pieces of one call join and
@@ -26,6 +32,7 @@ from langchain_core.messages import content as types
 from langchain_core.messages.block_translators import register_translator
 
 from langchain_r1v4._outputs import PROVIDER
+from r1v4 import image_refs
 
 __all__ = ["register"]
 
@@ -46,14 +53,38 @@ def _server_call(call: dict[str, Any]) -> types.ServerToolCall:
     return block
 
 
-def _server_result(result: dict[str, Any], n: int) -> types.ServerToolResult:
+def _image_block(image: dict[str, Any]) -> types.ImageContentBlock:
+    block = types.ImageContentBlock(
+        type="image",
+        id=str(image.get("id") or ""),
+        base64=str(image.get("base64") or ""),
+        mime_type=str(image.get("mime_type") or ""),
+    )
+    extras = {
+        k: image[k]
+        for k in ("tool_call_id", "size", "width", "height", "index")
+        if image.get(k) is not None
+    }
+    if extras:
+        block["extras"] = extras
+    return block
+
+
+def _server_result(
+    result: dict[str, Any], n: int, images: dict[str, dict[str, Any]]
+) -> types.ServerToolResult:
     call_id = result.get("tool_call_id") or ""
+    output = result.get("output")
+    index = f"{call_id}_result" if call_id else f"srvtool_orphan_result_{n}"
+    mine = [images.pop(i) for i in image_refs(output) if i in images] if images else []
+    if mine:
+        output = [*map(_image_block, mine), output]
     block = types.ServerToolResult(
         type="server_tool_result",
         tool_call_id=call_id,
         status="success",
-        output=result.get("output"),
-        index=f"{call_id}_result" if call_id else f"srvtool_orphan_result_{n}",
+        output=output,
+        index=index,
     )
     extras: dict[str, Any] = {}
     if result.get("name"):
@@ -68,6 +99,11 @@ def _server_result(result: dict[str, Any], n: int) -> types.ServerToolResult:
 def _trace_blocks(message: AIMessage) -> list[types.ContentBlock]:
     calls = message.additional_kwargs.get("server_tool_calls") or ()
     results = message.additional_kwargs.get("server_tool_results") or ()
+    images = {
+        str(i.get("id")): i
+        for i in message.additional_kwargs.get("generated_images") or ()
+        if isinstance(i, dict)
+    }
     by_call: dict[str, list[dict[str, Any]]] = {}
     loose: list[dict[str, Any]] = []
     for result in results:
@@ -81,13 +117,18 @@ def _trace_blocks(message: AIMessage) -> list[types.ContentBlock]:
     for call in calls:
         blocks.append(_server_call(call))
         for result in by_call.pop(str(call.get("id")), ()):
-            blocks.append(_server_result(result, n))
+            blocks.append(_server_result(result, n, images))
             n += 1
     # Results whose call came in an earlier chunk, and observations with no call at all.
     for rest in (*by_call.values(), loose):
         for result in rest:
-            blocks.append(_server_result(result, n))
+            blocks.append(_server_result(result, n, images))
             n += 1
+    # Images whose observation is not in this message (a v0 stream chunk) stand alone.
+    for image in images.values():
+        block = _image_block(image)
+        block["index"] = str(image.get("id") or "")
+        blocks.append(block)
     return blocks
 
 
@@ -116,8 +157,11 @@ def _common(message: AIMessage, last: bool) -> list[types.ContentBlock]:
     reasoning = message.additional_kwargs.get("reasoning_content")
     if isinstance(reasoning, str) and reasoning:
         blocks.append(types.ReasoningContentBlock(type="reasoning", reasoning=reasoning))
-    if "server_tool_calls" in message.additional_kwargs or (
-        "server_tool_results" in message.additional_kwargs
+    kwargs = message.additional_kwargs
+    if (
+        "server_tool_calls" in kwargs
+        or "server_tool_results" in kwargs
+        or ("generated_images" in kwargs)
     ):
         blocks.extend(_trace_blocks(message))
     plan = message.response_metadata.get("plan")

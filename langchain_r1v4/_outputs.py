@@ -6,8 +6,12 @@ v1 content blocks from it):
 * answer -> ``content``; reasoning -> ``additional_kwargs["reasoning_content"]``;
 * server trace -> ``additional_kwargs["server_tool_calls"]`` / ``["server_tool_results"]``;
   ``response_metadata["sources"]``, ``["plan"]``, ``["transcript_issues"]``;
-* the content exactly as sent, when it differs from the answer ->
-  ``response_metadata["raw_content"]``;
+* images the server's tools generated -> ``additional_kwargs["generated_images"]`` (standard
+  ``image`` block fields: ``type``, ``id``, ``base64``, ``mime_type``, plus ``tool_call_id``,
+  ``size``, ``width``, ``height``, ``index``); each observation's output refers to them as
+  ``{"type": "image", "id": ...}``;
+* the content exactly as sent, when it differs from the answer (generated images as
+  ``[generated image omitted]``) -> ``response_metadata["raw_content"]``;
 * client tool calls -> ``tool_calls`` / ``tool_call_chunks`` / ``invalid_tool_calls``.
 
 The stream converter is on the per-chunk hot path: it builds one ``AIMessageChunk`` per kind of
@@ -63,7 +67,7 @@ def _trace_parts(events: list[TranscriptEvent]) -> tuple[dict[str, Any], dict[st
     """Trace events -> (additional_kwargs, response_metadata) entries."""
     data = Trace.of(events).to_dict()
     kwargs: dict[str, Any] = {}
-    for key in ("server_tool_calls", "server_tool_results"):
+    for key in ("server_tool_calls", "server_tool_results", "generated_images"):
         if key in data:
             kwargs[key] = data.pop(key)
     return kwargs, data
@@ -173,11 +177,28 @@ class StreamConverter:
     consumer printing ``chunk.content`` never sees reasoning. ``finish_reason``, the model name,
     usage and the raw transcript go on one final chunk (``chunk_position="last"``) from
     :meth:`end`, so string metadata is never concatenated by LangChain's chunk merging.
+
+    Each generated image and each search's sources come on the chunk where they are parsed.
+    For ``output_version="v1"`` (``v1=True``) content is whole blocks instead: each image
+    comes with the observation of its call, inside whose ``server_tool_result`` block it is
+    shown, and the sources come on the last chunk, where the translator cites them on the
+    answer (each ``server_tool_result`` block already shows its own as it streams).
     """
 
-    __slots__ = ("_finish", "_id", "_model", "_sources", "_transcript", "_usage")
+    __slots__ = (
+        "_finish",
+        "_id",
+        "_images",
+        "_model",
+        "_sources",
+        "_transcript",
+        "_usage",
+        "_v1",
+    )
 
-    def __init__(self, default_model: str) -> None:
+    def __init__(self, default_model: str, *, v1: bool = False) -> None:
+        self._v1 = v1
+        self._images: list[dict[str, Any]] = []  # v1: images waiting for their observation
         self._transcript: str | None = None  # the core's, from the last delta
         self._finish: str | None = None
         self._id = ""
@@ -260,11 +281,15 @@ class StreamConverter:
         self, events: list[TranscriptEvent], msg_id: str | None
     ) -> list[ChatGenerationChunk]:
         kwargs, meta = _trace_parts(events)
-        # Each source already streams inside its server_tool_result; the full list goes on the
-        # last chunk, where the v1 translator can attach it to the answer as citations.
-        sources = meta.pop("sources", None)
-        if sources:
-            self._sources.extend(sources)
+        if self._v1:
+            sources = meta.pop("sources", None)
+            if sources:
+                self._sources.extend(sources)
+            images = kwargs.pop("generated_images", None)
+            if images:
+                self._images.extend(images)
+            if self._images and "server_tool_results" in kwargs:
+                kwargs["generated_images"], self._images = self._images, []
         if not kwargs and not meta:
             return []
         meta["model_provider"] = PROVIDER
@@ -285,6 +310,8 @@ class StreamConverter:
         return ChatGenerationChunk(
             message=AIMessageChunk(
                 content="",
+                # v1: images of an observation the stream never closed.
+                additional_kwargs={"generated_images": self._images} if self._images else {},
                 response_metadata=meta,
                 usage_metadata=usage_metadata(self._usage) if self._usage else None,
                 id=self._id or None,

@@ -521,7 +521,7 @@ class ChatR1V4(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         request = self._request(messages, stop, True, kwargs)
-        converter = StreamConverter(request.model)
+        converter = StreamConverter(request.model, v1=self.output_version == "v1")
         for chunk in self.client.stream(request):
             for generation in converter.feed(chunk):
                 # LangChain reports tokens itself unless it hands us a run manager.
@@ -541,7 +541,7 @@ class ChatR1V4(BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         request = self._request(messages, stop, True, kwargs)
-        converter = StreamConverter(request.model)
+        converter = StreamConverter(request.model, v1=self.output_version == "v1")
         async for chunk in self.async_client.stream(request):
             for generation in converter.feed(chunk):
                 if run_manager is not None:

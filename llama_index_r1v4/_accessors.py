@@ -10,9 +10,10 @@ from typing import Any
 
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse, CompletionResponse
 
-from r1v4 import PlanStep, Source, plan_from_dicts, sources_from_dicts
+from llama_index_r1v4._images import to_generated_image
+from r1v4 import GeneratedImage, PlanStep, Source, plan_from_dicts, sources_from_dicts
 
-__all__ = ["get_plan", "get_sources"]
+__all__ = ["get_images", "get_plan", "get_sources"]
 
 Reply = ChatResponse | CompletionResponse | ChatMessage
 
@@ -30,6 +31,19 @@ def get_plan(reply: Reply) -> list[PlanStep] | None:
 def get_sources(reply: Reply) -> list[Source]:
     """The web pages and images the server's searches returned (deep-research mode)."""
     return sources_from_dicts(_kwargs(reply).get("sources"))
+
+
+def get_images(reply: Reply) -> list[GeneratedImage]:
+    """The images the server's tools generated while it worked (crops, zooms), in order.
+
+    They are the ``ImageBlock`` s in ``additional_kwargs["generated_images"]``, as the core's
+    :class:`r1v4.GeneratedImage`: ``mime_type``, ``size``, ``width``/``height``, the
+    ``tool_call_id`` of the server call that made it, and the bytes in ``data``. Takes the same
+    replies as :func:`get_plan`, a message back from a memory store included.
+    """
+    items = _kwargs(reply).get("generated_images") or ()
+    found = (to_generated_image(item, n) for n, item in enumerate(items))
+    return [image for image in found if image is not None]
 
 
 def _kwargs(reply: Reply) -> dict[str, Any]:

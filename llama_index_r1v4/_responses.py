@@ -24,6 +24,7 @@ from llama_index.core.base.llms.types import (
     ToolCallBlock,
 )
 
+from llama_index_r1v4._images import GeneratedImageBlock, image_block
 from r1v4 import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -124,8 +125,15 @@ def _message(
     return ChatMessage.model_construct(role=_ASSISTANT, blocks=blocks, additional_kwargs=kwargs)
 
 
-def _kwargs(trace: Trace, invalid: list[dict[str, Any]], transcript: str | None) -> dict[str, Any]:
+def _kwargs(
+    trace: Trace,
+    invalid: list[dict[str, Any]],
+    transcript: str | None,
+    images: list[GeneratedImageBlock],
+) -> dict[str, Any]:
     out = trace.to_dict()
+    if images:
+        out["generated_images"] = images
     if invalid:
         out["invalid_tool_calls"] = invalid
     if transcript is not None:
@@ -156,7 +164,7 @@ def completion_to_chat_response(completion: ChatCompletion) -> ChatResponse:
             m.reasoning,
             calls,
             _citations(trace.sources),
-            _kwargs(trace, invalid, m.transcript),
+            _kwargs(trace, invalid, m.transcript, [image_block(d) for d in trace.images]),
         )
     return ChatResponse(
         message=message, raw=raw, delta=None, additional_kwargs=_token_counts(usage)
@@ -179,6 +187,7 @@ class StreamAssembler:
         "_created",
         "_finish",
         "_id",
+        "_images",
         "_invalid",
         "_kwargs",
         "_model",
@@ -200,6 +209,7 @@ class StreamAssembler:
         self._citations: list[CitationBlock] = []
         self._trace = Trace()
         self._invalid: list[dict[str, Any]] = []
+        self._images: list[GeneratedImageBlock] = []
         self._kwargs: dict[str, Any] = {}
         self._text_block = _text("")
         self._think_block: ThinkingBlock | None = None
@@ -275,7 +285,7 @@ class StreamAssembler:
             self._reasoning or None,
             self._call_blocks,
             self._citations,
-            _kwargs(self._trace, self._invalid, self._transcript),
+            _kwargs(self._trace, self._invalid, self._transcript, self._images),
         )
         return ChatResponse(
             message=message,
@@ -300,16 +310,18 @@ class StreamAssembler:
 
     def _add_events(self, events: list[TranscriptEvent]) -> None:
         n_sources = len(self._trace.sources)
+        n_images = len(self._trace.images)
         self._trace.add(events)
         if len(self._trace.sources) != n_sources:
             self._citations = _citations(self._trace.sources)
+        self._images.extend(image_block(d) for d in self._trace.images[n_images:])
         self._refresh_kwargs()
 
     def _refresh_kwargs(self) -> None:
         # A fresh dict of fresh lists: responses already handed out must not change later.
         self._kwargs = {
             k: list(v) if isinstance(v, list) else v
-            for k, v in _kwargs(self._trace, self._invalid, None).items()
+            for k, v in _kwargs(self._trace, self._invalid, None, self._images).items()
         }
 
 

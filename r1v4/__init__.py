@@ -6,6 +6,7 @@ It knows HTTP, SSE, images, errors and R1V4's agentic transcript; it knows no fr
 
 from typing import TYPE_CHECKING, Any
 
+from r1v4._accumulate import ChunkAccumulator, accumulate
 from r1v4._client import AsyncR1V4Client, R1V4Client
 from r1v4._config import (
     DEFAULT_BASE_URL,
@@ -39,10 +40,12 @@ from r1v4._errors import (
 )
 from r1v4._history import History, history_text
 from r1v4._model_clients import R1V4Clients, cached_clients
-from r1v4._streaming import ChunkAccumulator, ResponseParser, accumulate
+from r1v4._streaming import ResponseParser
 from r1v4._trace import (
     Trace,
     event_to_dict,
+    image_from_dict,
+    image_refs,
     plan_from_dicts,
     plan_to_dicts,
     server_call_id,
@@ -53,6 +56,7 @@ from r1v4._trace import (
 from r1v4._transcript import (
     AnswerDelta,
     ClientToolCall,
+    GeneratedImage,
     InvalidClientToolCall,
     Plan,
     PlanStep,
@@ -145,6 +149,7 @@ __all__ = [
     "ConflictError",
     "Delta",
     "FunctionDefinition",
+    "GeneratedImage",
     "History",
     "ImageError",
     "ImagePart",
@@ -190,6 +195,8 @@ __all__ = [
     "detect_image_mime",
     "event_to_dict",
     "history_text",
+    "image_from_dict",
+    "image_refs",
     "image_to_data_uri",
     "is_data_uri",
     "is_remote_url",

@@ -9,7 +9,10 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-__all__ = ["History", "history_text"]
+from r1v4._transcript._datauri import IMAGE_PLACEHOLDER, without_images
+
+__all__ = ["IMAGE_PLACEHOLDER", "History", "history_text"]
+
 
 History = Literal["answer", "transcript"]
 
@@ -30,14 +33,18 @@ def history_text(
     ``"answer"`` (default) sends the answer alone: what the hosted API expects back. With
     ``"transcript"`` the full content the server sent goes back (its tool calls, observations
     and answer tags), except when the message carries tool calls, which travel as calls and
-    must not appear twice. Reasoning is never sent back unless ``send_reasoning`` is set; then
-    it goes once, in R1V4's own ``<think>`` form.
+    must not appear twice. Images the server generated in its tool trace are never sent back:
+    each ``data:image/...;base64,...`` URI becomes :data:`IMAGE_PLACEHOLDER` (plain text, safe
+    inside the observation's JSON strings), so the hosted API gets the steps, not megabytes.
+    Reasoning is never sent back unless ``send_reasoning`` is set; then it goes once, in R1V4's
+    own ``<think>`` form.
     """
     text = answer
     transcript = history == "transcript" and bool(raw_content) and not has_tool_calls
     if transcript:
         assert raw_content is not None
         text = raw_content if send_reasoning else _THINK.sub("", raw_content).strip()
+        text = without_images(text)
     if send_reasoning and reasoning and not (transcript and "<think>" in text):
         text = f"<think>\n{reasoning}\n</think>\n\n{text}"
     return text

@@ -1,17 +1,17 @@
-"""Wire JSON -> typed chunks and completions, and stream aggregation.
+"""Wire JSON -> typed chunks and completions.
 
-One :class:`ResponseParser` per response does all of it, for streams and non-stream replies
-alike: the non-stream body is parsed as a single chunk through the same code and then
-aggregated, so ``create()`` and ``accumulate(stream())`` cannot drift apart.
+One :class:`ResponseParser` per response does it, for streams and non-stream replies alike: the
+non-stream body is parsed as a single chunk through the same code and then aggregated (by
+``_accumulate``), so ``create()`` and ``accumulate(stream())`` cannot drift apart.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Iterable
 from typing import Any
 
+from r1v4._accumulate import accumulate
+from r1v4._call_ids import invalid_call_id, native_call_id, text_tool_call_id
 from r1v4._errors import MalformedResponseError, R1V4Error, error_from_body
 from r1v4._transcript import (
     AnswerDelta,
@@ -21,49 +21,23 @@ from r1v4._transcript import (
     TranscriptEvent,
     TranscriptParser,
 )
+from r1v4._transcript._datauri import without_images
 from r1v4._types import (
-    AssistantMessage,
     ChatCompletion,
     ChatCompletionChunk,
-    Choice,
     ChunkChoice,
     Delta,
     InvalidToolCall,
-    ToolCall,
     ToolCallDelta,
-    ToolCallFunction,
     Usage,
 )
 
-__all__ = ["ChunkAccumulator", "ResponseParser", "accumulate", "text_tool_call_id"]
+__all__ = ["ResponseParser"]
 
 # json.loads() wraps raw_decode() in type checks and two whitespace regex matches; on a 200-byte
 # chunk that wrapper is a quarter of parse_event(). Payloads that are not one bare JSON value go
 # through json.loads() after all, for its exact errors and whitespace rules.
 _raw_decode = json.JSONDecoder().raw_decode
-
-
-def text_tool_call_id(response_id: str, n: int) -> str:
-    """A stable id for the ``n``-th tool call written as text, so a stream and a non-stream
-    call of the same reply name it the same."""
-    return _call_id(response_id, "text", n)
-
-
-def native_call_id(response_id: str, index: int) -> str:
-    """The id of a native call whose server sent none (some vLLM parsers): the same on the
-    first streamed delta as in the aggregated reply, so an agent can answer it."""
-    return _call_id(response_id, "native", index)
-
-
-def invalid_call_id(response_id: str, index: int) -> str:
-    """The id of the ``index``-th bound-tool call written as text that could not be read."""
-    return _call_id(response_id, "invalid", index)
-
-
-def _call_id(response_id: str, kind: str, n: int) -> str:
-    # Each kind of call has its own namespace: ids cannot collide however many calls there are.
-    digest = hashlib.sha1(f"{response_id}:{kind}:{n}".encode()).hexdigest()[:24]
-    return f"call_{digest}"
 
 
 class _ChoiceState:
@@ -325,9 +299,10 @@ class ResponseParser:
 
     @staticmethod
     def _transcript(st: _ChoiceState) -> str | None:
-        """A closed choice's raw transcript, when it is not just its answer."""
+        """A closed choice's raw transcript, when it is not just its answer (its generated
+        images left out: they are in the events)."""
         raw = st.transcript.raw
-        return raw if raw and raw != "".join(st.answer) else None
+        return without_images(raw) if raw and raw != "".join(st.answer) else None
 
     def _route(
         self,
@@ -455,97 +430,3 @@ def _has_payload(d: Delta) -> bool:
 def _preview(data: bytes | str) -> str:
     text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
     return text[:200]
-
-
-class _Acc:
-    __slots__ = ("calls", "content", "events", "finish", "invalid", "raw", "reasoning", "role")
-
-    def __init__(self) -> None:
-        self.content: list[str] = []
-        self.reasoning: list[str] = []
-        self.raw: list[str] = []
-        self.calls: dict[int, list[Any]] = {}
-        self.events: list[TranscriptEvent] = []
-        self.invalid: list[InvalidToolCall] = []
-        self.finish: str | None = None
-        self.role = "assistant"
-
-
-class ChunkAccumulator:
-    """Merges chunks into the :class:`ChatCompletion` a non-stream call would have returned."""
-
-    __slots__ = ("_choices", "created", "id", "model", "usage")
-
-    def __init__(self) -> None:
-        self._choices: dict[int, _Acc] = {}
-        self.id = ""
-        self.model = ""
-        self.created = 0
-        self.usage: Usage | None = None
-
-    def add(self, chunk: ChatCompletionChunk) -> None:
-        if not self.id:
-            self.id, self.model, self.created = chunk.id, chunk.model, chunk.created
-        if chunk.usage is not None:
-            self.usage = chunk.usage
-        for c in chunk.choices:
-            acc = self._choices.get(c.index)
-            if acc is None:
-                acc = self._choices[c.index] = _Acc()
-            d = c.delta
-            if d.role:
-                acc.role = d.role
-            if d.content:
-                acc.content.append(d.content)
-            if d.reasoning:
-                acc.reasoning.append(d.reasoning)
-            if d.raw_content:
-                acc.raw.append(d.raw_content)
-            if d.events:
-                acc.events.extend(d.events)
-            if d.invalid_tool_calls:
-                acc.invalid.extend(d.invalid_tool_calls)
-            for tc in d.tool_calls or ():
-                slot = acc.calls.get(tc.index)
-                if slot is None:
-                    acc.calls[tc.index] = [tc.id, tc.name, [tc.arguments]]
-                else:
-                    slot[0] = slot[0] or tc.id
-                    slot[1] = slot[1] or tc.name
-                    slot[2].append(tc.arguments)
-            if c.finish_reason:
-                acc.finish = c.finish_reason
-
-    def completion(self) -> ChatCompletion:
-        choices = []
-        for index in sorted(self._choices):
-            acc = self._choices[index]
-            calls = [
-                ToolCall(
-                    id=cid or native_call_id(self.id, i),
-                    function=ToolCallFunction(name=name or "", arguments="".join(args) or "{}"),
-                )
-                for i, (cid, name, args) in sorted(acc.calls.items())
-            ]
-            finish = acc.finish
-            if calls and finish in (None, "stop"):
-                finish = "tool_calls"
-            message = AssistantMessage(
-                content="".join(acc.content),
-                reasoning="".join(acc.reasoning) or None,
-                tool_calls=calls,
-                invalid_tool_calls=acc.invalid,
-                events=acc.events,
-                raw_content="".join(acc.raw),
-                role=acc.role,
-            )
-            choices.append(Choice(index, message, finish))
-        return ChatCompletion(self.id, self.model, self.created, choices, self.usage)
-
-
-def accumulate(chunks: Iterable[ChatCompletionChunk]) -> ChatCompletion:
-    """Merge a stream into the :class:`ChatCompletion` the non-stream call returns."""
-    acc = ChunkAccumulator()
-    for chunk in chunks:
-        acc.add(chunk)
-    return acc.completion()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from r1v4._transcript import (
+    GeneratedImage,
     Plan,
     PlanStep,
     ServerToolCall,
@@ -19,10 +20,14 @@ from r1v4._transcript import (
     TranscriptEvent,
     TranscriptIssue,
 )
+from r1v4._transcript._events import image_ref_id, server_call_id
 
 __all__ = [
     "Trace",
     "event_to_dict",
+    "image_from_dict",
+    "image_refs",
+    "image_to_dict",
     "plan_from_dicts",
     "plan_to_dicts",
     "server_call_id",
@@ -30,11 +35,6 @@ __all__ = [
     "source_to_dict",
     "sources_from_dicts",
 ]
-
-
-def server_call_id(index: int) -> str:
-    """The id a server tool call and its result share (``srvtool_0``, ``srvtool_1``, …)."""
-    return f"srvtool_{index}"
 
 
 def source_to_dict(source: Source) -> dict[str, Any]:
@@ -79,6 +79,64 @@ def sources_from_dicts(items: Any) -> list[Source]:
     return [source_from_dict(i) for i in items or () if isinstance(i, dict)]
 
 
+def image_to_dict(image: GeneratedImage) -> dict[str, Any]:
+    """A generated image as JSON-safe data: the fields of a standard ``image`` content block
+    (``type``, ``id``, ``base64``, ``mime_type``) and the rest of :class:`GeneratedImage`."""
+    return {
+        "type": "image",
+        "id": image.id,
+        "base64": image.base64,
+        "mime_type": image.mime_type,
+        "size": image.size,
+        "width": image.width,
+        "height": image.height,
+        "tool_call_id": image.tool_call_id,
+        "index": image.index,
+    }
+
+
+def image_from_dict(data: dict[str, Any], index: int = 0) -> GeneratedImage | None:
+    """The inverse of :func:`image_to_dict` (``None`` without base64); ``index`` stands in for
+    a missing one."""
+    b64 = data.get("base64")
+    if not isinstance(b64, str) or not b64:
+        return None
+    n = data.get("index")
+    n = n if isinstance(n, int) else index
+    width, height, size = data.get("width"), data.get("height"), data.get("size")
+    return GeneratedImage(
+        id=_str(data.get("id")) or image_ref_id(n),
+        mime_type=_str(data.get("mime_type")) or "application/octet-stream",
+        size=size if isinstance(size, int) else len(b64) // 4 * 3 - b64[-2:].count("="),
+        width=width if isinstance(width, int) else None,
+        height=height if isinstance(height, int) else None,
+        tool_call_id=_str(data.get("tool_call_id")),
+        index=n,
+        base64=b64,
+    )
+
+
+def image_refs(output: Any) -> list[str]:
+    """The ids of the ``{"type": "image", "id": ...}`` references in an observation's parsed
+    output, in order."""
+    found: list[str] = []
+    stack = [output]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            if (
+                value.get("type") == "image"
+                and isinstance(value.get("id"), str)
+                and len(value) == 2
+            ):
+                found.append(value["id"])
+            else:
+                stack.extend(reversed(list(value.values())))
+        elif isinstance(value, list):
+            stack.extend(reversed(value))
+    return found
+
+
 def plan_from_dicts(steps: Any) -> list[PlanStep] | None:
     """Typed plan steps from :func:`plan_to_dicts` output; ``None`` when there is no plan."""
     if not isinstance(steps, list):
@@ -118,6 +176,8 @@ def event_to_dict(event: TranscriptEvent) -> dict[str, Any] | None:
         if event.sources:
             out["sources"] = [source_to_dict(s) for s in event.sources]
         return out
+    if isinstance(event, GeneratedImage):
+        return image_to_dict(event)
     if isinstance(event, Plan):
         return {"type": "plan", "steps": plan_to_dicts(event), "raw": event.raw}
     if isinstance(event, TranscriptIssue):
@@ -137,6 +197,7 @@ class Trace:
     server_tool_calls: list[dict[str, Any]] = field(default_factory=list)
     server_tool_results: list[dict[str, Any]] = field(default_factory=list)
     sources: list[dict[str, Any]] = field(default_factory=list)
+    images: list[dict[str, Any]] = field(default_factory=list)
     plan: list[dict[str, Any]] | None = None
     issues: list[dict[str, Any]] = field(default_factory=list)
 
@@ -151,6 +212,8 @@ class Trace:
             elif kind == "server_tool_result":
                 self.server_tool_results.append(data)
                 self.sources.extend(data.get("sources", ()))
+            elif kind == "image":
+                self.images.append(data)
             elif kind == "plan":
                 self.plan = data["steps"]
             elif kind == "transcript_issue":
@@ -166,6 +229,7 @@ class Trace:
         return bool(
             self.server_tool_calls
             or self.server_tool_results
+            or self.images
             or self.plan is not None
             or self.issues
         )
@@ -179,6 +243,8 @@ class Trace:
             out["server_tool_results"] = self.server_tool_results
         if self.sources:
             out["sources"] = self.sources
+        if self.images:
+            out["generated_images"] = self.images
         if self.plan is not None:
             out["plan"] = self.plan
         if self.issues:

@@ -24,6 +24,7 @@ from pydantic import (
 
 from r1v4._errors import InvalidRequestError
 from r1v4._transcript import TranscriptEvent
+from r1v4._transcript._datauri import without_images
 
 __all__ = [
     "AssistantMessage",
@@ -283,7 +284,8 @@ class Delta:
     the server sent it. ``invalid_tool_calls``: calls of a bound tool the model wrote as text
     that could not be read, with the id the whole reply gives them too. ``transcript``, on a
     choice's last delta only: the whole content as sent, when it is not just the answer (what
-    ``history="transcript"`` sends back), so a consumer need not keep its own copy.
+    ``history="transcript"`` sends back), so a consumer need not keep its own copy; images the
+    server generated are ``[generated image omitted]`` there (they are in ``events``).
     """
 
     role: str | None = None
@@ -324,10 +326,10 @@ class AssistantMessage:
 
     @property
     def transcript(self) -> str | None:
-        """``raw_content`` when it is not just the answer, else ``None`` (as on
-        :attr:`Delta.transcript`)."""
+        """``raw_content`` when it is not just the answer, else ``None``; generated images
+        left out, as on :attr:`Delta.transcript`."""
         raw = self.raw_content
-        return raw if raw and raw != self.content else None
+        return without_images(raw) if raw and raw != self.content else None
 
 
 @dataclass(slots=True)

@@ -21,6 +21,7 @@ FIGURES = (
     "keepalive",
     "vs_minimal",
     "chunk_growth",
+    "generated_image",
     "soak",
 )
 

@@ -21,6 +21,15 @@ EXPECTED = {
     ],
     "langchain_quickstart.py": ["answer: ", "tokens: {'input_tokens'", "streamed: "],
     "langchain_image_question.py": ["thinking:", "the agent ran code", "answer: "],
+    "langchain_thinking_with_images.py": [
+        "step 1: the agent runs code",
+        "  it made an image: image/png 120x80, ",
+        "/srvimg_0.png",
+        "  and saw: {'result': 'Saved the cropped region to crop_0.png.', 'type': 'code', "
+        "'images': [{'type': 'image', 'id': 'srvimg_0'}]}",
+        "answer: Having examined image_0",
+        "1 image(s) saved in ",
+    ],
     "langchain_streaming_reasoning.py": ["thinking", "-> agent runs code", "answer", "usage: "],
     "langchain_agent_tools.py": [
         "agent calls get_weather({'city': 'Paris'})",
@@ -45,6 +54,10 @@ EXPECTED = {
         "-> the agent runs code:",
         "<- and sees: {'result': 'Saved the cropped region to crop_0.png.'",
         "answer: Having examined image_0",
+    ],
+    "llama_index_multimodal_query.py": [
+        "R1V4 made srvimg_0: image/png 100x60",
+        "answer: The bakery's sign says OPEN; the pharmacy's says CLOSED.",
     ],
     "llama_index_agent_tools.py": [
         "thinking: I need the weather in Paris first.",

@@ -38,6 +38,13 @@ Rules:
 * Server calls and client calls are numbered separately from 0 (invalid client calls share the
   client numbering). An observation answers the latest server call not yet answered.
 * Sources: search observations give :class:`Source` s (see ``_sources`` for the shapes read).
+* Generated images: a ``data:image/<type>;base64,<data>`` URI anywhere in an observation (a
+  JSON string at any depth, bare text, base64 wrapped over lines) is a :class:`GeneratedImage`,
+  emitted on the delta that completes it, before the observation's result; in the result's
+  ``content`` it is replaced by ``{"type": "image", "id": ...}`` (a string holding text and
+  images becomes a list of ``{"type": "text", "text": ...}`` and image references). Base64 that
+  is cut off or bytes that are not a sound image give an ``invalid_image`` issue, and the text
+  stays in ``content``. ``ServerToolResult.raw`` keeps the observation as sent.
 * Text is never lost (``raw`` always holds everything fed):
 
   - unclosed ``<think>``/``<answer>`` at close: the text was already streamed; a
@@ -55,12 +62,14 @@ Rules:
 
 Layout: ``_events`` (the event types), ``_parser`` (:class:`TranscriptParser`), ``_segments``
 (streamed text and held payloads), ``_payloads`` (reading ``<tool_call>`` and ``<plan>`` JSON),
-``_sources`` (search results).
+``_sources`` (search results), ``_datauri`` (finding image data URIs), ``_generated``
+(checking them and putting references in their place).
 """
 
 from r1v4._transcript._events import (
     AnswerDelta,
     ClientToolCall,
+    GeneratedImage,
     InvalidClientToolCall,
     Plan,
     PlanStep,
@@ -76,6 +85,7 @@ from r1v4._transcript._parser import TranscriptParser, parse_transcript
 __all__ = [
     "AnswerDelta",
     "ClientToolCall",
+    "GeneratedImage",
     "InvalidClientToolCall",
     "Plan",
     "PlanStep",

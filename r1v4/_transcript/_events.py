@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import base64 as _b64
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
 __all__ = [
     "AnswerDelta",
     "ClientToolCall",
+    "GeneratedImage",
     "InvalidClientToolCall",
     "Plan",
     "PlanStep",
@@ -17,7 +19,19 @@ __all__ = [
     "Source",
     "TranscriptEvent",
     "TranscriptIssue",
+    "image_ref_id",
+    "server_call_id",
 ]
+
+
+def server_call_id(index: int) -> str:
+    """The id a server tool call and its result share (``srvtool_0``, ``srvtool_1``, …)."""
+    return f"srvtool_{index}"
+
+
+def image_ref_id(index: int) -> str:
+    """The id of the ``index``-th image the server generated (``srvimg_0``, …)."""
+    return f"srvimg_{index}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +125,46 @@ class InvalidClientToolCall:
 
 
 @dataclass(frozen=True, slots=True)
+class GeneratedImage:
+    """An image the hosted agent made while it worked (a crop or zoom from its code tool).
+
+    The server streams it as a ``data:image/…;base64,…`` URI inside an observation; in that
+    observation's parsed ``content`` it is replaced by ``{"type": "image", "id": id}``.
+
+    Attributes:
+        id: ``srvimg_<index>``, the id the observation's reference uses.
+        mime_type: from the image's magic bytes (never the URI's declared type).
+        size: bytes of the decoded image.
+        width: pixels, read from the image's header (by Pillow, when it is installed, for a
+            header the core's reader cannot tell); ``None`` when unknown. Likewise ``height``.
+        tool_call_id: the id of the server tool call that produced it (``srvtool_<n>``),
+            ``None`` for an observation that answers no call.
+        index: its position among the images of the reply, from 0, in trajectory order.
+        base64: the image as base64 text (no line breaks); see also :attr:`data`,
+            :attr:`data_uri`.
+    """
+
+    id: str
+    mime_type: str
+    size: int
+    width: int | None
+    height: int | None
+    tool_call_id: str | None
+    index: int
+    base64: str = field(repr=False)
+
+    @property
+    def data(self) -> bytes:
+        """The image's bytes, decoded on each access (keep the result if you need it twice)."""
+        return _b64.b64decode(self.base64)
+
+    @property
+    def data_uri(self) -> str:
+        """``data:<mime_type>;base64,<base64>``, as an image input of a next request takes it."""
+        return f"data:{self.mime_type};base64,{self.base64}"
+
+
+@dataclass(frozen=True, slots=True)
 class TranscriptIssue:
     """Something malformed in the transcript; ``text`` is the raw text concerned."""
 
@@ -128,4 +182,5 @@ TranscriptEvent: TypeAlias = (
     | ClientToolCall
     | InvalidClientToolCall
     | TranscriptIssue
+    | GeneratedImage
 )

@@ -8,19 +8,23 @@ import re
 from collections.abc import Collection, Iterable
 from typing import Any
 
+from r1v4._transcript._datauri import FoundUri
 from r1v4._transcript._events import (
     AnswerDelta,
     ClientToolCall,
+    GeneratedImage,
     InvalidClientToolCall,
     ReasoningDelta,
     ServerToolCall,
     ServerToolResult,
     TranscriptEvent,
     TranscriptIssue,
+    server_call_id,
 )
+from r1v4._transcript._generated import check_image, cut_off, observation_content
 from r1v4._transcript._payloads import CallInfo, read_call, read_plan
 from r1v4._transcript._segments import Payload, Segment
-from r1v4._transcript._sources import sources
+from r1v4._transcript._sources import SEARCH_HINTS, sources
 
 __all__ = ["TranscriptParser", "parse_transcript"]
 
@@ -58,6 +62,7 @@ class TranscriptParser:
         "_client_tools",
         "_fast",
         "_held",
+        "_images",
         "_last_call",
         "_open_at",
         "_parts",
@@ -66,6 +71,8 @@ class TranscriptParser:
         "_pend_payload",
         "_raw_len",
         "_reasoning",
+        "_seen",
+        "_seen_images",
         "_server_count",
         "_state",
     )
@@ -90,6 +97,10 @@ class TranscriptParser:
         self._server_count = 0
         self._client_count = 0
         self._last_call: ServerToolCall | None = None
+        self._images = 0  # generated images so far
+        # The open observation's image URIs as its raw text gave them.
+        self._seen: list[FoundUri] = []
+        self._seen_images: list[GeneratedImage | None] = []
 
     @property
     def raw(self) -> str:
@@ -102,12 +113,10 @@ class TranscriptParser:
     def feed(self, text: str) -> list[TranscriptEvent]:
         """Parse one content delta and return the events it completes."""
         seg = self._fast
-        if seg is None or "<" in text:
+        piece = self.feed_plain(text)
+        if piece is None:
             return self._feed(text)
-        # The fast path, as in feed_plain(): plain text continuing the open segment.
-        self._parts.append(text)
-        self._raw_len += len(text)
-        piece = seg.text(text)
+        assert seg is not None  # feed_plain() takes text only while a segment streams
         return [seg.kind(piece)] if piece else []
 
     def feed_plain(self, text: str) -> str | None:
@@ -135,6 +144,10 @@ class TranscriptParser:
             self._parts.append(text)
             self._raw_len += len(text)
             payload.add(text)
+            if payload.found:
+                out: list[TranscriptEvent] = []
+                self._take_images(payload, out)
+                return out
             return []
         if self._state == _CLOSED:
             raise RuntimeError("TranscriptParser.feed() after close()")
@@ -142,7 +155,7 @@ class TranscriptParser:
             return []
         self._parts.append(text)
         self._raw_len += len(text)
-        out: list[TranscriptEvent] = []
+        out = []
         if self._held:
             text = self._held + text
             self._held = ""
@@ -187,9 +200,13 @@ class TranscriptParser:
                 )
             )
         elif state == _PAYLOAD:
-            assert self._payload is not None
-            tag = self._payload.tag
-            text = f"<{tag}>" + self._payload.body()
+            payload = self._payload
+            assert payload is not None
+            tag = payload.tag
+            last = payload.scanner.close(at_end=False) if payload.scanner is not None else None
+            if last is not None and last.base64:
+                out.append(cut_off(last))
+            text = f"<{tag}>" + payload.body()
             self._answer.emit(text, out)
             out.append(
                 TranscriptIssue(
@@ -271,8 +288,15 @@ class TranscriptParser:
         payload = self._payload
         assert payload is not None
         after = payload.take(text)
+        if payload.found:
+            self._take_images(payload, out)
         if after is None:
             return ""
+        if payload.scanner is not None:  # an image may end where the observation does
+            last = payload.scanner.close()
+            if last is not None:
+                payload.found = [last]
+                self._take_images(payload, out)
         self._payload = None
         self._finish(payload.tag, payload.body(), out)
         return text[after:]
@@ -304,7 +328,7 @@ class TranscriptParser:
             else:
                 self._server_from_call(payload, info, out)
         elif tag == "observation":
-            out.append(self._result(payload))
+            self._result(payload, out)
         elif tag == "plan":
             read_plan(payload, out)
         else:
@@ -357,20 +381,46 @@ class TranscriptParser:
         self._last_call = call
         out.append(call)
 
-    def _result(self, payload: str) -> ServerToolResult:
-        body = payload.strip()
-        content: Any = body
-        if body[:1] in ("{", "[", '"'):
-            with contextlib.suppress(ValueError):
-                content = json.loads(body)
+    def _result(self, payload: str, out: list[TranscriptEvent]) -> None:
+        seen, self._seen = self._seen, []
+        seen_images, self._seen_images = self._seen_images, []
+        content, book = observation_content(payload, seen, seen_images)
         call, self._last_call = self._last_call, None
         hint = call.name if call is not None else None
         if hint is None and isinstance(content, dict) and isinstance(content.get("type"), str):
             hint = content["type"]
-        found = sources(hint, content, call.arguments if call is not None else None)
+        searched = content
+        if book is not None and book.cut and hint in SEARCH_HINTS:
+            searched = observation_content(payload, [], [])[0]  # with its images' URIs
+        found = sources(hint, searched, call.arguments if call is not None else None)
+        if book is not None:
+            # JSON nested deeper than Python recurses keeps its text: never an exception.
+            with contextlib.suppress(RecursionError):
+                content = book.replace(content, lambda uri: self._image(uri, call))
+            out.extend(book.new)
         if call is None:
-            return ServerToolResult(content, payload, None, None, found)
-        return ServerToolResult(content, payload, call.index, call.name, found)
+            out.append(ServerToolResult(content, payload, None, None, found))
+        else:
+            out.append(ServerToolResult(content, payload, call.index, call.name, found))
+
+    # -- generated images ----------------------------------------------------------------------
+
+    def _take_images(self, payload: Payload, out: list[TranscriptEvent]) -> None:
+        for uri in payload.found:
+            event = self._image(uri, self._last_call)
+            out.append(event)
+            self._seen.append(uri)
+            self._seen_images.append(event if isinstance(event, GeneratedImage) else None)
+        payload.found = []
+
+    def _image(
+        self, uri: FoundUri, call: ServerToolCall | None
+    ) -> GeneratedImage | TranscriptIssue:
+        call_id = server_call_id(call.index) if call is not None else None
+        event = check_image(uri, self._images, call_id)
+        if isinstance(event, GeneratedImage):
+            self._images += 1
+        return event
 
 
 def parse_transcript(text: str, *, client_tools: Collection[str] = ()) -> list[TranscriptEvent]:

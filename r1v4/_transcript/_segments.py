@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from r1v4._transcript._datauri import MARK, DataUriScanner, FoundUri
 from r1v4._transcript._events import AnswerDelta, ReasoningDelta, TranscriptEvent
 
 __all__ = ["Payload", "Segment"]
@@ -80,20 +81,42 @@ class Segment:
 class Payload:
     """The body of an open payload tag, found complete without rescanning what came before."""
 
-    __slots__ = ("close", "parts", "tag", "tail")
+    __slots__ = ("close", "found", "parts", "scan", "scanner", "size", "tag", "tail")
 
     def __init__(self, tag: str) -> None:
         self.tag = tag
         self.close = f"</{tag}>"
         self.parts: list[str] = []
+        self.size = 0  # characters taken, so found URIs say where they are in the body
         # The last few characters, so a closing tag split across deltas is still found.
         self.tail = ""
+        # Observations may carry images the agent generated, found as the text streams; the
+        # scanner starts at the first image marker, so an observation without one costs a find.
+        self.scan = tag == "observation"
+        self.scanner: DataUriScanner | None = None
+        self.found: list[FoundUri] = []  # the images completed by the text taken last
 
     def add(self, text: str) -> None:
         """Take text that cannot end the closing tag (it has no ``>``)."""
         self.parts.append(text)
         keep = len(self.close) - 1
-        self.tail = text[-keep:] if len(text) >= keep else (self.tail + text)[-keep:]
+        before = self.tail
+        self.tail = text[-keep:] if len(text) >= keep else (before + text)[-keep:]
+        if self.scan:
+            self._scan(before, text)
+        self.size += len(text)
+
+    def _scan(self, before: str, text: str) -> None:
+        scanner = self.scanner
+        if scanner is None:
+            # ``before`` (longer than the marker) holds a marker's start cut off last time.
+            edge = before[1 - len(MARK) :] + text[: len(MARK) - 1]
+            if MARK not in text and MARK not in edge:
+                return
+            prefix = before[1 - len(MARK) :]
+            scanner = self.scanner = DataUriScanner(self.size - len(prefix))
+            text = prefix + text
+        self.found = scanner.feed(text)
 
     def take(self, text: str) -> int | None:
         """Take ``text`` up to the closing tag: where the text after the tag starts in
@@ -107,7 +130,11 @@ class Payload:
         cut = j - len(tail)  # where the closing tag starts in ``text``; < 0 if in earlier parts
         if cut >= 0:
             self.parts.append(text[:cut])
+            if self.scan:
+                self._scan(tail, text[:cut])
+            self.size += cut
         else:
+            # The scanner has seen the tag's first characters: harmless, "<" ends any image.
             self.parts = ["".join(self.parts)[:cut]]
         return cut + len(close)
 

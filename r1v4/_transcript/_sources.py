@@ -14,12 +14,14 @@ from typing import Any
 
 from r1v4._transcript._events import Source
 
-__all__ = ["sources"]
+__all__ = ["SEARCH_HINTS", "sources"]
 
 _WEB_HINTS = frozenset({"text_search", "web_search", "search"})
 _IMAGE_HINTS = frozenset({"image_search"})
 _PAGE_HINTS = frozenset({"web_content"})
 _LIST_KEYS = ("results", "result", "data", "items")
+SEARCH_HINTS = _WEB_HINTS | _IMAGE_HINTS | _PAGE_HINTS
+"""The tool names (or observation types) whose observations :func:`sources` reads."""
 _IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".svg")
 
 

@@ -144,8 +144,23 @@ def usage_dict(usage: Usage | None) -> dict[str, Any] | None:
     return out
 
 
+def _with_images(output: Any, uris: Mapping[str, str]) -> Any:
+    """The observation as the server sent it: each ``{"type": "image", "id"}`` reference the
+    core put in place of a generated image is its data URI again (a record keeps the trace as
+    it came; :func:`find_generated_images` reads the images from it)."""
+    if isinstance(output, dict):
+        ref = output.get("id")
+        if len(output) == 2 and output.get("type") == "image" and isinstance(ref, str):
+            return uris.get(ref, output)
+        return {k: _with_images(v, uris) for k, v in output.items()}
+    if isinstance(output, list):
+        return [_with_images(v, uris) for v in output]
+    return output
+
+
 def _tool_trace(trace: Trace) -> list[dict[str, Any]]:
     """Each server tool call with the observation that answered it (``output`` None if none)."""
+    uris = {i["id"]: f"data:{i['mime_type']};base64,{i['base64']}" for i in trace.images}
     results = {r["tool_call_id"]: r for r in trace.server_tool_results if r["tool_call_id"]}
     steps = []
     for call in trace.server_tool_calls:
@@ -156,7 +171,7 @@ def _tool_trace(trace: Trace) -> list[dict[str, Any]]:
                 "name": call["name"],
                 "tag": call["tag"],
                 "args": call["args"],
-                "output": result["output"] if result else None,
+                "output": _with_images(result["output"], uris) if result else None,
                 "sources": result.get("sources", []) if result else [],
             }
         )

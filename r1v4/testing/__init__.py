@@ -37,7 +37,7 @@ Run it standalone with ``python -m r1v4.testing --port 8000``; enable the pytest
 """
 
 from ._files import FileHost, HostedFile
-from ._images import data_uri, make_image, make_image_data_uri
+from ._images import center_crop, data_uri, make_image, make_image_data_uri
 from ._net import BlackholeServer, free_port, refused_base_url
 from ._script import ImageInfo, RecordedRequest, Reply, ReplyFactory
 from ._server import LocalR1V4Server
@@ -65,6 +65,7 @@ __all__ = [
     "Reply",
     "ReplyFactory",
     "answer",
+    "center_crop",
     "data_uri",
     "deep_research_transcript",
     "free_port",

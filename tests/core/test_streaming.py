@@ -296,7 +296,7 @@ def test_the_transcript_is_absent_exactly_when_it_is_the_answer(text: str) -> No
 def test_generated_call_ids_of_each_kind_never_collide() -> None:
     # Native, written-as-text and invalid calls each count from 0; their ids stay distinct
     # however many calls a reply has (no kind borrows another's numbers).
-    from r1v4._streaming import invalid_call_id, native_call_id, text_tool_call_id
+    from r1v4._call_ids import invalid_call_id, native_call_id, text_tool_call_id
 
     ids = [
         f(rid, n)
