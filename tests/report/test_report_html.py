@@ -445,3 +445,20 @@ def test_a_vendor_results_crop_is_read_by_the_cores_parser_and_shown_beside_its_
     for (_, (img,)), crop in zip(steps, crops, strict=False):
         assert decoded(img["src"]) == decoded("data:image/png;base64," + b64(crop))
     assert "2 shown above, beside the tool call that generated each" in " ".join(Page(html).text)
+
+
+def test_an_image_of_no_tool_call_is_shown_in_the_generated_section(tmp_path: Path) -> None:
+    from r1v4.testing import answer, make_image_data_uri, observation
+
+    # An observation that answers no call: its image has no tool_call_id.
+    transcript = observation({"image": make_image_data_uri("PNG", (6, 4))}) + answer("A.")
+    line = {"image": "", "question": "Q?", "response": {"full_response": transcript}}
+    path = tmp_path / "result_stream.jsonl"
+    path.write_text(json.dumps(line) + "\n", "utf-8")
+    ((record,), _) = load_run([path])
+    assert [i["tool_call_id"] for i in record["generated_images"]] == [None]
+    html = render_report([path])
+    assert step_images(html) == []
+    (generated,) = re.findall(r'<section class="generated".*?</section>', html, re.S)
+    assert [a["alt"] for a in Page(generated).all("img")] == ["generated image 1"]
+    assert "shown above" not in generated
