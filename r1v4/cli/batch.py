@@ -30,12 +30,19 @@ from r1v4 import (
     AuthenticationError,
     ChatCompletionChunk,
     ChunkAccumulator,
+    GeneratedImage,
     PermissionDeniedError,
     build_request,
     resolve_api_key,
     resolve_base_url,
 )
-from r1v4.report.records import FORMAT, error_record, find_generated_images, reply_fields
+from r1v4.report.records import (
+    FORMAT,
+    error_record,
+    generated_images,
+    image_record,
+    reply_fields,
+)
 
 from .cases import Case, Shard, load_cases
 from .progress import Progress, make_progress
@@ -136,8 +143,11 @@ def _has_output(chunk: ChatCompletionChunk) -> bool:
     return any(c.delta.content or c.delta.reasoning or c.delta.events for c in chunk.choices)
 
 
-async def run_case(client: AsyncR1V4Client, case: Case, options: BatchOptions) -> dict[str, Any]:
-    """Run one case to its record.
+async def run_case(
+    client: AsyncR1V4Client, case: Case, options: BatchOptions
+) -> tuple[dict[str, Any], list[GeneratedImage]]:
+    """Run one case to its record and the images the server's tools generated (those of a
+    failed call too, up to where it failed); the record lists no image yet.
 
     A failed call is a record; a refused key (:class:`r1v4.AuthenticationError`,
     :class:`r1v4.PermissionDeniedError`) raises, as does cancellation.
@@ -160,11 +170,12 @@ async def run_case(client: AsyncR1V4Client, case: Case, options: BatchOptions) -
         raise
     except Exception as exc:  # a failed case is a record, never the end of the run
         error = error_record(exc)
-    fields = reply_fields(acc.completion())
+    reply = acc.completion()
+    fields = reply_fields(reply)
     if error is not None and not fields["answer"]:
         fields["answer"] = error["partial_content"]
         fields["reasoning"] = fields["reasoning"] or error["partial_reasoning"] or None
-    return {
+    record: dict[str, Any] = {
         "format": FORMAT,
         "id": case.id,
         "line": case.line,
@@ -184,19 +195,15 @@ async def run_case(client: AsyncR1V4Client, case: Case, options: BatchOptions) -
         "error": error,
         "generated_images": [],
     }
+    return record, generated_images(reply)
 
 
-def _save_images(store: ResultStore, record: dict[str, Any]) -> None:
-    for n, image in enumerate(find_generated_images(record["tool_trace"])):
-        record["generated_images"].append(
-            {
-                "path": store.write_image(record["id"], n, image.data, image.mime_type),
-                "mime_type": image.mime_type,
-                "bytes": len(image.data),
-                "sha256": image.sha256,
-                "tool_call_id": image.tool_call_id,
-            }
-        )
+def _save_images(store: ResultStore, record: dict[str, Any], images: list[GeneratedImage]) -> None:
+    """Write each image to its file and list it in the record (by path: no base64 in a line)."""
+    for image in images:
+        data = image.data  # decoded once, for the file and its hash
+        path = store.write_image(record["id"], image.index, data, image.mime_type)
+        record["generated_images"].append(image_record(image, path=path, data=data))
 
 
 def _install_signals(on_signal: Callable[[str], None]) -> Callable[[], None]:
@@ -236,10 +243,10 @@ async def _run(
         async def worker() -> None:
             while queue and not interrupted:
                 case = queue.popleft()
-                record = await run_case(client, case, options)
+                record, images = await run_case(client, case, options)
                 # From here to the end of the loop body nothing awaits, so a cancellation
                 # cannot split a record from its images or tear its line.
-                _save_images(store, record)
+                _save_images(store, record, images)
                 store.append(record)
                 progress.record(record)
 

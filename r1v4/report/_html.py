@@ -23,12 +23,22 @@ from r1v4 import (
     is_remote_url,
 )
 
-from .records import ReportError, find_generated_images, read_numbered_records, reply_fields
+from .records import (
+    ReportError,
+    generated_images,
+    image_record,
+    read_numbered_records,
+    reply_fields,
+)
 
 _THUMB = (360, 360)
 # Without Pillow an image is embedded as it is, up to this size.
 _MAX_RAW_EMBED = 2 * 1024 * 1024
+# A small PNG or JPEG is embedded as it is, up to this size.
+_MAX_AS_IS = 256 * 1024
 _MAX_TEXT = 20_000
+# Base64 still in text: images inline in records of earlier versions, or a bad image whose
+# text the core kept in its observation.
 _DATA_URI_TEXT = re.compile(r"data:image/[A-Za-z0-9.+-]+;base64,[A-Za-z0-9+/=\s]{40,}")
 
 _env = jinja2.Environment(
@@ -43,8 +53,20 @@ _env = jinja2.Environment(
 # ---------------------------------------------------------------------------------- images
 
 
+def _as_is(img: Any, data: bytes) -> bool:
+    """Whether an image is embedded as it is: small already, in a format every browser shows
+    (a crop the agent made is then shown pixel for pixel, not re-encoded)."""
+    width, height = img.size
+    return (
+        img.format in ("PNG", "JPEG")
+        and width <= _THUMB[0]
+        and height <= _THUMB[1]
+        and len(data) <= _MAX_AS_IS
+    )
+
+
 def _thumbnail(data: bytes) -> tuple[str | None, str | None]:
-    """``(data URI, None)`` of a small copy, or ``(None, why not)``."""
+    """``(data URI, None)`` of the image or a small copy, or ``(None, why not)``."""
     if detect_image_mime(data) is None:
         return None, "not a supported image"
     try:
@@ -58,6 +80,9 @@ def _thumbnail(data: bytes) -> tuple[str | None, str | None]:
             return None, f"cannot be decoded ({exc})"
     try:
         with Image.open(io.BytesIO(data)) as img:
+            if _as_is(img, data):
+                img.load()  # a truncated file fails here as it would below
+                return bytes_to_data_uri(data, max_bytes=_MAX_AS_IS), None
             img.thumbnail(_THUMB)
             has_alpha = img.mode in ("RGBA", "LA", "P")
             out = io.BytesIO()
@@ -200,25 +225,50 @@ def _error(record: Mapping[str, Any]) -> dict[str, Any] | None:
     return {**dict.fromkeys(("type", "status_code", "code", "message", "request_id")), **error}
 
 
+def _generated_view(n: int, image: Mapping[str, Any], base_dir: Path | None) -> dict[str, Any]:
+    """A generated image of a record: its thumbnail (from the saved file, or inline in the
+    record) and what is known of it."""
+    ref = image.get("path") or image.get("data_uri") or ""
+    view = _image_view(ref, base_dir)
+    view["n"] = n
+    view["tool_call_id"] = image.get("tool_call_id")
+    view["label"] = image.get("path") or image.get("id") or f"{image.get('mime_type')} image"
+    width, height = image.get("width"), image.get("height")
+    size = image.get("size", image.get("bytes"))  # "bytes" in records of earlier versions
+    facts = [str(image.get("mime_type") or "")]
+    if isinstance(width, int) and isinstance(height, int):
+        facts.append(f"{width}×{height} px")
+    if isinstance(size, int):
+        facts.append(f"{size:,} bytes")
+    if image.get("path") and image.get("id"):
+        facts.append(str(image["id"]))
+    view["facts"] = ", ".join(f for f in facts if f)
+    return view
+
+
 def _case_view(n: int, record: Mapping[str, Any], base_dir: Path | None) -> dict[str, Any]:
-    generated = []
     with _reading("generated_images"):
-        for image in _items(record, "generated_images"):
-            ref = image.get("path") or image.get("data_uri") or ""
-            view = _image_view(ref, base_dir)
-            view["label"] = image.get("path") or f"{image.get('mime_type')} image"
-            generated.append(view)
-    with _reading("tool_trace"):
-        steps = [
-            {
-                "name": step.get("name"),
-                "tag": step.get("tag"),
-                "args": _args(step.get("args")),
-                "output": None if step.get("output") is None else _pretty(step.get("output")),
-                "sources": [_source_view(s) for s in step.get("sources") or ()],
-            }
-            for step in _items(record, "tool_trace")
+        generated = [
+            _generated_view(i, image, base_dir)
+            for i, image in enumerate(_items(record, "generated_images"), 1)
         ]
+    with _reading("tool_trace"):
+        steps = []
+        for step in _items(record, "tool_trace"):
+            call_id = step.get("id")
+            steps.append(
+                {
+                    "name": step.get("name"),
+                    "tag": step.get("tag"),
+                    "args": _args(step.get("args")),
+                    "output": None if step.get("output") is None else _pretty(step.get("output")),
+                    "sources": [_source_view(s) for s in step.get("sources") or ()],
+                    # Each image beside the call that made it.
+                    "images": [g for g in generated if call_id and g["tool_call_id"] == call_id],
+                }
+            )
+    beside = {id(g) for step in steps for g in step["images"]}
+    loose = [g for g in generated if id(g) not in beside]
     with _reading("plan"):
         plan = [
             {
@@ -234,7 +284,11 @@ def _case_view(n: int, record: Mapping[str, Any], base_dir: Path | None) -> dict
         sources = [_source_view(s) for s in _items(record, "sources")]
     with _reading("transcript_issues"):
         issues = [
-            {"kind": issue.get("kind"), "detail": issue.get("detail")}
+            {
+                "kind": issue.get("kind"),
+                "detail": issue.get("detail"),
+                "text": _pretty(issue.get("text") or ""),
+            }
             for issue in _items(record, "transcript_issues")
         ]
     timings = _mapping(record.get("timings"))
@@ -250,6 +304,7 @@ def _case_view(n: int, record: Mapping[str, Any], base_dir: Path | None) -> dict
         "reasoning": record.get("reasoning") or "",
         "steps": steps,
         "generated": generated,
+        "loose_images": loose,
         "sources": sources,
         "has_plan": record.get("plan") is not None,
         "plan": plan,
@@ -266,6 +321,7 @@ def _case_view(n: int, record: Mapping[str, Any], base_dir: Path | None) -> dict
 def _summary(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     tools: collections.Counter[str] = collections.Counter()
     errors: collections.Counter[str] = collections.Counter()
+    issues: collections.Counter[str] = collections.Counter()
     tokens = collections.Counter[str]()
     rounds = answered = 0
     for record in records:
@@ -274,6 +330,8 @@ def _summary(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             rounds += int(stats.get("rounds") or 0)
             answered += bool(stats.get("has_final_answer"))
             tools.update(str(t) for t in stats.get("tools_used") or ())
+        with _blame(record), _reading("transcript_issues"):
+            issues.update(str(i.get("kind")) for i in _items(record, "transcript_issues"))
         for key, value in (_mapping(record.get("usage")) or {}).items():
             if isinstance(value, int):
                 tokens[key] += value
@@ -292,6 +350,7 @@ def _summary(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "mean_rounds": rounds / cases if cases else 0.0,
         "answered": answered,
         "tools": tools.most_common(),
+        "issues": issues.most_common(),
     }
 
 
@@ -349,10 +408,7 @@ def render_one(
     if isinstance(reply, ChatCompletion):
         record: dict[str, Any] = {"id": reply.id or "reply", "status": "ok", "model": reply.model}
         record.update(reply_fields(reply))
-        record["generated_images"] = [
-            {"data_uri": image.data_uri(), "mime_type": image.mime_type}
-            for image in find_generated_images(record["tool_trace"])
-        ]
+        record["generated_images"] = [image_record(image) for image in generated_images(reply)]
     else:
         record = dict(reply)
     if question is not None:

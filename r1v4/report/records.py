@@ -7,7 +7,17 @@ A record is one line of a results file::
      "tool_trace": [{"id", "name", "tag", "args", "output", "sources"}], "sources", "plan",
      "transcript_issues", "stats": {"rounds", "tools_used", "has_final_answer"}, "usage",
      "timings", "error": null | {"type", "status_code", "code", "message", "request_id",
-     "partial_content", "partial_reasoning"}, "generated_images": [{"path", "mime_type", ...}]}
+     "partial_content", "partial_reasoning"},
+     "generated_images": [{"path" | "data_uri", "id", "mime_type", "size", "width", "height",
+                           "tool_call_id", "index", "sha256"}]}
+
+The images the server's tools generated are the core's :class:`r1v4.GeneratedImage` events:
+``r1v4 batch`` writes each to a file beside the results (``path``, relative to the results
+file), and the trace and ``raw_content`` keep no base64 of them: an observation's ``output``
+holds the core's ``{"type": "image", "id": ...}`` reference (the entry with that ``id``),
+``raw_content`` a ``[generated image omitted]`` placeholder. Records written before the core
+had these events keep each image inline in its observation (and ``bytes`` for ``size``); they
+read the same.
 
 ``stats`` are the vendor's round statistics (``parse_utils.get_round_statistics``): a round is
 one server tool call with its observation, ``tools_used`` lists each call's tool name in order.
@@ -15,14 +25,10 @@ one server tool call with its observation, ``tools_used`` lists each call's tool
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import logging
-import re
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,23 +37,21 @@ from r1v4 import (
     AssistantMessage,
     ChatCompletion,
     Choice,
-    ImageError,
+    GeneratedImage,
     R1V4Error,
     ReasoningDelta,
     Trace,
     Usage,
-    bytes_to_data_uri,
-    detect_image_mime,
     parse_transcript,
 )
 
 __all__ = [
     "FORMAT",
-    "FoundImage",
     "ReportError",
     "error_record",
-    "find_generated_images",
     "from_vendor_line",
+    "generated_images",
+    "image_record",
     "numbered_records",
     "parse_lines",
     "read_numbered_records",
@@ -62,71 +66,39 @@ FORMAT = "r1v4.batch/1"
 
 log = logging.getLogger("r1v4.report")
 
-# A base64 image data URI anywhere inside an observation string.
-_DATA_URI = re.compile(r"data:(image/[A-Za-z0-9.+-]+);base64,([A-Za-z0-9+/=\s]+)")
-
 
 class ReportError(ValueError):
     """A record that cannot be shown as written (the message names its file and line)."""
 
 
-@dataclass(frozen=True, slots=True)
-class FoundImage:
-    """An image the server's agent produced, found in a tool observation."""
-
-    data: bytes
-    mime_type: str
-    tool_call_id: str | None
-    uri: str = field(repr=False)
-    """The image as the core's canonical data URI."""
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
-
-    def data_uri(self) -> str:
-        return self.uri
+def generated_images(reply: ChatCompletion) -> list[GeneratedImage]:
+    """The images the server's tools generated in ``reply``, in trajectory order (the core's
+    :class:`r1v4.GeneratedImage` events; a bad one is a transcript issue instead)."""
+    message = reply.choices[0].message if reply.choices else None
+    return [e for e in message.events if isinstance(e, GeneratedImage)] if message else []
 
 
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _strings(item)
+def image_record(
+    image: GeneratedImage, *, path: str | None = None, data: bytes | None = None
+) -> dict[str, Any]:
+    """A record's entry for a generated image: where it is (``path`` relative to the results
+    file, else the image inline as ``data_uri``) and what the core knows of it.
 
-
-def find_generated_images(tool_trace: Sequence[Mapping[str, Any]]) -> list[FoundImage]:
-    """Images in the observations of the server's tool calls, as ``data:image/…;base64,`` URIs.
-
-    Stop-gap until the core reports generated images as events of their own (issue #15's
-    ``r1v4.GeneratedImage``): replace this one function with a read of those events. Anything
-    that the core's image checks refuse (not a supported format, truncated) is ignored, so text
-    that merely mentions a data URI is not taken for an image.
+    ``data`` is the image's bytes when the caller has decoded them already.
     """
-    found: list[FoundImage] = []
-    seen: set[bytes] = set()
-    for step in tool_trace:
-        for text in _strings(step.get("output")):
-            for match in _DATA_URI.finditer(text):
-                try:
-                    data = base64.b64decode(re.sub(r"\s", "", match.group(2)), validate=True)
-                except (binascii.Error, ValueError):
-                    continue
-                mime = detect_image_mime(data)
-                if mime is None or data in seen:
-                    continue
-                try:
-                    # No size limit: the image is here already, and only shown or saved.
-                    uri = bytes_to_data_uri(data, max_bytes=max(len(data), 1))
-                except ImageError:
-                    continue
-                seen.add(data)
-                found.append(FoundImage(data, mime, step.get("id"), uri))
-    return found
+    data = image.data if data is None else data
+    entry: dict[str, Any] = {"path": path} if path is not None else {"data_uri": image.data_uri}
+    entry.update(
+        id=image.id,
+        mime_type=image.mime_type,
+        size=image.size,
+        width=image.width,
+        height=image.height,
+        tool_call_id=image.tool_call_id,
+        index=image.index,
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+    return entry
 
 
 def usage_dict(usage: Usage | None) -> dict[str, Any] | None:
@@ -144,23 +116,9 @@ def usage_dict(usage: Usage | None) -> dict[str, Any] | None:
     return out
 
 
-def _with_images(output: Any, uris: Mapping[str, str]) -> Any:
-    """The observation as the server sent it: each ``{"type": "image", "id"}`` reference the
-    core put in place of a generated image is its data URI again (a record keeps the trace as
-    it came; :func:`find_generated_images` reads the images from it)."""
-    if isinstance(output, dict):
-        ref = output.get("id")
-        if len(output) == 2 and output.get("type") == "image" and isinstance(ref, str):
-            return uris.get(ref, output)
-        return {k: _with_images(v, uris) for k, v in output.items()}
-    if isinstance(output, list):
-        return [_with_images(v, uris) for v in output]
-    return output
-
-
 def _tool_trace(trace: Trace) -> list[dict[str, Any]]:
-    """Each server tool call with the observation that answered it (``output`` None if none)."""
-    uris = {i["id"]: f"data:{i['mime_type']};base64,{i['base64']}" for i in trace.images}
+    """Each server tool call with the observation that answered it (``output`` None if none);
+    a generated image stays the core's ``{"type": "image", "id": ...}`` reference there."""
     results = {r["tool_call_id"]: r for r in trace.server_tool_results if r["tool_call_id"]}
     steps = []
     for call in trace.server_tool_calls:
@@ -171,7 +129,7 @@ def _tool_trace(trace: Trace) -> list[dict[str, Any]]:
                 "name": call["name"],
                 "tag": call["tag"],
                 "args": call["args"],
-                "output": _with_images(result["output"], uris) if result else None,
+                "output": result["output"] if result else None,
                 "sources": result.get("sources", []) if result else [],
             }
         )
@@ -198,7 +156,8 @@ def reply_fields(reply: ChatCompletion) -> dict[str, Any]:
         "response_id": reply.id,
         "answer": answer,
         "reasoning": message.reasoning if message else None,
-        "raw_content": message.raw_content if message else "",
+        # The transcript as sent, but for the base64 of generated images (they are files).
+        "raw_content": (message.transcript or message.raw_content) if message else "",
         "finish_reason": choice.finish_reason if choice else None,
         "tool_trace": tool_trace,
         "sources": trace.sources,
@@ -247,7 +206,8 @@ def from_vendor_line(data: Mapping[str, Any], name: str) -> dict[str, Any] | Non
         events=events,
         raw_content=text,
     )
-    fields = reply_fields(ChatCompletion("", "", 0, [Choice(0, message, None)]))
+    reply = ChatCompletion("", "", 0, [Choice(0, message, None)])
+    fields = reply_fields(reply)
     image = data.get("image")
     error = response.get("error")
     return {
@@ -260,10 +220,7 @@ def from_vendor_line(data: Mapping[str, Any], name: str) -> dict[str, Any] | Non
         "model": None,
         **fields,
         "error": {"type": "error", "message": str(error)} if error else None,
-        "generated_images": [
-            {"data_uri": found.data_uri(), "mime_type": found.mime_type}
-            for found in find_generated_images(fields["tool_trace"])
-        ],
+        "generated_images": [image_record(found) for found in generated_images(reply)],
     }
 
 

@@ -42,7 +42,8 @@ CHECKS = """(() => {
       id: c.dataset.caseId,
       sections: [...c.querySelectorAll(':scope > section[data-section]')].map(s => s.dataset.section),
       reasoningOpen: c.querySelector('details.reasoning').open,
-      images: [...c.querySelectorAll('img')].map(i => ({alt: i.alt, complete: i.complete, w: i.naturalWidth, h: i.naturalHeight})),
+      images: [...c.querySelectorAll('img')].map(i => ({alt: i.alt, complete: i.complete, w: i.naturalWidth, h: i.naturalHeight,
+        step: i.closest('details.step')?.querySelector('.tool')?.textContent ?? null})),
       links: [...c.querySelectorAll('a')].map(a => a.href),
       text: c.innerText,
     })),
@@ -93,6 +94,11 @@ def test_report_renders_every_section_decodes_images_and_runs_no_script(
             ("input image 1", 64),
             ("generated image 1", 32),
         ]
+        # ... shown inside the step of the code call that made it, at its own size.
+        assert [(i["step"], i["w"], i["h"]) for i in cases["agent"]["images"]] == [
+            (None, 64, 48),
+            ("code", 32, 24),
+        ]
         assert "https://example.com/search/1" in cases["deep-research"]["links"]
         assert "text_search" in cases["deep-research"]["text"]
         assert "PLAN (3 STEPS)" in cases["planner"]["text"].upper()  # headings are upper case
@@ -101,6 +107,7 @@ def test_report_renders_every_section_decodes_images_and_runs_no_script(
             ("input image 1", 80),
             ("generated image 1", 48),
         ]
+        assert [i["step"] for i in hostile["images"]] == [None, "code"]
         assert "<script>window.__pwned='answer'" in hostile["text"]  # shown as text
         # Nothing was fetched but the page itself and its inline images.
         assert all(u.startswith(("file://", "data:")) for u in browser.requested_urls())

@@ -276,21 +276,31 @@ def test_images_are_embedded_only_as_the_core_accepts_them(
     import sys
 
     from r1v4 import bytes_to_data_uri
-    from r1v4.report.records import find_generated_images
-    from r1v4.testing import make_image
+    from r1v4.testing import answer, make_image, observation, tool_call
 
     whole = make_image("PNG", (20, 10))
     torn = whole[: len(whole) // 2]  # a PNG signature, no end: the core refuses it
-    trace = [
-        {
-            "id": "c1",
-            "output": {"image": "data:image/png;base64," + base64.b64encode(torn).decode()},
-        },
-        {"id": "c2", "output": "saved: data:image/png;base64," + base64.b64encode(whole).decode()},
-    ]
-    (found,) = find_generated_images(trace)
-    assert (found.tool_call_id, found.data) == ("c2", whole)
-    assert found.data_uri() == bytes_to_data_uri(whole)
+    # In a vendor result file, so the core's parser reads the transcript: the torn image is a
+    # transcript issue (its text kept), the whole one an image of the second call.
+    transcript = (
+        tool_call("code", {"code": "a"})
+        + observation({"image": "data:image/png;base64," + base64.b64encode(torn).decode()})
+        + tool_call("code", {"code": "b"})
+        + observation("saved: data:image/png;base64," + base64.b64encode(whole).decode())
+        + answer("done")
+    )
+    vendor = tmp_path / "vendor.jsonl"
+    line = {"image": "", "question": "q", "response": {"full_response": transcript}}
+    vendor.write_text(json.dumps(line) + "\n", "utf-8")
+    ((record, *_), _) = load_run([vendor])
+    (found,) = record["generated_images"]
+    assert (found["tool_call_id"], found["data_uri"]) == ("srvtool_1", bytes_to_data_uri(whole))
+    assert [i["kind"] for i in record["transcript_issues"]] == ["invalid_image"]
+    page = Page(render_report([vendor]))
+    text = " ".join(page.text)
+    assert "invalid_image: an image in the tool trace that cannot be read" in text
+    assert "Transcript issues:" in text and "invalid_image × 1" in text
+    assert [a["alt"] for a in page.all("img")] == ["generated image 1"]
 
     # Without Pillow, images are embedded as they are: a torn one is not embedded.
     (tmp_path / "whole.png").write_bytes(whole)
@@ -306,3 +316,149 @@ def test_images_are_embedded_only_as_the_core_accepts_them(
     assert "torn.png — cannot be decoded (image bytes: truncated or corrupt PNG" in " ".join(
         page.text
     )
+
+
+def step_images(html: str) -> list[tuple[str, list[dict[str, str | None]]]]:
+    """Each server tool call's name with the images shown inside its step."""
+    steps = re.findall(r'<details class="step".*?</details>', html, re.S)
+    return [
+        (re.search(r'<span class="tool">(.*?)</span>', step, re.S).group(1), Page(step).all("img"))  # type: ignore[union-attr]
+        for step in steps
+    ]
+
+
+def decoded(src: str | None) -> tuple[str, tuple[int, int], bytes]:
+    import base64
+    import io
+
+    from PIL import Image
+
+    assert src is not None and src.startswith("data:image/png;base64,")
+    with Image.open(io.BytesIO(base64.b64decode(src.partition(",")[2]))) as image:
+        return image.mode, image.size, image.tobytes()
+
+
+def test_the_agents_crop_is_shown_beside_its_code_call_from_the_saved_file(
+    run_files: list[Path], tmp_path: Path
+) -> None:
+    from r1v4.testing import center_crop
+
+    (record,) = [r for r in load_run(run_files[:1])[0] if r["id"] == "agent"]
+    (entry,) = record["generated_images"]
+    saved = run_files[0].parent / entry["path"]
+    photo = (run_files[0].parent / "photo.png").read_bytes()
+    html = render_report(run_files[:1])
+    (article,) = re.findall(r'<article[^>]*data-case-id="agent".*?</article>', html, re.S)
+    ((tool, (img,)),) = step_images(article)
+    assert tool == "code" and img["alt"] == "generated image 1"
+    # Embedded from the saved file, pixel for pixel the server's crop of the input.
+    assert decoded(img["src"]) == decoded("data:image/png;base64," + b64(saved.read_bytes()))
+    assert decoded(img["src"]) == decoded("data:image/png;base64," + b64(center_crop(photo)))
+    text = "".join(Page(article).text)
+    assert '"id": "srvimg_0"' in text  # the observation's reference, as text
+    assert "(image/png, 32×24 px" in text
+    # The file is what is shown: without it, the report says so.
+    moved = tmp_path / "moved.png"
+    saved.rename(moved)
+    try:
+        text = " ".join(Page(render_report(run_files[:1])).text)
+        assert re.search(re.escape(entry["path"]) + r" \([^)]*\) — not readable", text)
+    finally:
+        moved.rename(saved)
+
+
+def b64(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(data).decode()
+
+
+def test_records_of_the_stop_gap_version_still_show_their_images(tmp_path: Path) -> None:
+    # Before the core's image events, a record kept each image inline in its observation and
+    # listed the saved file with "bytes" and "sha256".
+    from r1v4.testing import make_image
+
+    crop = make_image("PNG", (12, 8), (250, 200, 0))
+    (tmp_path / "r.jsonl.images" / "old-0123456789").mkdir(parents=True)
+    (tmp_path / "r.jsonl.images" / "old-0123456789" / "0.png").write_bytes(crop)
+    record = {
+        "format": "r1v4.batch/1",
+        "id": "old",
+        "status": "ok",
+        "question": "What?",
+        "tool_trace": [
+            {
+                "id": "srvtool_0",
+                "name": "code",
+                "tag": "tool_call",
+                "args": {"code": "crop()"},
+                "output": {"result": "Saved", "image": "data:image/png;base64," + b64(crop)},
+                "sources": [],
+            }
+        ],
+        "generated_images": [
+            {
+                "path": "r.jsonl.images/old-0123456789/0.png",
+                "mime_type": "image/png",
+                "bytes": len(crop),
+                "sha256": "0" * 64,
+                "tool_call_id": "srvtool_0",
+            }
+        ],
+        "answer": "Yellow.",
+    }
+    path = tmp_path / "r.jsonl"
+    path.write_text(json.dumps(record) + "\n", "utf-8")
+    html = render_report([path])
+    assert_inert(Page(html))
+    ((tool, (img,)),) = step_images(html)
+    assert tool == "code" and decoded(img["src"]) == decoded("data:image/png;base64," + b64(crop))
+    text = " ".join(Page(html).text)
+    assert f"[image data, {len('data:image/png;base64,' + b64(crop))} chars]" in text
+    assert b64(crop) not in text.replace(" ", "")  # the inline copy is not shown as text
+    assert f"{len(crop):,} bytes" in text
+
+
+def test_a_vendor_results_crop_is_read_by_the_cores_parser_and_shown_beside_its_call(
+    tmp_path: Path,
+) -> None:
+    from r1v4.testing import center_crop, data_uri, general_transcript, make_image
+
+    crops = [center_crop(make_image("PNG", (40, 40), (9, 9, 9 * n))) for n in (1, 2)]
+    transcript = general_transcript("Q?", "A.", rounds=3, crops=[data_uri(c) for c in crops])
+    line = {"image": "", "question": "Q?", "response": {"full_response": transcript}}
+    path = tmp_path / "result_stream.jsonl"
+    path.write_text(json.dumps(line) + "\n", "utf-8")
+    ((record,), _) = load_run([path])
+    assert [(i["id"], i["tool_call_id"]) for i in record["generated_images"]] == [
+        ("srvimg_0", "srvtool_0"),
+        ("srvimg_1", "srvtool_1"),
+    ]
+    assert "base64," not in json.dumps(record["tool_trace"])
+    html = render_report([path])
+    steps = step_images(html)
+    assert [(tool, [i["alt"] for i in imgs]) for tool, imgs in steps] == [
+        ("code", ["generated image 1"]),
+        ("code", ["generated image 2"]),
+        ("code", []),
+    ]
+    for (_, (img,)), crop in zip(steps, crops, strict=False):
+        assert decoded(img["src"]) == decoded("data:image/png;base64," + b64(crop))
+    assert "2 shown above, beside the tool call that generated each" in " ".join(Page(html).text)
+
+
+def test_an_image_of_no_tool_call_is_shown_in_the_generated_section(tmp_path: Path) -> None:
+    from r1v4.testing import answer, make_image_data_uri, observation
+
+    # An observation that answers no call: its image has no tool_call_id.
+    transcript = observation({"image": make_image_data_uri("PNG", (6, 4))}) + answer("A.")
+    line = {"image": "", "question": "Q?", "response": {"full_response": transcript}}
+    path = tmp_path / "result_stream.jsonl"
+    path.write_text(json.dumps(line) + "\n", "utf-8")
+    ((record,), _) = load_run([path])
+    assert [i["tool_call_id"] for i in record["generated_images"]] == [None]
+    html = render_report([path])
+    assert step_images(html) == []
+    (generated,) = re.findall(r'<section class="generated".*?</section>', html, re.S)
+    assert [a["alt"] for a in Page(generated).all("img")] == ["generated image 1"]
+    assert "shown above" not in generated
