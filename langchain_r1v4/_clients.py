@@ -14,7 +14,14 @@ from langchain_core.language_models import BaseChatModel
 from pydantic import PrivateAttr, SecretStr
 from typing_extensions import Self
 
-from r1v4 import AsyncR1V4Client, R1V4Client, R1V4Clients, ToolMode
+from r1v4 import (
+    AsyncR1V4Client,
+    R1V4Client,
+    R1V4Clients,
+    ToolMode,
+    clients_memo,
+    without_clients,
+)
 
 __all__ = ["CoreClientsChatModel"]
 
@@ -61,17 +68,10 @@ class CoreClientsChatModel(BaseChatModel):
         return copied
 
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
-        memo = {} if memo is None else memo
-        if self._core is not None:
-            memo[id(self._core)] = None
-        for given in (self.http_client, self.http_async_client):
-            if given is not None:
-                memo[id(given)] = given
-        return super().__deepcopy__(memo)
+        shared = (self.http_client, self.http_async_client)
+        return super().__deepcopy__(clients_memo(memo, self._core, shared))
 
     def __getstate__(self) -> dict[Any, Any]:
         state = super().__getstate__()
-        private = state.get("__pydantic_private__")
-        if private:
-            state["__pydantic_private__"] = {**private, "_core": None}
+        state["__pydantic_private__"] = without_clients(state.get("__pydantic_private__"))
         return state

@@ -7,7 +7,7 @@ reset to ``None``, so that they build their own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, Protocol, TypeVar
 
 import httpx
@@ -18,7 +18,7 @@ from r1v4._config import ClientSettings
 from r1v4._pools import ForkSafeLock
 from r1v4._types import ToolMode
 
-__all__ = ["ModelOptions", "R1V4Clients", "cached_clients"]
+__all__ = ["ModelOptions", "R1V4Clients", "cached_clients", "clients_memo", "without_clients"]
 
 
 class ModelOptions(Protocol):
@@ -120,6 +120,31 @@ def cached_clients(owner: object, attr: str, make: Callable[[], R1V4Clients]) ->
     (``None`` until first use, and again in copies and pickles, which must build their own).
     """
     return _once(owner, attr, make)
+
+
+def clients_memo(
+    memo: dict[int, Any] | None, clients: R1V4Clients | None, shared: Iterable[object]
+) -> dict[int, Any]:
+    """The ``copy.deepcopy`` memo for a model object: its clients are not copied (the copy
+    builds its own, a ``None`` until first use), the caller's own httpx clients in ``shared``
+    are the same objects in the copy."""
+    memo = {} if memo is None else memo
+    if clients is not None:
+        memo[id(clients)] = None
+    for given in shared:
+        if given is not None:
+            memo[id(given)] = given
+    return memo
+
+
+def without_clients(
+    private: Mapping[str, Any] | None, attrs: Collection[str] = ("_core",)
+) -> dict[str, Any] | None:
+    """A model object's private attributes as a pickle or a changed copy keeps them: the
+    clients (locks, connection pools) in ``attrs`` reset to ``None``."""
+    if private is None:
+        return None
+    return {k: None if k in attrs else v for k, v in private.items()}
 
 
 _T = TypeVar("_T")
