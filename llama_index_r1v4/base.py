@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -17,12 +16,12 @@ from llama_index.core.base.llms.types import (
     CompletionResponseGen,
     LLMMetadata,
 )
-from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr, field_serializer
+from llama_index.core.bridge.pydantic import Field, SecretStr, field_serializer
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
-from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 
+from llama_index_r1v4._clients import CoreClientsLLM
 from llama_index_r1v4._messages import History
 from llama_index_r1v4._request import chat_request, prompt_messages
 from llama_index_r1v4._responses import (
@@ -35,9 +34,6 @@ from r1v4 import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MODEL,
     DEFAULT_TIMEOUT,
-    AsyncR1V4Client,
-    R1V4Client,
-    R1V4Clients,
     ToolMode,
     public_headers,
     resolve_api_key,
@@ -57,10 +53,8 @@ R1V4_CONTEXT_WINDOW = 262_144
 # LlamaIndex default of 256 would let prompt packing crowd the reasoning out.
 _DEFAULT_NUM_OUTPUT = 8_192
 
-_CONNECTIONS = frozenset({"_http_client", "_async_http_client", "_core"})
 
-
-class R1V4(FunctionCallingLLM):
+class R1V4(CoreClientsLLM):
     """Skywork R1V4, the multimodal agent model, as a LlamaIndex LLM.
 
     A thin translator over the ``r1v4`` core: LlamaIndex messages in, ``ChatResponse`` out.
@@ -185,10 +179,6 @@ class R1V4(FunctionCallingLLM):
         description="Whether earlier replies' reasoning is sent back, as <think>...</think>.",
     )
 
-    _http_client: httpx.Client | None = PrivateAttr(default=None)
-    _async_http_client: httpx.AsyncClient | None = PrivateAttr(default=None)
-    _core: R1V4Clients | None = PrivateAttr(default=None)
-
     def __init__(
         self,
         model: str = DEFAULT_MODEL,
@@ -249,50 +239,6 @@ class R1V4(FunctionCallingLLM):
     def _safe_headers(self, headers: dict[str, str] | None) -> dict[str, str] | None:
         # Credentials given as headers are as secret as api_key.
         return public_headers(headers)
-
-    def __getstate__(self) -> dict[str, Any]:
-        # Connection pools cannot cross processes: a copy builds its own on first use. The
-        # inherited version strips what it cannot pickle from this live object instead.
-        data = {}
-        for key, value in self.__dict__.items():
-            try:
-                pickle.dumps(value)
-            except Exception:
-                continue  # e.g. a callback handler holding a lock; the copy gets a default
-            data[key] = value
-        private = {
-            k: None if k in _CONNECTIONS else v
-            for k, v in (self.__pydantic_private__ or {}).items()
-        }
-        return {
-            "__dict__": data,
-            "__pydantic_extra__": self.__pydantic_extra__,
-            "__pydantic_fields_set__": set(self.__pydantic_fields_set__),
-            "__pydantic_private__": private,
-        }
-
-    # ------------------------------------------------------------------------- clients
-
-    def _clients(self) -> R1V4Clients:
-        return R1V4Clients.for_model(
-            self, http_client=self._http_client, http_async_client=self._async_http_client
-        )
-
-    def _sync_client(self) -> R1V4Client:
-        return self._clients().sync
-
-    def _async_client(self) -> AsyncR1V4Client:
-        return self._clients().async_
-
-    def close(self) -> None:
-        """Close the pooled sync connections (they reopen on the next call)."""
-        if self._core is not None:
-            self._core.close()
-
-    async def aclose(self) -> None:
-        """Close the running event loop's pooled connections."""
-        if self._core is not None:
-            await self._core.async_.aclose()
 
     # ------------------------------------------------------------------------- chat
 
