@@ -1,32 +1,21 @@
-"""The core clients a ``ChatR1V4`` holds, and what its copies and pickles keep of them.
+"""The core clients a ``ChatR1V4`` calls R1V4 through, made from its fields on first use.
 
-The core clients hold locks and connection pools: copies and pickles make their own on first
-use (a copy with changed settings must not keep the old ones), while the caller's own httpx
-clients are shared, never copied.
+What copies and pickles keep of them is the core's rule (:class:`r1v4.ClientsHolder`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.language_models import BaseChatModel
-from pydantic import PrivateAttr, SecretStr
-from typing_extensions import Self
+from pydantic import SecretStr
 
-from r1v4 import (
-    AsyncR1V4Client,
-    R1V4Client,
-    R1V4Clients,
-    ToolMode,
-    clients_memo,
-    without_clients,
-)
+from r1v4 import AsyncR1V4Client, ClientsHolder, R1V4Client, R1V4Clients, ToolMode
 
 __all__ = ["CoreClientsChatModel"]
 
 
-class CoreClientsChatModel(BaseChatModel):
+class CoreClientsChatModel(ClientsHolder, BaseChatModel):
     """A chat model that calls R1V4 through the core clients it makes from its own fields."""
 
     if TYPE_CHECKING:  # the fields, declared (and documented) on ChatR1V4
@@ -39,8 +28,6 @@ class CoreClientsChatModel(BaseChatModel):
         stream_usage: bool
         http_client: Any
         http_async_client: Any
-
-    _core: R1V4Clients | None = PrivateAttr(default=None)
 
     @property
     def _clients(self) -> R1V4Clients:
@@ -61,17 +48,5 @@ class CoreClientsChatModel(BaseChatModel):
         """The core async client (one connection pool per event loop, managed by the core)."""
         return self._clients.async_
 
-    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
-        copied = super().model_copy(update=update, deep=deep)
-        if update:
-            copied._core = None
-        return copied
-
-    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
-        shared = (self.http_client, self.http_async_client)
-        return super().__deepcopy__(clients_memo(memo, self._core, shared))
-
-    def __getstate__(self) -> dict[Any, Any]:
-        state = super().__getstate__()
-        state["__pydantic_private__"] = without_clients(state.get("__pydantic_private__"))
-        return state
+    def _given_http_clients(self) -> tuple[object, ...]:
+        return (self.http_client, self.http_async_client)

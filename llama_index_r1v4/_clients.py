@@ -1,27 +1,24 @@
-"""The core clients an ``R1V4`` holds, and what its copies and pickles keep of them.
+"""The core clients an ``R1V4`` calls R1V4 through, made from its fields on first use.
 
-Connection pools and locks cannot be copied or cross processes: a pickle, a deep copy or a copy
-with changed settings builds its own clients on first use, while the caller's own httpx
-clients are shared, never copied.
+What copies keep of them is the core's rule (:class:`r1v4.ClientsHolder`); a pickle also
+leaves out what LlamaIndex objects may hold that cannot be pickled (callback handlers).
 """
 
 from __future__ import annotations
 
 import pickle
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx
 from llama_index.core.bridge.pydantic import PrivateAttr, SecretStr
 from llama_index.core.llms.function_calling import FunctionCallingLLM
-from typing_extensions import Self
 
 from r1v4 import (
     AsyncR1V4Client,
+    ClientsHolder,
     R1V4Client,
     R1V4Clients,
     ToolMode,
-    clients_memo,
     without_clients,
 )
 
@@ -30,7 +27,7 @@ __all__ = ["CoreClientsLLM"]
 _CONNECTIONS = frozenset({"_http_client", "_async_http_client", "_core"})
 
 
-class CoreClientsLLM(FunctionCallingLLM):
+class CoreClientsLLM(ClientsHolder, FunctionCallingLLM):
     """A LlamaIndex LLM that calls R1V4 through the core clients it makes from its fields."""
 
     if TYPE_CHECKING:  # the fields, declared (and documented) on R1V4
@@ -43,7 +40,6 @@ class CoreClientsLLM(FunctionCallingLLM):
 
     _http_client: httpx.Client | None = PrivateAttr(default=None)
     _async_http_client: httpx.AsyncClient | None = PrivateAttr(default=None)
-    _core: R1V4Clients | None = PrivateAttr(default=None)
 
     def __init__(self, **data: Any) -> None:
         # Keyword arguments as the framework takes them (R1V4 spells out its own).
@@ -70,18 +66,12 @@ class CoreClientsLLM(FunctionCallingLLM):
         if self._core is not None:
             await self._core.async_.aclose()
 
-    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
-        copied = super().model_copy(update=update, deep=deep)
-        if update:
-            copied._core = None  # new settings want new clients
-        return copied
-
-    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
-        shared = (self._http_client, self._async_http_client)
-        return super().__deepcopy__(clients_memo(memo, self._core, shared))
+    def _given_http_clients(self) -> tuple[object, ...]:
+        return (self._http_client, self._async_http_client)
 
     def __getstate__(self) -> dict[str, Any]:
-        # The inherited version strips what it cannot pickle from this live object instead.
+        # LlamaIndex's own version strips what it cannot pickle from this live object instead;
+        # the caller's httpx clients cannot travel either.
         data = {}
         for key, value in self.__dict__.items():
             try:

@@ -39,7 +39,7 @@ from r1v4._errors import (
     UnprocessableEntityError,
 )
 from r1v4._history import History, history_text
-from r1v4._model_clients import R1V4Clients, cached_clients, clients_memo, without_clients
+from r1v4._model_clients import ClientsHolder, R1V4Clients, cached_clients, without_clients
 from r1v4._streaming import ResponseParser
 from r1v4._tool_calls import tool_choice, wire_tool_call
 from r1v4._trace import (
@@ -147,6 +147,7 @@ __all__ = [
     "ChunkChoice",
     "ClientSettings",
     "ClientToolCall",
+    "ClientsHolder",
     "ConflictError",
     "Delta",
     "FunctionDefinition",
@@ -193,7 +194,6 @@ __all__ = [
     "build_request",
     "bytes_to_data_uri",
     "cached_clients",
-    "clients_memo",
     "detect_image_mime",
     "event_to_dict",
     "history_text",
