@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import (
@@ -15,6 +15,7 @@ from langchain_core.load.serializable import SerializedConstructor, SerializedNo
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
 from langchain_core.utils import from_env, secret_from_env
 from pydantic import AliasChoices, ConfigDict, Field, SecretStr, field_serializer
 
@@ -398,7 +399,7 @@ class ChatR1V4(CoreClientsChatModel):
 
     def bind_tools(
         self,
-        tools: Sequence[_tools.ToolLike],
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
         *,
         tool_choice: dict[str, Any] | str | bool | None = None,
         parallel_tool_calls: bool | None = None,
@@ -425,7 +426,7 @@ class ChatR1V4(CoreClientsChatModel):
         self,
         schema: dict[str, Any] | type | None = None,
         *,
-        method: _tools.StructuredMethod = "function_calling",
+        method: Literal["function_calling", "json_mode", "json_schema"] = "function_calling",
         include_raw: bool = False,
         strict: bool | None = None,
         **kwargs: Any,
