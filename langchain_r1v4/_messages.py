@@ -20,7 +20,7 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
-from r1v4 import History, InvalidRequestError, history_text
+from r1v4 import History, InvalidRequestError, history_text, wire_tool_call
 
 __all__ = ["History", "to_wire_messages"]
 
@@ -248,15 +248,12 @@ def _not_text(
 
 
 def _assistant(message: AIMessage, history: History, send_reasoning: bool) -> dict[str, Any]:
-    calls = [
-        _wire_call(tc["id"], tc["name"], json.dumps(tc["args"], ensure_ascii=False))
-        for tc in message.tool_calls
-    ]
+    calls = [wire_tool_call(tc["id"] or "", tc["name"], tc["args"]) for tc in message.tool_calls]
     # A malformed call is sent back as written, so its ToolMessage still has a call to answer.
     calls.extend(
-        _wire_call(tc["id"], tc["name"], _written_args(tc.get("args")))
+        wire_tool_call(tc["id"], tc["name"], _written_args(tc.get("args")))
         for tc in message.invalid_tool_calls
-        if tc.get("id") and tc.get("name")
+        if tc["id"] and tc["name"]
     )
     raw = message.response_metadata.get("raw_content")
     text = history_text(
@@ -288,14 +285,6 @@ def _written_args(args: str | None) -> str:
         if isinstance(decoded, str):
             return decoded
     return args
-
-
-def _wire_call(call_id: str | None, name: str | None, arguments: str) -> dict[str, Any]:
-    return {
-        "id": call_id or "",
-        "type": "function",
-        "function": {"name": name or "", "arguments": arguments},
-    }
 
 
 def _answer_text(message: AIMessage) -> str:

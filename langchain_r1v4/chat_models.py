@@ -2,47 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from operator import itemgetter
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import (
-    BaseChatModel,
     LangSmithParams,
     LanguageModelInput,
     ModelProfile,
 )
 from langchain_core.load.serializable import SerializedConstructor, SerializedNotImplemented
 from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
-from langchain_core.output_parsers.openai_tools import (
-    JsonOutputKeyToolsParser,
-    PydanticToolsParser,
-)
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils import from_env, secret_from_env
-from langchain_core.utils.function_calling import convert_to_openai_tool
-from langchain_core.utils.pydantic import is_basemodel_subclass
-from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, SecretStr, field_serializer
-from typing_extensions import Self
+from pydantic import AliasChoices, ConfigDict, Field, SecretStr, field_serializer
 
-from langchain_r1v4 import _blocks
-from langchain_r1v4._messages import History, to_wire_messages
+from langchain_r1v4 import _blocks, _tools
+from langchain_r1v4._clients import CoreClientsChatModel
+from langchain_r1v4._identity import MODEL_PROFILE, identifying_params, ls_params, public_json
+from langchain_r1v4._messages import History
 from langchain_r1v4._outputs import StreamConverter, completion_to_result
+from langchain_r1v4._request import chat_request
 from r1v4 import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_RETRIES,
     DEFAULT_MODEL,
     DEFAULT_TIMEOUT,
-    AsyncR1V4Client,
-    ChatRequest,
-    R1V4Client,
-    R1V4Clients,
     ToolMode,
-    build_request,
     public_headers,
 )
 
@@ -51,10 +39,7 @@ __all__ = ["ChatR1V4"]
 _blocks.register()
 
 
-_StructuredMethod = Literal["function_calling", "json_mode", "json_schema"]
-
-
-class ChatR1V4(BaseChatModel):
+class ChatR1V4(CoreClientsChatModel):
     """Skywork R1V4, the multimodal agent model, as a LangChain chat model.
 
     A thin translator over the `r1v4` core client: LangChain messages in, R1V4's reply out
@@ -307,8 +292,6 @@ class ChatR1V4(BaseChatModel):
     send_reasoning: bool = False
     """Whether earlier replies' reasoning is sent back, as `<think>…</think>`."""
 
-    _core: R1V4Clients | None = PrivateAttr(default=None)
-
     model_config = ConfigDict(populate_by_name=True)
 
     # ----------------------------------------------------------------- LangChain identity
@@ -324,60 +307,13 @@ class ChatR1V4(BaseChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "base_url": self.base_url,
-            "enable_search": self.enable_search,
-            "temperature": self.temperature,
-            "top_p": self.top_p,
-            "max_tokens": self.max_tokens,
-            "stop": self.stop,
-            "tool_mode": self.tool_mode,
-            "history": self.history,
-            "send_reasoning": self.send_reasoning,
-            "extra_body": self.extra_body,
-        }
+        return identifying_params(self)
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        params = LangSmithParams(
-            ls_provider="skywork",
-            ls_model_name=kwargs.get("model") or self.model,
-            ls_model_type="chat",
-        )
-        temperature = kwargs.get("temperature", self.temperature)
-        if temperature is not None:
-            params["ls_temperature"] = temperature
-        max_tokens = kwargs.get("max_tokens", self.max_tokens)
-        if max_tokens:
-            params["ls_max_tokens"] = max_tokens
-        ls_stop = stop or kwargs.get("stop") or self.stop
-        if ls_stop:
-            params["ls_stop"] = [ls_stop] if isinstance(ls_stop, str) else list(ls_stop)
-        return params
+        return ls_params(self, stop, kwargs)
 
     def _resolve_model_profile(self) -> ModelProfile | None:
-        # What every R1V4 server takes and returns. ``structured_output`` is False on purpose:
-        # the hosted API documents no ``response_format``, so ``create_agent`` should use its
-        # tool strategy, which works in every tool mode.
-        return ModelProfile(
-            text_inputs=True,
-            image_inputs=True,
-            image_url_inputs=True,
-            pdf_inputs=False,
-            audio_inputs=False,
-            video_inputs=False,
-            image_tool_message=False,
-            pdf_tool_message=False,
-            text_outputs=True,
-            image_outputs=False,
-            audio_outputs=False,
-            video_outputs=False,
-            reasoning_output=True,
-            tool_calling=True,
-            tool_choice=True,
-            tool_call_streaming=True,
-            structured_output=False,
-        )
+        return MODEL_PROFILE.copy()
 
     @classmethod
     def is_lc_serializable(cls) -> bool:
@@ -396,102 +332,9 @@ class ChatR1V4(BaseChatModel):
         return public_headers(headers)
 
     def to_json(self) -> SerializedConstructor | SerializedNotImplemented:
-        # Credentials passed as headers are as secret as api_key: never serialised.
-        data = super().to_json()
-        if data.get("type") == "constructor":
-            kwargs = data["kwargs"]  # type: ignore[typeddict-item]
-            if kwargs.get("default_headers"):
-                kwargs["default_headers"] = public_headers(kwargs["default_headers"])
-        return data
+        return public_json(super().to_json())
 
-    # ------------------------------------------------------------------------- core clients
-
-    @property
-    def _clients(self) -> R1V4Clients:
-        return R1V4Clients.for_model(
-            self,
-            http_client=self.http_client,
-            http_async_client=self.http_async_client,
-            stream_usage=self.stream_usage,
-        )
-
-    @property
-    def client(self) -> R1V4Client:
-        """The core sync client, made on first use and shared by every call of this model."""
-        return self._clients.sync
-
-    @property
-    def async_client(self) -> AsyncR1V4Client:
-        """The core async client (one connection pool per event loop, managed by the core)."""
-        return self._clients.async_
-
-    # The core clients hold locks and connection pools: copies and pickles make their own on
-    # first use (a copy with changed settings must not keep the old ones), while the caller's
-    # own httpx clients are shared, never copied.
-
-    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
-        copied = super().model_copy(update=update, deep=deep)
-        if update:
-            copied._core = None
-        return copied
-
-    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
-        memo = {} if memo is None else memo
-        if self._core is not None:
-            memo[id(self._core)] = None
-        for given in (self.http_client, self.http_async_client):
-            if given is not None:
-                memo[id(given)] = given
-        return super().__deepcopy__(memo)
-
-    def __getstate__(self) -> dict[Any, Any]:
-        state = super().__getstate__()
-        private = state.get("__pydantic_private__")
-        if private:
-            state["__pydantic_private__"] = {**private, "_core": None}
-        return state
-
-    # ----------------------------------------------------------------------------- requests
-
-    def _request(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None,
-        stream: bool,
-        kwargs: dict[str, Any],
-    ) -> ChatRequest:
-        kw = dict(kwargs)
-        for internal in ("stream", "ls_structured_output_format", "structured_output_format"):
-            kw.pop(internal, None)
-        fields: dict[str, Any] = {
-            "model": kw.pop("model", None) or self.model,
-            "messages": to_wire_messages(
-                messages,
-                history=kw.pop("history", self.history),
-                send_reasoning=kw.pop("send_reasoning", self.send_reasoning),
-            ),
-            "stream": stream,
-            "enable_search": kw.pop("enable_search", self.enable_search),
-            "temperature": kw.pop("temperature", self.temperature),
-            "top_p": kw.pop("top_p", self.top_p),
-            "max_tokens": kw.pop("max_tokens", self.max_tokens),
-            "stop": stop or kw.pop("stop", None) or self.stop or None,
-            "tools": kw.pop("tools", None) or None,
-            "tool_choice": kw.pop("tool_choice", None),
-            "parallel_tool_calls": kw.pop("parallel_tool_calls", None),
-            "response_format": kw.pop("response_format", None),
-            "tool_mode": kw.pop("tool_mode", None),
-        }
-        kw.pop("stop", None)
-        stream_usage = kw.pop("stream_usage", None)
-        if stream and stream_usage is not None:
-            fields["stream_options"] = {"include_usage": bool(stream_usage)}
-        # Whatever else the caller passed goes into the body, as ChatOpenAI's kwargs do
-        # (server-specific fields such as ``top_k`` or ``chat_template_kwargs``).
-        extra = {**(self.extra_body or {}), **(kw.pop("extra_body", None) or {}), **kw}
-        if extra:
-            fields["extra_body"] = extra
-        return build_request(**fields)
+    # ----------------------------------------------------------------------------- calls
 
     def _generate(
         self,
@@ -500,7 +343,7 @@ class ChatR1V4(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        request = self._request(messages, stop, False, kwargs)
+        request = chat_request(self, messages, stop, False, kwargs)
         return completion_to_result(self.client.create(request), request.model)
 
     async def _agenerate(
@@ -510,7 +353,7 @@ class ChatR1V4(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        request = self._request(messages, stop, False, kwargs)
+        request = chat_request(self, messages, stop, False, kwargs)
         return completion_to_result(await self.async_client.create(request), request.model)
 
     def _stream(
@@ -520,7 +363,7 @@ class ChatR1V4(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        request = self._request(messages, stop, True, kwargs)
+        request = chat_request(self, messages, stop, True, kwargs)
         converter = StreamConverter(request.model, v1=self.output_version == "v1")
         for chunk in self.client.stream(request):
             for generation in converter.feed(chunk):
@@ -540,7 +383,7 @@ class ChatR1V4(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        request = self._request(messages, stop, True, kwargs)
+        request = chat_request(self, messages, stop, True, kwargs)
         converter = StreamConverter(request.model, v1=self.output_version == "v1")
         async for chunk in self.async_client.stream(request):
             for generation in converter.feed(chunk):
@@ -570,19 +413,20 @@ class ChatR1V4(BaseChatModel):
         ``None``/``False`` (the server's default). In prompted mode the choice becomes an
         instruction in the tool prompt.
         """
-        formatted = [convert_to_openai_tool(t, strict=strict) for t in tools]
-        names = [t["function"]["name"] for t in formatted if "function" in t]
-        if tool_choice is not None and tool_choice is not False:
-            kwargs["tool_choice"] = _tool_choice(tool_choice, names)
-        if parallel_tool_calls is not None:
-            kwargs["parallel_tool_calls"] = parallel_tool_calls
-        return self.bind(tools=formatted, **kwargs)
+        return _tools.bind_tools(
+            self,
+            tools,
+            tool_choice=tool_choice,
+            parallel_tool_calls=parallel_tool_calls,
+            strict=strict,
+            kwargs=kwargs,
+        )
 
     def with_structured_output(
         self,
         schema: dict[str, Any] | type | None = None,
         *,
-        method: _StructuredMethod = "function_calling",
+        method: Literal["function_calling", "json_mode", "json_schema"] = "function_calling",
         include_raw: bool = False,
         strict: bool | None = None,
         **kwargs: Any,
@@ -595,72 +439,6 @@ class ChatR1V4(BaseChatModel):
         servers with guided decoding such as vLLM and SGLang). With ``include_raw=True`` the
         result is ``{"raw": AIMessage, "parsed": ..., "parsing_error": ...}``.
         """
-        is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
-        trace_format = {"kwargs": {"method": method, "strict": strict}, "schema": schema}
-        parser: Runnable[Any, Any]
-        if method == "function_calling":
-            if schema is None:
-                raise ValueError("with_structured_output(method='function_calling') needs a schema")
-            tool_name = convert_to_openai_tool(schema)["function"]["name"]
-            llm = self.bind_tools(
-                [schema],
-                tool_choice=tool_name,
-                parallel_tool_calls=False,
-                strict=strict,
-                ls_structured_output_format=trace_format,
-                **kwargs,
-            )
-            if is_pydantic:
-                parser = PydanticToolsParser(tools=[schema], first_tool_only=True)  # type: ignore[list-item]
-            else:
-                parser = JsonOutputKeyToolsParser(key_name=tool_name, first_tool_only=True)
-        elif method in ("json_mode", "json_schema"):
-            if method == "json_mode":
-                response_format: dict[str, Any] = {"type": "json_object"}
-            else:
-                if schema is None:
-                    raise ValueError("with_structured_output(method='json_schema') needs a schema")
-                function = convert_to_openai_tool(schema, strict=strict)["function"]
-                json_schema: dict[str, Any] = {
-                    "name": function["name"],
-                    "schema": function.get("parameters", {}),
-                }
-                if strict is not None:
-                    json_schema["strict"] = strict
-                response_format = {"type": "json_schema", "json_schema": json_schema}
-            llm = self.bind(
-                response_format=response_format, ls_structured_output_format=trace_format, **kwargs
-            )
-            parser = (
-                PydanticOutputParser(pydantic_object=schema)  # type: ignore[arg-type]
-                if is_pydantic
-                else JsonOutputParser()
-            )
-        else:
-            raise ValueError(
-                f"unknown method {method!r}: use 'function_calling', 'json_mode' or 'json_schema'"
-            )
-        if not include_raw:
-            return llm | parser
-        parse = RunnablePassthrough.assign(
-            parsed=itemgetter("raw") | parser, parsing_error=lambda _: None
+        return _tools.structured_output(
+            self, schema, method=method, include_raw=include_raw, strict=strict, kwargs=kwargs
         )
-        no_parse = RunnablePassthrough.assign(parsed=lambda _: None)
-        return RunnableMap(raw=llm) | parse.with_fallbacks(
-            [no_parse], exception_key="parsing_error"
-        )
-
-
-def _tool_choice(choice: dict[str, Any] | str | bool, names: list[str]) -> dict[str, Any] | str:
-    if isinstance(choice, dict):
-        return choice
-    if choice is True or choice in ("any", "required"):
-        return "required"
-    if choice in ("auto", "none"):
-        return choice
-    if isinstance(choice, str) and choice in names:
-        return {"type": "function", "function": {"name": choice}}
-    raise ValueError(
-        f"tool_choice {choice!r} is neither 'auto', 'none', 'any', 'required' nor one of the "
-        f"bound tools {names}"
-    )

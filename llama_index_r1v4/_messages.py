@@ -7,7 +7,6 @@ fetches and reads them, asynchronously on async paths), raw bytes become data UR
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from io import IOBase
 from typing import Any
@@ -27,7 +26,7 @@ from llama_index.core.base.llms.types import (
     VideoBlock,
 )
 
-from r1v4 import History, InvalidRequestError, history_text, image_to_data_uri
+from r1v4 import History, InvalidRequestError, history_text, image_to_data_uri, wire_tool_call
 
 __all__ = ["History", "legacy_tool_call", "to_wire_messages"]
 
@@ -166,13 +165,8 @@ def _image_part(position: int, block: ImageBlock) -> dict[str, Any]:
 def _tool_call(
     call_id: str | None, name: str, arguments: dict[str, Any] | str, position: int, n: int
 ) -> dict[str, Any]:
-    args = arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
-    return {
-        # The wire needs an id; a call built by hand may have none.
-        "id": call_id or f"call_{position}_{n}",
-        "type": "function",
-        "function": {"name": name, "arguments": args or "{}"},
-    }
+    # The wire needs an id; a call built by hand may have none.
+    return wire_tool_call(call_id or f"call_{position}_{n}", name, arguments)
 
 
 def legacy_tool_call(call: Any, position: int = 0, n: int = 0) -> dict[str, Any]:

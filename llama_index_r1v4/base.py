@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import pickle
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -17,32 +15,26 @@ from llama_index.core.base.llms.types import (
     CompletionResponseAsyncGen,
     CompletionResponseGen,
     LLMMetadata,
-    MessageRole,
-    ToolCallBlock,
 )
-from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr, field_serializer
+from llama_index.core.bridge.pydantic import Field, SecretStr, field_serializer
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
-from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
-from llama_index.core.llms.utils import parse_partial_json
 
-from llama_index_r1v4._messages import History, legacy_tool_call, to_wire_messages
+from llama_index_r1v4._clients import CoreClientsLLM
+from llama_index_r1v4._messages import History
+from llama_index_r1v4._request import chat_request, prompt_messages
 from llama_index_r1v4._responses import (
     StreamAssembler,
     chat_to_completion,
     completion_to_chat_response,
 )
+from llama_index_r1v4._tools import chat_with_tools_kwargs, keep_first_tool_call, tool_selections
 from r1v4 import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MODEL,
     DEFAULT_TIMEOUT,
-    AsyncR1V4Client,
-    ChatRequest,
-    R1V4Client,
-    R1V4Clients,
     ToolMode,
-    build_request,
     public_headers,
     resolve_api_key,
     resolve_base_url,
@@ -61,26 +53,8 @@ R1V4_CONTEXT_WINDOW = 262_144
 # LlamaIndex default of 256 would let prompt packing crowd the reasoning out.
 _DEFAULT_NUM_OUTPUT = 8_192
 
-# Request fields the core knows by name; any other keyword goes into the body as-is.
-_REQUEST_FIELDS = frozenset(
-    {
-        "model",
-        "enable_search",
-        "temperature",
-        "top_p",
-        "max_tokens",
-        "stop",
-        "tools",
-        "tool_choice",
-        "parallel_tool_calls",
-        "stream_options",
-        "tool_mode",
-    }
-)
-_CONNECTIONS = frozenset({"_http_client", "_async_http_client", "_core"})
 
-
-class R1V4(FunctionCallingLLM):
+class R1V4(CoreClientsLLM):
     """Skywork R1V4, the multimodal agent model, as a LlamaIndex LLM.
 
     A thin translator over the ``r1v4`` core: LlamaIndex messages in, ``ChatResponse`` out.
@@ -205,10 +179,6 @@ class R1V4(FunctionCallingLLM):
         description="Whether earlier replies' reasoning is sent back, as <think>...</think>.",
     )
 
-    _http_client: httpx.Client | None = PrivateAttr(default=None)
-    _async_http_client: httpx.AsyncClient | None = PrivateAttr(default=None)
-    _core: R1V4Clients | None = PrivateAttr(default=None)
-
     def __init__(
         self,
         model: str = DEFAULT_MODEL,
@@ -270,81 +240,6 @@ class R1V4(FunctionCallingLLM):
         # Credentials given as headers are as secret as api_key.
         return public_headers(headers)
 
-    def __getstate__(self) -> dict[str, Any]:
-        # Connection pools cannot cross processes: a copy builds its own on first use. The
-        # inherited version strips what it cannot pickle from this live object instead.
-        data = {}
-        for key, value in self.__dict__.items():
-            try:
-                pickle.dumps(value)
-            except Exception:
-                continue  # e.g. a callback handler holding a lock; the copy gets a default
-            data[key] = value
-        private = {
-            k: None if k in _CONNECTIONS else v
-            for k, v in (self.__pydantic_private__ or {}).items()
-        }
-        return {
-            "__dict__": data,
-            "__pydantic_extra__": self.__pydantic_extra__,
-            "__pydantic_fields_set__": set(self.__pydantic_fields_set__),
-            "__pydantic_private__": private,
-        }
-
-    # ------------------------------------------------------------------------- clients
-
-    def _clients(self) -> R1V4Clients:
-        return R1V4Clients.for_model(
-            self, http_client=self._http_client, http_async_client=self._async_http_client
-        )
-
-    def _sync_client(self) -> R1V4Client:
-        return self._clients().sync
-
-    def _async_client(self) -> AsyncR1V4Client:
-        return self._clients().async_
-
-    def close(self) -> None:
-        """Close the pooled sync connections (they reopen on the next call)."""
-        if self._core is not None:
-            self._core.close()
-
-    async def aclose(self) -> None:
-        """Close the running event loop's pooled connections."""
-        if self._core is not None:
-            await self._core.async_.aclose()
-
-    # ------------------------------------------------------------------------- requests
-
-    def _request(
-        self, messages: Sequence[ChatMessage], stream: bool, kwargs: dict[str, Any]
-    ) -> ChatRequest:
-        fields: dict[str, Any] = {
-            "model": self.model,
-            "messages": to_wire_messages(messages, self.history, self.send_reasoning),
-            "stream": stream,
-        }
-        if self.enable_search is not None:
-            fields["enable_search"] = self.enable_search
-        if self.temperature is not None:
-            fields["temperature"] = self.temperature
-        if self.max_tokens is not None:
-            fields["max_tokens"] = self.max_tokens
-        extra: dict[str, Any] = {}
-        for key, value in {**self.additional_kwargs, **kwargs}.items():
-            if key in _REQUEST_FIELDS:
-                if value is not None:
-                    fields[key] = value
-            elif key != "stream":
-                extra[key] = value
-        if extra:
-            fields["extra_body"] = extra
-        return build_request(**fields)
-
-    @staticmethod
-    def _prompt_messages(prompt: str) -> list[ChatMessage]:
-        return [ChatMessage(role=MessageRole.USER, content=prompt)]
-
     # ------------------------------------------------------------------------- chat
 
     @llm_chat_callback()
@@ -366,16 +261,16 @@ class R1V4(FunctionCallingLLM):
         return self._astream_chat(messages, **kwargs)
 
     def _chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        request = self._request(messages, False, kwargs)
+        request = chat_request(self, messages, False, kwargs)
         return completion_to_chat_response(self._sync_client().create(request))
 
     async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        request = self._request(messages, False, kwargs)
+        request = chat_request(self, messages, False, kwargs)
         return completion_to_chat_response(await self._async_client().create(request))
 
     def _stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         # Built now, so a bad message fails at the call, before any request.
-        request = self._request(messages, True, kwargs)
+        request = chat_request(self, messages, True, kwargs)
         client = self._sync_client()
 
         def gen() -> ChatResponseGen:
@@ -396,7 +291,7 @@ class R1V4(FunctionCallingLLM):
         return gen()
 
     def _astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
-        request = self._request(messages, True, kwargs)
+        request = chat_request(self, messages, True, kwargs)
         client = self._async_client()
 
         async def gen() -> ChatResponseAsyncGen:
@@ -421,13 +316,13 @@ class R1V4(FunctionCallingLLM):
 
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        return chat_to_completion(self._chat(self._prompt_messages(prompt), **kwargs))
+        return chat_to_completion(self._chat(prompt_messages(prompt), **kwargs))
 
     @llm_completion_callback()
     def stream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseGen:
-        responses = self._stream_chat(self._prompt_messages(prompt), **kwargs)
+        responses = self._stream_chat(prompt_messages(prompt), **kwargs)
 
         def gen() -> CompletionResponseGen:
             for response in responses:
@@ -439,13 +334,13 @@ class R1V4(FunctionCallingLLM):
     async def acomplete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponse:
-        return chat_to_completion(await self._achat(self._prompt_messages(prompt), **kwargs))
+        return chat_to_completion(await self._achat(prompt_messages(prompt), **kwargs))
 
     @llm_completion_callback()
     async def astream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
-        responses = self._astream_chat(self._prompt_messages(prompt), **kwargs)
+        responses = self._astream_chat(prompt_messages(prompt), **kwargs)
 
         async def gen() -> CompletionResponseAsyncGen:
             async for response in responses:
@@ -467,19 +362,15 @@ class R1V4(FunctionCallingLLM):
         **kwargs: Any,
     ) -> dict[str, Any]:
         """Chat arguments with ``tools``, ``tool_choice`` and the messages to send."""
-        specs = [tool.metadata.to_openai_tool(skip_length_check=True) for tool in tools]
-        messages = list(chat_history or [])  # never grow the caller's list
-        if isinstance(user_msg, str):
-            user_msg = ChatMessage(role=MessageRole.USER, content=user_msg)
-        if user_msg is not None:
-            messages.append(user_msg)
-        out: dict[str, Any] = {"messages": messages, **kwargs}
-        if specs:
-            out["tools"] = specs
-            out["tool_choice"] = _resolve_tool_choice(tool_choice, tool_required)
-            if not allow_parallel_tool_calls:
-                out["parallel_tool_calls"] = False
-        return out
+        return chat_with_tools_kwargs(
+            tools,
+            user_msg,
+            chat_history,
+            allow_parallel_tool_calls=allow_parallel_tool_calls,
+            tool_required=tool_required,
+            tool_choice=tool_choice,
+            kwargs=kwargs,
+        )
 
     def _validate_chat_with_tools_response(
         self,
@@ -489,15 +380,7 @@ class R1V4(FunctionCallingLLM):
         **kwargs: Any,
     ) -> ChatResponse:
         """Keep only the first tool call unless parallel calls were allowed."""
-        if not allow_parallel_tool_calls:
-            blocks = response.message.blocks
-            calls = [b for b in blocks if isinstance(b, ToolCallBlock)]
-            if len(calls) > 1:
-                first = calls[0]
-                response.message.blocks = [
-                    b for b in blocks if not isinstance(b, ToolCallBlock) or b is first
-                ]
-        return response
+        return response if allow_parallel_tool_calls else keep_first_tool_call(response)
 
     def get_tool_calls_from_response(
         self,
@@ -507,64 +390,4 @@ class R1V4(FunctionCallingLLM):
     ) -> list[ToolSelection]:
         """The calls of your tools in ``response``; arguments still streaming parse as far as
         they go, so agents may call this on every chunk."""
-        selections = [
-            ToolSelection(
-                tool_id=block.tool_call_id or "",
-                tool_name=block.tool_name,
-                tool_kwargs=_arguments(block.tool_kwargs),
-            )
-            for block in response.message.blocks
-            if isinstance(block, ToolCallBlock)
-        ]
-        if not selections:
-            # Messages built elsewhere may carry OpenAI-style calls instead of blocks.
-            for call in response.message.additional_kwargs.get("tool_calls") or ():
-                wire = legacy_tool_call(call)
-                selections.append(
-                    ToolSelection(
-                        tool_id=wire["id"],
-                        tool_name=wire["function"]["name"],
-                        tool_kwargs=_arguments(wire["function"]["arguments"]),
-                    )
-                )
-        if not selections and error_on_no_tool_call:
-            raise ValueError("Expected at least one tool call, but got 0 tool calls.")
-        return selections
-
-
-def _resolve_tool_choice(
-    tool_choice: str | dict[str, Any] | None, tool_required: bool
-) -> str | dict[str, Any]:
-    if tool_choice is None:
-        return "required" if tool_required else "auto"
-    if isinstance(tool_choice, dict) or tool_choice in ("auto", "none", "required"):
-        return tool_choice
-    return {"type": "function", "function": {"name": tool_choice}}
-
-
-def _arguments(arguments: dict[str, Any] | str) -> dict[str, Any]:
-    if isinstance(arguments, dict):
-        return arguments
-    if not arguments.strip():
-        return {}
-    try:
-        value = json.loads(arguments)
-    except ValueError:
-        value = _partial_json(arguments)
-    return value if isinstance(value, dict) else {}
-
-
-def _partial_json(text: str) -> Any:
-    """As much of a half-streamed JSON object as can be read; ``{}`` when nothing can."""
-    try:
-        return parse_partial_json(text)
-    except (ValueError, TypeError):
-        pass
-    # A key whose colon has not arrived yet ('{"a": 6, "b"') trips the parser: drop it.
-    cut = text.rfind(",")
-    if cut > 0:
-        try:
-            return parse_partial_json(text[:cut])
-        except (ValueError, TypeError):
-            pass
-    return {}
+        return tool_selections(response, error_on_no_tool_call)

@@ -39,8 +39,9 @@ from r1v4._errors import (
     UnprocessableEntityError,
 )
 from r1v4._history import History, history_text
-from r1v4._model_clients import R1V4Clients, cached_clients
+from r1v4._model_clients import ClientsHolder, R1V4Clients, cached_clients, without_clients
 from r1v4._streaming import ResponseParser
+from r1v4._tool_calls import tool_choice, wire_tool_call
 from r1v4._trace import (
     Trace,
     event_to_dict,
@@ -146,6 +147,7 @@ __all__ = [
     "ChunkChoice",
     "ClientSettings",
     "ClientToolCall",
+    "ClientsHolder",
     "ConflictError",
     "Delta",
     "FunctionDefinition",
@@ -210,4 +212,7 @@ __all__ = [
     "source_from_dict",
     "source_to_dict",
     "sources_from_dicts",
+    "tool_choice",
+    "wire_tool_call",
+    "without_clients",
 ]

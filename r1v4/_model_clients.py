@@ -7,18 +7,18 @@ reset to ``None``, so that they build their own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, Protocol, Self, TypeVar
 
 import httpx
-from pydantic import SecretStr
+from pydantic import BaseModel, PrivateAttr, SecretStr
 
 from r1v4._client import AsyncR1V4Client, R1V4Client
 from r1v4._config import ClientSettings
 from r1v4._pools import ForkSafeLock
 from r1v4._types import ToolMode
 
-__all__ = ["ModelOptions", "R1V4Clients", "cached_clients"]
+__all__ = ["ClientsHolder", "ModelOptions", "R1V4Clients", "cached_clients", "without_clients"]
 
 
 class ModelOptions(Protocol):
@@ -113,6 +113,42 @@ class R1V4Clients:
             self._sync.close()
 
 
+class ClientsHolder(BaseModel):
+    """Base of a framework model object that keeps its :class:`R1V4Clients` in ``_core``.
+
+    Locks and connection pools cannot be copied or cross processes: a deep copy, a pickle or a
+    copy with changed settings builds its own clients on first use, while the caller's own
+    httpx clients (:meth:`_given_http_clients`) are shared, never copied. Listed before the
+    framework's base class, e.g. ``class ChatModel(ClientsHolder, BaseChatModel)``.
+    """
+
+    _core: R1V4Clients | None = PrivateAttr(default=None)
+
+    def _given_http_clients(self) -> tuple[object, ...]:
+        """The httpx clients the caller gave, which copies share."""
+        return ()
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        copied = super().model_copy(update=update, deep=deep)
+        if update:
+            copied._core = None  # new settings want new clients
+        return copied
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        memo = {} if memo is None else memo
+        if self._core is not None:
+            memo[id(self._core)] = None
+        for given in self._given_http_clients():
+            if given is not None:
+                memo[id(given)] = given
+        return super().__deepcopy__(memo)
+
+    def __getstate__(self) -> dict[Any, Any]:
+        state = super().__getstate__()
+        state["__pydantic_private__"] = without_clients(state.get("__pydantic_private__"))
+        return state
+
+
 def cached_clients(owner: object, attr: str, make: Callable[[], R1V4Clients]) -> R1V4Clients:
     """``owner.<attr>``, set to ``make()`` on first use: once, even when threads race.
 
@@ -120,6 +156,16 @@ def cached_clients(owner: object, attr: str, make: Callable[[], R1V4Clients]) ->
     (``None`` until first use, and again in copies and pickles, which must build their own).
     """
     return _once(owner, attr, make)
+
+
+def without_clients(
+    private: Mapping[str, Any] | None, attrs: Collection[str] = ("_core",)
+) -> dict[str, Any] | None:
+    """A model object's private attributes as a pickle or a changed copy keeps them: the
+    clients (locks, connection pools) in ``attrs`` reset to ``None``."""
+    if private is None:
+        return None
+    return {k: None if k in attrs else v for k, v in private.items()}
 
 
 _T = TypeVar("_T")

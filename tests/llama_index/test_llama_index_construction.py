@@ -6,8 +6,10 @@ import asyncio
 import json
 import pickle
 import threading
+from copy import deepcopy
 from typing import Any
 
+import httpx
 import pytest
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.instrumentation import get_dispatcher
@@ -100,6 +102,27 @@ def test_pickled_copy_keeps_key_and_works(r1v4_server: LocalR1V4Server) -> None:
     r1v4_server.enqueue(Reply(content="from the copy"))
     assert copy.chat(USER).message.content == "from the copy"
     assert llm._core is not None  # the original kept its clients
+
+
+def test_copies_after_use_build_their_own_clients(
+    r1v4_server: LocalR1V4Server, no_native_tools_server: LocalR1V4Server
+) -> None:
+    own = httpx.Client()
+    llm = R1V4(api_key="test-key", base_url=r1v4_server.base_url, http_client=own)
+    llm.chat(USER)  # the model now holds a core client with locks and a pool
+    clone = deepcopy(llm)
+    r1v4_server.enqueue(Reply(content="from the clone"))
+    assert clone.chat(USER).message.content == "from the clone"
+    assert clone._core is not llm._core
+    assert clone._http_client is own  # the caller's client is shared, never copied
+    moved = llm.model_copy(update={"base_url": no_native_tools_server.base_url})
+    no_native_tools_server.enqueue(Reply(content="moved"))
+    assert moved.chat(USER).message.content == "moved"
+    assert len(no_native_tools_server.requests) == 1
+    same = llm.model_copy()  # same settings: the clients may be shared
+    assert same.chat(USER).message.content
+    assert len(r1v4_server.requests) == 3
+    own.close()
 
 
 def test_core_clients_are_created_once_and_reused(r1v4_server: LocalR1V4Server) -> None:
