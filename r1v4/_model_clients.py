@@ -8,7 +8,7 @@ reset to ``None``, so that they build their own.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from typing import Any, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import httpx
 from pydantic import BaseModel, PrivateAttr, SecretStr
@@ -17,6 +17,9 @@ from r1v4._client import AsyncR1V4Client, R1V4Client
 from r1v4._config import ClientSettings
 from r1v4._pools import ForkSafeLock
 from r1v4._types import ToolMode
+
+if TYPE_CHECKING:
+    from typing import Self  # Python 3.11+; the library supports 3.10, so for the checker only
 
 __all__ = ["ClientsHolder", "ModelOptions", "R1V4Clients", "cached_clients", "without_clients"]
 
