@@ -149,23 +149,33 @@ def completion_to_result(completion: ChatCompletion, default_model: str) -> Chat
 # for each one costs about 3.5 µs (half of LangChain's per-chunk work, and more than r1v4's
 # own), and for plain text the validators have nothing to do: they ran once on these templates.
 # Each copy gets mutable fields of its own, so no two chunks share a dict or a list.
-_ANSWER_MESSAGE = AIMessageChunk(content="", response_metadata={"model_provider": PROVIDER})
+_ANSWER_MESSAGE = AIMessageChunk(
+    content="",
+    id=None,
+    additional_kwargs={},
+    response_metadata={"model_provider": PROVIDER},
+    tool_calls=[],
+    invalid_tool_calls=[],
+    tool_call_chunks=[],
+)
 _ANSWER_CHUNK = ChatGenerationChunk(message=_ANSWER_MESSAGE)
 
 
 def answer_chunk(text: str, msg_id: str | None) -> ChatGenerationChunk:
     """A streamed piece of answer: what ``ChatGenerationChunk(message=AIMessageChunk(content=
     text, id=msg_id, response_metadata={"model_provider": "skywork"}))`` builds, unvalidated."""
-    message = _ANSWER_MESSAGE.model_copy(
-        update={
-            "content": text,
-            "id": msg_id,
-            "additional_kwargs": {},
-            "response_metadata": {"model_provider": PROVIDER},
-            "tool_calls": [],
-            "invalid_tool_calls": [],
-            "tool_call_chunks": [],
-        }
+    message = _ANSWER_MESSAGE.model_copy()
+    # What model_copy(update=...) does with these keys, without its loop that sorts each key of
+    # a model with extra="allow" into fields or extras (1.3 µs for these seven): all are
+    # fields, and the template's fields set already names every one.
+    message.__dict__.update(
+        content=text,
+        id=msg_id,
+        additional_kwargs={},
+        response_metadata={"model_provider": PROVIDER},
+        tool_calls=[],
+        invalid_tool_calls=[],
+        tool_call_chunks=[],
     )
     return _ANSWER_CHUNK.model_copy(update={"message": message, "text": text})
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from r1v4._errors import (
@@ -114,19 +114,29 @@ class StreamReader:
         self.decoder = SSEDecoder()
         self.parser = ResponseParser(client_tools)
 
-    # Generators, not lists: when one event of a read fails (a malformed chunk, an error
-    # event), the good chunks before it still reach the caller before the error does, so the
-    # caller has seen exactly the ``partial_content`` the error carries.
-    def feed(self, data: bytes) -> Generator[ChatCompletionChunk, None, None]:
+    def feed(self, data: bytes) -> Iterable[ChatCompletionChunk]:
+        """The chunks completed by ``data``.
+
+        A list while every event parses: the callers yield from it, and a generator here
+        would be one more frame to resume per chunk. When one event of a read fails (a
+        malformed chunk, an error event), the good chunks before it still reach the caller
+        before the error does, so the caller has seen exactly the ``partial_content`` the
+        error carries.
+        """
         parser = self.parser
         if parser.done:
-            return  # draining after [DONE] so the connection can go back to the pool
+            return ()  # draining after [DONE] so the connection can go back to the pool
+        out: list[ChatCompletionChunk] = []
         for _event, payload in self.decoder.feed(data):
             if parser.done:
                 break
-            chunk = parser.parse_event(payload)
+            try:
+                chunk = parser.parse_event(payload)
+            except Exception as exc:  # (any, so it comes in the order it did from a generator)
+                return _then_raise(out, exc)
             if chunk is not None:
-                yield chunk
+                out.append(chunk)
+        return out
 
     def end(self) -> Generator[ChatCompletionChunk, None, None]:
         if not self.parser.done:
@@ -141,3 +151,11 @@ class StreamReader:
             raise self.parser.fail(
                 IncompleteStreamError("the stream ended before the server sent [DONE]")
             )
+
+
+def _then_raise(
+    chunks: list[ChatCompletionChunk], exc: Exception
+) -> Generator[ChatCompletionChunk, None, None]:
+    """The good chunks of a read, then the error of the event after them."""
+    yield from chunks
+    raise exc

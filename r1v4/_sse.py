@@ -53,25 +53,31 @@ class SSEDecoder:
 
     def _lines(self, lines: list[bytes]) -> list[ServerSentEvent]:
         out: list[ServerSentEvent] = []
+        data, event = self._data, self._event  # locals: this loop runs twice per event
         for line in lines:
-            if not line:
-                if self._data is not None:
-                    out.append((self._event, "\n".join(self._data)))
-                    self._data = None
-                    self._event = None
-                continue
-            if line.startswith(b"data:"):
-                value = line[6:] if line[5:6] == b" " else line[5:]
-                text = value.decode("utf-8", "replace")
-                if self._data is None:
-                    self._data = [text]
+            if line[:6] == b"data: ":  # the usual line, tested first
+                text = line[6:].decode("utf-8", "replace")
+                if data is None:
+                    data = [text]
                 else:
-                    self._data.append(text)
+                    data.append(text)
+            elif not line:
+                if data is not None:
+                    out.append((event, "\n".join(data)))
+                    data = None
+                    event = None
+            elif line.startswith(b"data:"):
+                text = line[5:].decode("utf-8", "replace")
+                if data is None:
+                    data = [text]
+                else:
+                    data.append(text)
             elif line[0] == 0x3A:  # ":" comment / keep-alive
                 continue
             elif line.startswith(b"event:"):
-                self._event = line[6:].strip().decode("utf-8", "replace") or None
+                event = line[6:].strip().decode("utf-8", "replace") or None
             # id:, retry: and unknown fields carry nothing a chat stream needs
+        self._data, self._event = data, event
         return out
 
     def close(self) -> list[ServerSentEvent]:
