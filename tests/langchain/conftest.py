@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from deselect import deselect_listed, report_deselected
 
 from langchain_r1v4 import ChatR1V4
 from r1v4.testing import FileHost, LocalR1V4Server
@@ -30,34 +31,14 @@ def hosted() -> bool:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Deselect by name, with the reason shown in the summary, the tests a module lists in
     ``LOCAL_DESELECT`` -- only when running against the local server."""
-    if hosted():
-        return
-    keep: list[pytest.Item] = []
-    dropped: list[pytest.Item] = []
-    reasons: set[tuple[str, str]] = set()
-    for item in items:
-        table = getattr(getattr(item, "module", None), "LOCAL_DESELECT", None) or {}
-        name = getattr(item, "originalname", item.name)
-        if name in table:
-            dropped.append(item)
-            reasons.add((name, table[name]))
-        else:
-            keep.append(item)
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = keep
-        config.stash[_DESELECTED] = sorted(reasons)
-
-
-_DESELECTED = pytest.StashKey[list[tuple[str, str]]]()
+    if not hosted():
+        deselect_listed(config, items, "LOCAL_DESELECT")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    deselected = terminalreporter.config.stash.get(_DESELECTED, [])
-    if deselected:
-        terminalreporter.section("standard tests deselected against the local server")
-        for name, reason in deselected:
-            terminalreporter.write_line(f"{name}: {reason}")
+    report_deselected(
+        terminalreporter, "LOCAL_DESELECT", "standard tests deselected against the local server"
+    )
 
 
 @pytest.fixture

@@ -18,45 +18,32 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from deselect import deselect_listed, report_deselected
 from real_server import LlamaServer, provision
 
 REAL_KEY = "real-server-key"
 _HERE = Path(__file__).parent
 
 
+def _mine(item: pytest.Item) -> bool:
+    return _HERE in item.path.parents
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark the tier, and deselect by name (reason shown in the summary) the standard tests a
     module lists in ``REAL_DESELECT``."""
-    keep: list[pytest.Item] = []
-    dropped: list[pytest.Item] = []
-    reasons: set[tuple[str, str]] = set()
     for item in items:
-        if _HERE not in item.path.parents:
-            keep.append(item)
-            continue
-        item.add_marker(pytest.mark.real)
-        table = getattr(getattr(item, "module", None), "REAL_DESELECT", None) or {}
-        name = getattr(item, "originalname", item.name)
-        if name in table:
-            dropped.append(item)
-            reasons.add((name, table[name]))
-        else:
-            keep.append(item)
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = keep
-        config.stash[_DESELECTED] = sorted(reasons)
-
-
-_DESELECTED = pytest.StashKey[list[tuple[str, str]]]()
+        if _mine(item):
+            item.add_marker(pytest.mark.real)
+    deselect_listed(config, items, "REAL_DESELECT", _mine)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    deselected = terminalreporter.config.stash.get(_DESELECTED, [])
-    if deselected:
-        terminalreporter.section("standard tests deselected against the real llama.cpp server")
-        for name, reason in deselected:
-            terminalreporter.write_line(f"{name}: {reason}")
+    report_deselected(
+        terminalreporter,
+        "REAL_DESELECT",
+        "standard tests deselected against the real llama.cpp server",
+    )
 
 
 @pytest.fixture(scope="session")
