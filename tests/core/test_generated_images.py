@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pictures import gradient, png, uri
 from PIL import Image
 
 from r1v4 import (
@@ -39,26 +40,6 @@ from r1v4.testing import (
 )
 
 CALL = tool_call("code", {"code": "img.crop(box).save('crop.png')"})
-
-
-def png(size: tuple[int, int] = (12, 8), color: str = "red") -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", size, color).save(buf, "PNG")
-    return buf.getvalue()
-
-
-def gradient(size: tuple[int, int]) -> bytes:
-    """A picture whose every pixel differs, so a crop shows exactly which region it took."""
-    img = Image.new("RGB", size)
-    w, h = size
-    img.putdata([(x * 255 // w, y * 255 // h, (x + y) % 256) for y in range(h) for x in range(w)])
-    buf = io.BytesIO()
-    img.save(buf, "PNG")
-    return buf.getvalue()
-
-
-def uri(data: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(data).decode()
 
 
 def with_obs(body: str, final: str = "Done.") -> str:

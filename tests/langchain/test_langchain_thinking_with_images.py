@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
+from pictures import gradient, png, uri
 from PIL import Image
 
 from langchain_r1v4 import ChatR1V4, get_images, get_sources
@@ -26,25 +27,6 @@ from r1v4.testing import (
 )
 
 API_KEY = "test-key"
-
-
-def gradient(size: tuple[int, int]) -> bytes:
-    img = Image.new("RGB", size)
-    w, h = size
-    img.putdata([(x * 255 // w, y * 255 // h, (x + y) % 256) for y in range(h) for x in range(w)])
-    buf = io.BytesIO()
-    img.save(buf, "PNG")
-    return buf.getvalue()
-
-
-def png(size: tuple[int, int], color: str) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", size, color).save(buf, "PNG")
-    return buf.getvalue()
-
-
-def uri(data: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(data).decode()
 
 
 PICTURE = gradient((64, 48))

@@ -22,37 +22,13 @@ from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.instrumentation.events.llm import LLMChatEndEvent
 from llama_index.core.query_engine import SimpleMultiModalQueryEngine
 from llama_index.core.schema import Document, ImageDocument
+from pictures import gradient, png, uri
 from PIL import Image
 
 from llama_index_r1v4 import R1V4, GeneratedImageBlock, get_images
 from r1v4.testing import LocalR1V4Server, Reply, answer, general_transcript, think, tool_call
 
 KEY = "test-key"
-
-
-def gradient(size: tuple[int, int], shift: int = 0) -> bytes:
-    img = Image.new("RGB", size)
-    w, h = size
-    img.putdata(
-        [
-            ((x * 255 // w + shift) % 256, y * 255 // h, (x + y) % 256)
-            for y in range(h)
-            for x in range(w)
-        ]
-    )
-    buf = io.BytesIO()
-    img.save(buf, "PNG")
-    return buf.getvalue()
-
-
-def png(size: tuple[int, int], color: str) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", size, color).save(buf, "PNG")
-    return buf.getvalue()
-
-
-def uri(data: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(data).decode()
 
 
 def middle(picture: bytes) -> bytes:
