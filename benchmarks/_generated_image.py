@@ -20,8 +20,8 @@ import sys
 from typing import Any
 
 from benchmarks._harness import run_child
-from benchmarks._image import measure
-from benchmarks._report import Row, verdict
+from benchmarks._image import measure, time_and_memory_rows
+from benchmarks._report import Row
 from benchmarks._sizes import Sizes
 
 _DELTA = 16 * 1024
@@ -104,41 +104,19 @@ def rows(s: Sizes) -> tuple[list[Row], dict[str, Any]]:
         timeout=300,
     )
     mb = raw["image_bytes"] / 1e6
-    t, m, x = raw["time_ms"], raw["peak_extra_bytes"], raw["peak_extra_x_image"]
     figure = f"10 generated image {mb:.1f} MB in a stream"
-    floor_name, ours = "floor: base64.b64decode(b64)", "TranscriptParser + image.data"
     # Linear work has bounded ratios; buffering that grows with the square of the size would
     # blow through both targets at 5 MB.
-    rows = [
-        Row(f"{figure}: time", floor_name, t["floor"], "ms", f"{t['floor']:.1f} ms"),
-        Row(
-            f"{figure}: time",
-            ours,
-            t["r1v4"],
-            "ms",
-            f"{t['r1v4']:.1f} ms",
-            x_floor=raw["time_ratio"],
-            target="≤ 5× floor",
-            status=verdict(raw["time_ratio"] <= 5),
-        ),
-        Row(
-            f"{figure}: peak extra memory",
-            floor_name,
-            m["floor"] / 1e6,
-            "MB",
-            f"{m['floor'] / 1e6:.1f} MB ({x['floor']:.2f}× image)",
-        ),
-        Row(
-            f"{figure}: peak extra memory",
-            ours,
-            m["r1v4"] / 1e6,
-            "MB",
-            f"{m['r1v4'] / 1e6:.1f} MB ({x['r1v4']:.2f}× image)",
-            x_floor=m["r1v4"] / m["floor"],
-            target="≤ 8× image",
-            status=verdict(x["r1v4"] <= 8),
-        ),
-    ]
+    rows = time_and_memory_rows(
+        figure,
+        ("floor: base64.b64decode(b64)", "TranscriptParser + image.data"),
+        raw["time_ms"],
+        raw["time_ratio"],
+        5,
+        raw["peak_extra_bytes"],
+        raw["peak_extra_x_image"],
+        ("image", 8),
+    )
     return rows, raw
 
 

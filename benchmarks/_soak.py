@@ -456,45 +456,27 @@ def rows(calls: int, concurrency: int, full: bool) -> tuple[list[Row], dict[str,
     who = "all 12 paths"
     title = f"11 soak: {calls:,} calls, concurrency {concurrency}"
     growth = rss_growth(raw["rss_mb_by_wave"])
+    # Each must be zero; the first two name a sample or two of what went wrong.
+    zeros = (
+        ("wrong outcomes", "unexpected", "calls"),
+        ("untyped exceptions", "untyped", "calls"),
+        ("sockets left", "sockets_left", "sockets"),
+        ("pool slots leaked", "pool_slots_leaked", "slots"),
+    )
     out = [
         Row(f"{title}: wall", who, raw["wall_s"], "s", f"{raw['wall_s']:.1f} s"),
-        Row(
-            f"{title}: wrong outcomes",
-            who,
-            raw["unexpected"],
-            "calls",
-            str(raw["unexpected"]),
-            target="= 0",
-            status=verdict(raw["unexpected"] == 0),
-            note="; ".join(raw["unexpected_samples"][:2]),
-        ),
-        Row(
-            f"{title}: untyped exceptions",
-            who,
-            raw["untyped"],
-            "calls",
-            str(raw["untyped"]),
-            target="= 0",
-            status=verdict(raw["untyped"] == 0),
-            note="; ".join(raw["untyped_samples"][:2]),
-        ),
-        Row(
-            f"{title}: sockets left",
-            who,
-            raw["sockets_left"],
-            "sockets",
-            str(raw["sockets_left"]),
-            target="= 0",
-            status=verdict(raw["sockets_left"] == 0),
-        ),
-        Row(
-            f"{title}: pool slots leaked",
-            who,
-            raw["pool_slots_leaked"],
-            "slots",
-            str(raw["pool_slots_leaked"]),
-            target="= 0",
-            status=verdict(raw["pool_slots_leaked"] == 0),
+        *(
+            Row(
+                f"{title}: {label}",
+                who,
+                raw[key],
+                unit,
+                str(raw[key]),
+                target="= 0",
+                status=verdict(raw[key] == 0),
+                note="; ".join(raw.get(f"{key}_samples", [])[:2]),
+            )
+            for label, key, unit in zeros
         ),
         Row(
             f"{title}: RSS growth after warm-up",
