@@ -55,6 +55,7 @@ _OTHER_SPELLINGS: Mapping[str, str] = {
     "api_base": "base_url",
     "openai_api_base": "base_url",
     "openai_api_key": "api_key",
+    "stop_sequences": "stop",
     "stream": "streaming",
 }
 
@@ -63,6 +64,10 @@ _OTHER_SPELLINGS: Mapping[str, str] = {
 # and ``api-key``, while ``top_k`` (0.8 from ``top_p``) and ``min_tokens`` (0.8 from
 # ``max_tokens``), real fields of vLLM and SGLang, still go into the body.
 _NEAR_MISS = 0.85
+# So is another form of a parameter's word (``max_retry``, 0.8 from ``max_retries``): a common
+# head of at least this many characters, then at most three letters apart on either side
+# (``cache_salt``, a vLLM field, is not a form of ``cache``).
+_STEM = 5
 
 # Packages whose frames stand between a warning and the user's line that built the model.
 _OWN_PACKAGES = (
@@ -303,7 +308,26 @@ def _intended(key: str, params: _Parameters) -> str | None:
         return other
     folded = _fold(key)
     match = difflib.get_close_matches(folded, params.folded, n=1, cutoff=_NEAR_MISS)
-    return params.folded[match[0]] if match else None
+    if match:
+        return params.folded[match[0]]
+    forms = [s for s in params.folded if _same_word(folded, s)]
+    return params.folded[max(forms, key=lambda s: _head(folded, s))] if forms else None
+
+
+def _head(a: str, b: str) -> int:
+    """How many leading characters ``a`` and ``b`` share."""
+    n = 0
+    for x, y in zip(a, b, strict=False):  # up to the shorter one
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _same_word(a: str, b: str) -> bool:
+    head = _head(a, b)
+    rest = a[head:] + b[head:]
+    return head >= _STEM and len(a) - head <= 3 and len(b) - head <= 3 and "_" not in rest
 
 
 def _warn(message: str) -> None:
