@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     pass
 
 __all__ = [
+    "DEFAULT_BACKOFF",
     "DEFAULT_BASE_URL",
     "DEFAULT_MAX_IMAGE_BYTES",
     "DEFAULT_MAX_RETRIES",
@@ -48,6 +49,8 @@ DEFAULT_TIMEOUT = 600.0
 """Read timeout of a call, in seconds: R1V4 may think for minutes."""
 DEFAULT_MAX_RETRIES = 2
 """Retries of a failed call (connection errors, 408, 409, 429, 5xx) after the first attempt."""
+DEFAULT_BACKOFF = 0.5
+"""Seconds before the first retry; doubled for each further one (with jitter, at most 8 s)."""
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_MAX_IMAGE_BYTES: int = 10 * 1024 * 1024
 """Largest image accepted by default, in (decoded) bytes."""
@@ -133,7 +136,7 @@ class ClientSettings:
         stream_usage: bool = True,
         max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
         max_image_pixels: int | None = None,
-        backoff: float = 0.5,
+        backoff: float = DEFAULT_BACKOFF,
     ) -> None:
         if tool_mode not in ("auto", "native", "prompted"):
             raise InvalidRequestError(
