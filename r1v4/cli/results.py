@@ -19,9 +19,12 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from r1v4.report.records import parse_lines, record_of
+
+if TYPE_CHECKING:
+    from filelock import BaseFileLock
 
 __all__ = ["ResultStore", "StoreError"]
 
@@ -50,22 +53,18 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def _lock(lock_path: Path, path: Path) -> int:
-    """An open descriptor of ``lock_path``, locked for this process alone."""
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+def _lock(lock_path: Path, path: Path) -> BaseFileLock:
+    """``lock_path``, locked for this store alone (another store of this process is refused
+    too): ``flock`` on POSIX, ``msvcrt.locking`` on Windows, both dropped by the OS when the
+    process dies, so a crashed run leaves no stale lock behind."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(lock_path, timeout=0)
     try:
-        import fcntl
-    except ImportError:  # Windows: no advisory locks; one run per file is on the user
-        return fd
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
+        lock.acquire()
+    except Timeout:
         raise StoreError(f"{path} is being written by another r1v4 batch run") from None
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+    return lock
 
 
 def _safe_name(case_id: str) -> str:
@@ -88,12 +87,12 @@ class ResultStore:
         self.images_root = self.path.with_name(self.path.name + ".images")
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock_fd = _lock(self.lock_path, self.path)
+        self._lock = _lock(self.lock_path, self.path)
         try:
             self._remove_stale_temps()
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         except BaseException:
-            os.close(self._lock_fd)
+            self._lock.release()
             raise
         try:
             self.records = self._load()
@@ -197,9 +196,12 @@ class ResultStore:
         self.records[record["id"]] = record
 
     def close(self) -> None:
-        for fd in (self._fd, self._lock_fd):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        if self._fd < 0:
+            return
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+        self._fd = -1  # a second close must not close a descriptor reused since
+        self._lock.release()
 
     def __enter__(self) -> ResultStore:
         return self

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -151,6 +153,29 @@ def test_second_writer_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "r.jsonl"
     with ResultStore(path), pytest.raises(StoreError, match="another r1v4 batch run"):
         ResultStore(path)
+
+
+def test_the_lock_holds_across_processes_and_dies_with_its_holder(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    hold = (
+        "import sys, time\n"
+        "from r1v4.cli.results import ResultStore\n"
+        "store = ResultStore(sys.argv[1])\n"
+        "print('held', flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", hold, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "held\n"
+        with pytest.raises(StoreError, match="another r1v4 batch run"):
+            ResultStore(path)
+    finally:
+        child.kill()  # SIGKILL: no chance to release anything itself
+        child.wait()
+    with ResultStore(path) as store:  # no stale lock left behind
+        assert store.records == {}
 
 
 def test_ids_that_clean_to_the_same_name_get_their_own_image_folders(tmp_path: Path) -> None:
