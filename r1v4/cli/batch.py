@@ -159,8 +159,12 @@ async def run_case(
     acc = ChunkAccumulator()
     error: dict[str, Any] | None = None
     try:
+        settings = client.settings
+        messages = await case.request_messages(
+            max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels
+        )
         request = build_request(
-            model=model, messages=case.messages(), stream=True, enable_search=enable_search
+            model=model, messages=messages, stream=True, enable_search=enable_search
         )
         async for chunk in client.stream(request):
             if first_token is None and _has_output(chunk):
