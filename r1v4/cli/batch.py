@@ -296,7 +296,8 @@ def _check_key(options: BatchOptions) -> None:
 def run_batch(options: BatchOptions, stream: IO[str] | None = None) -> BatchOutcome:
     """Run (or resume) a batch; the outcome's ``exit_code`` is what ``r1v4 batch`` exits with.
 
-    Progress goes to ``stream`` (default: standard error).
+    Progress goes to ``stream`` (default: standard error). Memory grows with the cases file,
+    not with the results file: the store keeps each case's status, never a record.
     """
     _check_key(options)
     cases = load_cases(options.cases)
@@ -305,15 +306,14 @@ def run_batch(options: BatchOptions, stream: IO[str] | None = None) -> BatchOutc
     outcome = BatchOutcome(selected=len(cases))
     with ResultStore(options.output) as store:
         if options.retry_failed:
-            store.drop_failed({case.id for case in cases})
+            store.drop_failed(case.id for case in cases)
         todo = [c for c in cases if not store.done(c.id, retry_failed=options.retry_failed)]
         outcome.skipped = len(cases) - len(todo)
         with make_progress(len(todo), outcome.skipped, stream or sys.stderr) as progress:
             stop = asyncio.run(_run(options, store, todo, progress))
         outcome.interrupted_by, outcome.refused = stop.signal, stop.refused
         outcome.ok, outcome.failed = progress.done, progress.failed
-        outcome.pending = [c.id for c in cases if c.id not in store.records]
-        outcome.failed_in_file = sum(
-            1 for c in cases if store.records.get(c.id, {}).get("status") == "failed"
-        )
+        statuses = {c.id: store.status(c.id) for c in cases}
+        outcome.pending = [case_id for case_id, status in statuses.items() if status is None]
+        outcome.failed_in_file = sum(status == "failed" for status in statuses.values())
     return outcome
