@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import math
+import os
 import signal
 import sys
 import time
@@ -293,12 +294,30 @@ def _check_key(options: BatchOptions) -> None:
         )
 
 
+def _check_output(options: BatchOptions) -> None:
+    """Refuse results that would be appended to the cases file itself (the same path, another
+    path to it, a symbolic or hard link): the run would write into its own input."""
+    cases, output = options.cases, options.output
+    try:
+        same = os.path.samefile(cases, output)
+    except OSError:  # one of them does not exist (yet): compare where they would be
+        try:
+            same = cases.resolve() == output.resolve()
+        except (OSError, RuntimeError):  # a symbolic link loop: no file either way
+            same = False
+    if same:
+        raise ValueError(
+            f"-o {output} is the cases file {cases}: results go to a file of their own"
+        )
+
+
 def run_batch(options: BatchOptions, stream: IO[str] | None = None) -> BatchOutcome:
     """Run (or resume) a batch; the outcome's ``exit_code`` is what ``r1v4 batch`` exits with.
 
     Progress goes to ``stream`` (default: standard error). Memory grows with the cases file,
     not with the results file: the store keeps each case's status, never a record.
     """
+    _check_output(options)
     _check_key(options)
     cases = load_cases(options.cases)
     if options.shard is not None:

@@ -1,8 +1,11 @@
 """``r1v4 batch`` on the datasets people have: the vendor's benchmark lines as they are, fields
-it does not read carried through, any character inside a line."""
+it does not read carried through, any character inside a line, and a results file that cannot
+be the cases file."""
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -88,3 +91,49 @@ def test_any_character_inside_a_line_survives_the_run_and_the_resume(
     assert sorted(r.last_user_text for r in server.requests) == sorted(questions)
     assert batch(server, cases, out) == 0  # the resume reads those lines back whole
     assert server.request_count == 4 and len(read_lines(out)) == 4
+
+
+def _aliases(cases: Path, tmp_path: Path) -> dict[str, str]:
+    (tmp_path / "sub").mkdir()
+    os.symlink(cases, tmp_path / "link.jsonl")
+    os.link(cases, tmp_path / "hard.jsonl")
+    return {
+        "same path": str(cases),
+        "another spelling": str(tmp_path / "sub" / ".." / "c.jsonl"),
+        "relative": "c.jsonl",
+        "symbolic link": str(tmp_path / "link.jsonl"),
+        "hard link": str(tmp_path / "hard.jsonl"),
+    }
+
+
+def test_results_naming_the_cases_file_are_refused_and_the_cases_stay_untouched(
+    server: LocalR1V4Server,
+    key_env: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    Faults().install(server)
+    cases = tmp_path / "c.jsonl"
+    # No newline at the end: a results store opened on it would cut this line as torn.
+    content = (json.dumps({"id": "a", "question": "q"}) + "\n" + '{"question": "r"}').encode()
+    cases.write_bytes(content)
+    monkeypatch.chdir(tmp_path)
+    for how, out in _aliases(cases, tmp_path).items():
+        for given in (cases, "c.jsonl"):
+            assert batch(server, given, out) == 2, how
+            err = capsys.readouterr().err
+            assert f"r1v4 batch: error: -o {out} is the cases file {given}" in err, how
+            assert "Traceback" not in err
+    assert cases.read_bytes() == content
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "c.jsonl",
+        "hard.jsonl",
+        "link.jsonl",
+        "sub",
+    ]
+    assert server.request_count == 0
+
+    # A file beside it is fine (and the cases file is still only read).
+    assert batch(server, cases, tmp_path / "c.results.jsonl") == 0
+    assert cases.read_bytes() == content and len(read_lines(tmp_path / "c.results.jsonl")) == 2
