@@ -100,7 +100,6 @@ class BatchOptions:
 class BatchOutcome:
     """What a run did: counts of this run, and the signal that stopped it, if any."""
 
-    selected: int = 0
     skipped: int = 0
     ok: int = 0
     failed: int = 0
@@ -322,7 +321,7 @@ def run_batch(options: BatchOptions, stream: IO[str] | None = None) -> BatchOutc
     cases = load_cases(options.cases)
     if options.shard is not None:
         cases = options.shard.select(cases)
-    outcome = BatchOutcome(selected=len(cases))
+    outcome = BatchOutcome()
     with ResultStore(options.output) as store:
         if options.retry_failed:
             store.drop_failed(case.id for case in cases)
@@ -331,7 +330,7 @@ def run_batch(options: BatchOptions, stream: IO[str] | None = None) -> BatchOutc
         with make_progress(len(todo), outcome.skipped, stream or sys.stderr) as progress:
             stop = asyncio.run(_run(options, store, todo, progress))
         outcome.interrupted_by, outcome.refused = stop.signal, stop.refused
-        outcome.ok, outcome.failed = progress.done, progress.failed
+        outcome.ok, outcome.failed = progress.ok, progress.failed
         statuses = {c.id: store.status(c.id) for c in cases}
         outcome.pending = [case_id for case_id, status in statuses.items() if status is None]
         outcome.failed_in_file = sum(status == "failed" for status in statuses.values())
