@@ -38,6 +38,7 @@ DIRECT = (
     "uvicorn",
     "jinja2",
     "tqdm",
+    "filelock",
 )
 EXTRAS = ("langchain", "llama-index", "images", "testing", "cli")
 

@@ -23,6 +23,8 @@ peer a user would otherwise pick); each lives in the module named after its key:
 11. ``soak``: 20,000 calls over every path with faults at random, concurrency 200: every call
     ends in its answer or a typed error, no socket or pool slot leaked, RSS flat (a full run
     writes the figures into docs/reliability.md).
+12. ``batch_resume``: the peak RSS of a whole ``r1v4 batch`` process resuming over 100,000
+    results, short records against full ones (the same cases), beside every record held.
 
 See benchmarks/README.md.
 """
@@ -37,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import (
+    _batch_resume,
     _chunk_growth,
     _concurrency,
     _conns,
@@ -70,6 +73,7 @@ FIGURES = (
     "chunk_growth",
     "generated_image",
     "soak",
+    "batch_resume",
 )
 
 
@@ -155,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     run("image", lambda: _image.rows(sizes))
     run("generated_image", lambda: _generated_image.rows(sizes))
     run("imports", lambda: _imports.rows(sizes, missing_modules))
+    run("batch_resume", lambda: _batch_resume.rows(sizes))
 
     meta["duration_s"] = time.monotonic() - started
     # In figure order, whatever order they ran in (the in-process ones share one server run).
