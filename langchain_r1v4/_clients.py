@@ -25,6 +25,9 @@ class CoreClientsChatModel(ClientsHolder, BaseChatModel):
         max_retries: int
         default_headers: dict[str, str] | None
         tool_mode: ToolMode
+        allow_file_paths: bool
+        allow_private_urls: bool
+        image_download_timeout: float
         stream_usage: bool
         http_client: Any
         http_async_client: Any

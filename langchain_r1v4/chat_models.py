@@ -27,6 +27,7 @@ from langchain_r1v4._outputs import StreamConverter, completion_to_result
 from langchain_r1v4._request import chat_request
 from r1v4 import (
     DEFAULT_BASE_URL,
+    DEFAULT_IMAGE_DOWNLOAD_TIMEOUT,
     DEFAULT_MAX_RETRIES,
     DEFAULT_MODEL,
     DEFAULT_TIMEOUT,
@@ -285,6 +286,25 @@ class ChatR1V4(CoreClientsChatModel):
 
     tool_mode: ToolMode = "auto"
     """How bound tools are sent: `"auto"`, `"native"` or `"prompted"` (see the class docs)."""
+
+    allow_file_paths: bool = False
+    """Whether a string in an image block that is neither a data URI nor an http(s) URL is
+    read as a local file path.
+
+    Off by default, so a message relayed from a user cannot send a file off the host; a
+    `pathlib.Path` in a block is the caller's own and always read.
+    """
+
+    allow_private_urls: bool = False
+    """Whether image URLs may be fetched from non-public addresses (loopback, private networks,
+    link-local such as cloud metadata, ...).
+
+    Off by default: a URL is fetched only when every address its host resolves to is public,
+    redirects included.
+    """
+
+    image_download_timeout: float = DEFAULT_IMAGE_DOWNLOAD_TIMEOUT
+    """Seconds the image downloads of one call may take in all (they run concurrently)."""
 
     history: History = "answer"
     """What earlier R1V4 replies send back in later turns: `"answer"` or `"transcript"`."""

@@ -37,6 +37,9 @@ class CoreClientsLLM(ClientsHolder, FunctionCallingLLM):
         max_retries: int
         default_headers: dict[str, str] | None
         tool_mode: ToolMode
+        allow_file_paths: bool
+        allow_private_urls: bool
+        image_download_timeout: float
 
     _http_client: httpx.Client | None = PrivateAttr(default=None)
     _async_http_client: httpx.AsyncClient | None = PrivateAttr(default=None)

@@ -31,6 +31,7 @@ from llama_index_r1v4._responses import (
 )
 from llama_index_r1v4._tools import chat_with_tools_kwargs, keep_first_tool_call, tool_selections
 from r1v4 import (
+    DEFAULT_IMAGE_DOWNLOAD_TIMEOUT,
     DEFAULT_MAX_RETRIES,
     DEFAULT_MODEL,
     DEFAULT_TIMEOUT,
@@ -89,6 +90,12 @@ class R1V4(CoreClientsLLM):
             (``"transcript"``; a reply that called your tools still sends its answer, since
             the calls go back as calls).
         send_reasoning: also send earlier replies' reasoning back, as ``<think>…</think>``.
+        allow_file_paths: read a string image URL that is neither a data URI nor an http(s)
+            URL as a local file path (off: a user's message cannot send a file off the host;
+            ``ImageBlock(path=...)`` is always read).
+        allow_private_urls: fetch image URLs from non-public addresses too (off: only from
+            public ones, redirects included).
+        image_download_timeout: seconds the image downloads of one call may take in all.
 
     Examples:
         ```python
@@ -177,6 +184,28 @@ class R1V4(CoreClientsLLM):
     send_reasoning: bool = Field(
         default=False,
         description="Whether earlier replies' reasoning is sent back, as <think>...</think>.",
+    )
+    allow_file_paths: bool = Field(
+        default=False,
+        description=(
+            "Whether a string image URL that is neither a data URI nor an http(s) URL is read "
+            "as a local file path. Off by default, so a message relayed from a user cannot send "
+            "a file off the host; an ImageBlock(path=...) is the caller's own and always read."
+        ),
+    )
+    allow_private_urls: bool = Field(
+        default=False,
+        description=(
+            "Whether image URLs may be fetched from non-public addresses (loopback, private "
+            "networks, link-local such as cloud metadata, ...). Off by default: a URL is "
+            "fetched only when every address its host resolves to is public, redirects "
+            "included."
+        ),
+    )
+    image_download_timeout: float = Field(
+        default=DEFAULT_IMAGE_DOWNLOAD_TIMEOUT,
+        gt=0,
+        description="Seconds the image downloads of one call may take in all (concurrent).",
     )
 
     def __init__(

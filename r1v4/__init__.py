@@ -10,6 +10,7 @@ from r1v4._accumulate import ChunkAccumulator, accumulate
 from r1v4._client import AsyncR1V4Client, R1V4Client
 from r1v4._config import (
     DEFAULT_BASE_URL,
+    DEFAULT_IMAGE_DOWNLOAD_TIMEOUT,
     DEFAULT_MAX_IMAGE_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_MODEL,
@@ -127,6 +128,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_IMAGE_DOWNLOAD_TIMEOUT",
     "DEFAULT_MAX_IMAGE_BYTES",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_MODEL",

@@ -39,6 +39,12 @@ class ModelOptions(Protocol):
     def default_headers(self) -> Mapping[str, str] | None: ...
     @property
     def tool_mode(self) -> ToolMode: ...
+    @property
+    def allow_file_paths(self) -> bool: ...
+    @property
+    def allow_private_urls(self) -> bool: ...
+    @property
+    def image_download_timeout(self) -> float: ...
 
 
 class R1V4Clients:
@@ -87,6 +93,9 @@ class R1V4Clients:
                 max_retries=model.max_retries,
                 default_headers=model.default_headers,
                 tool_mode=model.tool_mode,
+                allow_file_paths=model.allow_file_paths,
+                allow_private_urls=model.allow_private_urls,
+                image_download_timeout=model.image_download_timeout,
                 **options,
             ),
         )

@@ -24,6 +24,7 @@ __all__ = [
     "is_data_uri",
     "is_remote_url",
     "shorten",
+    "show_url",
 ]
 
 Buffer: TypeAlias = "bytes | bytearray | memoryview"
@@ -83,7 +84,7 @@ class Url:
 
     @property
     def label(self) -> str:
-        return f"image URL {_show_url(self.url)!r}"
+        return f"image URL {show_url(self.url)!r}"
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ def shorten(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
-def _show_url(url: str) -> str:
+def show_url(url: str) -> str:
     """The URL for messages: no credentials, and the query (often a signature) elided."""
     try:
         parts = urlsplit(url)

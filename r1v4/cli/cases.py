@@ -4,6 +4,10 @@ A cases file is JSON Lines, one case per line, in the vendor's format (``{"image
 "question": text}``, ``"image": ""`` meaning none) plus optional keys: ``id``, ``model``,
 ``enable_search``, ``images`` (a list) and ``messages`` (an OpenAI-style conversation sent
 before the question). Relative image paths are relative to the cases file's directory.
+
+The cases file is the operator's own input, so its local image paths are read: they reach the
+client as ``pathlib.Path`` objects, which it reads whatever ``allow_file_paths`` says, while
+every other rule of what a message may make it do (no private addresses) still holds.
 """
 
 from __future__ import annotations
@@ -49,6 +53,9 @@ class Case:
     @property
     def images(self) -> list[str]:
         """The case's image references, relative paths resolved against the cases file."""
+        return [str(ref) for ref in self._image_refs()]
+
+    def _image_refs(self) -> list[str | Path]:
         refs: list[str] = []
         image = self.data.get("image")
         if isinstance(image, str) and image.strip():
@@ -61,7 +68,7 @@ class Case:
         first, as the vendor's scripts send them)."""
         messages = [_resolve_message(m, self.base_dir) for m in self.data.get("messages") or ()]
         parts: list[dict[str, Any]] = [
-            {"type": "image_url", "image_url": {"url": ref}} for ref in self.images
+            {"type": "image_url", "image_url": {"url": ref}} for ref in self._image_refs()
         ]
         if self.question:
             parts.append({"type": "text", "text": self.question})
@@ -70,11 +77,12 @@ class Case:
         return messages
 
 
-def _resolve(ref: str, base_dir: Path) -> str:
+def _resolve(ref: str, base_dir: Path) -> str | Path:
+    """A data URI or URL as written; a local path resolved, as a ``Path`` (see above)."""
     if is_data_uri(ref) or is_remote_url(ref):
         return ref
     path = Path(ref).expanduser()
-    return str(path if path.is_absolute() else base_dir / path)
+    return path if path.is_absolute() else base_dir / path
 
 
 def _resolve_message(message: Any, base_dir: Path) -> Any:

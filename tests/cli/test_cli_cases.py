@@ -27,7 +27,8 @@ def test_vendor_cases_load_with_images_first_and_paths_beside_the_file(tmp_path:
             "content": [
                 {
                     "type": "image_url",
-                    "image_url": {"url": str(tmp_path / "demo_image/demo_1.png")},
+                    # A Path: the operator's own file, read without allow_file_paths.
+                    "image_url": {"url": tmp_path / "demo_image/demo_1.png"},
                 },
                 {"type": "text", "text": VENDOR_LINES[0]["question"]},
             ],
@@ -60,8 +61,13 @@ def test_optional_keys_messages_images_model(tmp_path: Path) -> None:
     ]
     messages = loaded.messages()
     assert messages[0] == {"role": "system", "content": "Be brief."}
-    assert messages[1]["content"][0]["image_url"]["url"] == str(tmp_path / "c.png")
+    assert messages[1]["content"][0]["image_url"]["url"] == tmp_path / "c.png"
     assert [p["type"] for p in messages[2]["content"]] == ["image_url"] * 3 + ["text"]
+    assert [p["image_url"]["url"] for p in messages[2]["content"][:3]] == [
+        tmp_path / "a.png",
+        "https://example.com/b.jpg",
+        "data:image/png;base64,AAAA",
+    ]
 
 
 def test_ids_content_hash_is_stable_and_repeats_are_numbered(tmp_path: Path) -> None:
