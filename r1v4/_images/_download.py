@@ -18,7 +18,7 @@ import concurrent.futures
 import ssl
 import threading
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -68,7 +68,9 @@ _PRIVATE_HINT = (
 
 @dataclass(frozen=True)
 class Fetching:
-    """How a client fetches image URLs: its settings, and two seams for tests."""
+    """How a client fetches image URLs: its settings, and seams for tests (a stand-in DNS, a
+    TLS context trusting a test certificate, a judge that takes a loopback server for a public
+    host)."""
 
     allow_private_urls: bool = False
     timeout: float = DEFAULT_IMAGE_DOWNLOAD_TIMEOUT
@@ -76,6 +78,8 @@ class Fetching:
     resolver: Resolver = system_resolver
     verify: ssl.SSLContext | None = None
     """The TLS context; ``None`` is the process's shared, verifying one."""
+    address_kind: Callable[[IPAddress], str | None] = non_public
+    """What kind of non-public address an address is, ``None`` for a public one."""
 
     def client(self) -> httpx.Client:
         return httpx.Client(**self._options())
@@ -215,7 +219,7 @@ class Fetch:
         if named and local_name(host):
             raise ImageError(f"{self.label}: {host!r} names this machine; {_PRIVATE_HINT}")
         for address in addresses:
-            kind = non_public(address)
+            kind = self.fetching.address_kind(address)
             if kind is not None:
                 what = f"{host!r} resolves to {address}, a" if named else f"{address} is a"
                 raise ImageError(f"{self.label}: {what} {kind} address; {_PRIVATE_HINT}")

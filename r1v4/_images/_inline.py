@@ -18,7 +18,6 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from r1v4._errors import ImageError
-from r1v4._images._addresses import Resolver, system_resolver
 from r1v4._images._checked import CHECKED
 from r1v4._images._data_uri import data_uri_to_data_uri
 from r1v4._images._download import Download, Fetch, Fetching, afetch_all, fetch_all
@@ -30,8 +29,6 @@ from r1v4._request import with_images
 from r1v4._types import ChatRequest, ImagePart
 
 if TYPE_CHECKING:
-    import ssl
-
     from r1v4._config import ClientSettings
 
 __all__ = ["Inliner", "UrlCache"]
@@ -85,23 +82,16 @@ class Inliner:
     """Turns the images of a client's requests into data URIs, under its settings; shared by
     the clients of one :class:`~r1v4.ClientSettings` (see ``image_inliner()``).
 
-    ``resolver`` and ``verify`` (the TLS context) are for tests: a resolver stands in for DNS.
+    Tests replace ``fetching`` with one holding their seams (a stand-in DNS, a TLS context,
+    a judge of addresses): see :class:`~r1v4._images._download.Fetching`.
     """
 
     __slots__ = ("allow_file_paths", "cache", "fetching", "opts")
 
-    def __init__(
-        self,
-        settings: ClientSettings,
-        *,
-        resolver: Resolver = system_resolver,
-        verify: ssl.SSLContext | None = None,
-    ) -> None:
+    def __init__(self, settings: ClientSettings) -> None:
         self.opts = Options.of(settings.max_image_bytes, settings.max_image_pixels, None)
         self.allow_file_paths = settings.allow_file_paths
-        self.fetching = Fetching(
-            settings.allow_private_urls, settings.image_download_timeout, resolver, verify
-        )
+        self.fetching = Fetching(settings.allow_private_urls, settings.image_download_timeout)
         self.cache = UrlCache()
 
     def inline(self, request: ChatRequest) -> ChatRequest:

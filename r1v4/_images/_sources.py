@@ -145,8 +145,8 @@ def _reject_non_path(value: str) -> None:
     scheme = _URL_SCHEME.match(value)
     if scheme:
         raise ImageError(
-            f"unsupported URL scheme {scheme.group()!r} in image source {shown!r}: "
-            "only http(s) URLs, data: URIs and local file paths are accepted"
+            f"unsupported URL scheme {scheme.group()!r} in image source {shown!r}: an image "
+            "is a data: URI, an http(s) URL or a local file (a path, never a file: URL)"
         )
     if "\x00" in value:
         raise ImageError(
