@@ -3,10 +3,10 @@
 Sources: a local path (``str`` or ``os.PathLike``), raw bytes, a Pillow image, an http(s) URL or
 a data URI. What a *message* may name is narrower (no path strings, no private addresses unless
 allowed): :mod:`._inline` applies those rules to a request. Everything is checked before a
-request is sent: the format comes from the magic
-bytes (never the file name or a declared type), truncated files are caught by a structural check
-that needs no Pillow, and sizes are capped before anything large is read or downloaded. A data
-URI this process has already checked and returned passes through untouched.
+request is sent: the format comes from the magic bytes (never the file name or a declared type),
+truncated files are caught by a structural check that needs no Pillow, and sizes are capped
+before anything large is read or downloaded. A data URI this process has already checked and
+returned passes through untouched.
 
 The package, by what each module holds:
 
