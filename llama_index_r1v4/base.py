@@ -96,7 +96,13 @@ class R1V4(CoreClientsLLM):
         **kwargs: LlamaIndex's own LLM fields (``system_prompt``, ...) and every other client
             setting of the core (:class:`r1v4.ClientOptions`): ``backoff`` (seconds before the
             first retry), ``max_image_bytes`` (largest image sent), ``max_image_pixels``
-            (larger images are downscaled), ``stream_usage``.
+            (larger images are downscaled), ``stream_usage``, ``allow_file_paths`` (read a
+            string image URL that is neither a data URI nor an http(s) URL as a local file
+            path; off, so a user's message cannot send a file off the host, while
+            ``ImageBlock(path=...)`` is always read), ``allow_private_urls`` (fetch image URLs
+            from non-public addresses too; off: only public ones, redirects included) and
+            ``image_download_timeout`` (seconds the image downloads of one call may take in
+            all).
 
     Examples:
         ```python

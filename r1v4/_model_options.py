@@ -26,6 +26,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_serialize
 
 from r1v4._config import (
     DEFAULT_BACKOFF,
+    DEFAULT_IMAGE_DOWNLOAD_TIMEOUT,
     DEFAULT_MAX_IMAGE_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
@@ -153,6 +154,28 @@ class ClientOptions(BaseModel):
             "Images with more pixels are downscaled to fit (aspect kept; needs Pillow, the "
             "'images' extra); None sends images at their size."
         ),
+    )
+    allow_file_paths: bool = Field(
+        default=False,
+        description=(
+            "Whether a string image URL that is neither a data URI nor an http(s) URL is read "
+            "as a local file path. Off by default, so a message relayed from a user cannot send "
+            "a file off the host; an ImageBlock(path=...) is the caller's own and always read."
+        ),
+    )
+    allow_private_urls: bool = Field(
+        default=False,
+        description=(
+            "Whether image URLs may be fetched from non-public addresses (loopback, private "
+            "networks, link-local such as cloud metadata, ...). Off by default: a URL is "
+            "fetched only when every address its host resolves to is public, redirects "
+            "included."
+        ),
+    )
+    image_download_timeout: float = Field(
+        default=DEFAULT_IMAGE_DOWNLOAD_TIMEOUT,
+        gt=0,
+        description="Seconds the image downloads of one call may take in all (concurrent).",
     )
 
     @field_serializer("default_headers")

@@ -9,13 +9,16 @@ the core without a proof here fails :func:`test_every_client_setting_has_a_proof
 
 from __future__ import annotations
 
+import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
-from pictures import gradient, uri
+from image_hosts import ImageHost
+from pictures import gradient, png, uri
 
 import r1v4
 from r1v4 import ClientSettings
@@ -223,6 +226,43 @@ def _max_image_pixels(a: Adapter, server: LocalR1V4Server) -> None:
     assert shrunk.width / shrunk.height == pytest.approx(64 / 48, rel=0.1)
 
 
+def _allow_file_paths(a: Adapter, server: LocalR1V4Server) -> None:
+    if a.name == "R1V4":
+        # LlamaIndex's ImageBlock(url=...) refuses a bare path itself, so no path string reaches
+        # R1V4's core; the setting still reaches the clients that would judge one.
+        assert not a.settings(a.make(server)).allow_file_paths
+        assert a.settings(a.make(server, allow_file_paths=True)).allow_file_paths
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "picture.png"
+        path.write_bytes(png((5, 3), "red"))
+        with pytest.raises(r1v4.ImageError, match="allow_file_paths=True"):
+            a.ask_image(a.make(server), str(path))
+        assert server.requests == []
+        a.ask_image(a.make(server, allow_file_paths=True), str(path))
+    assert [i.describe() for i in server.last_request.images] == ["PNG 5x3"]
+
+
+def _allow_private_urls(a: Adapter, server: LocalR1V4Server) -> None:
+    with ImageHost("127.0.0.1") as host:
+        url = host.image("/a.png", png((7, 2), "blue"))
+        with pytest.raises(r1v4.ImageError, match="allow_private_urls=True"):
+            a.ask_image(a.make(server), url)
+        assert host.hits() == 0 and server.requests == []
+        a.ask_image(a.make(server, allow_private_urls=True), url)
+        assert host.hits("/a.png") == 1
+    assert [i.describe() for i in server.last_request.images] == ["PNG 7x2"]
+
+
+def _image_download_timeout(a: Adapter, server: LocalR1V4Server) -> None:
+    with ImageHost("127.0.0.1") as host:
+        llm = a.make(server, allow_private_urls=True, image_download_timeout=0.3)
+        with pytest.raises(r1v4.ImageError, match=r"within 0\.3 s \(image_download_timeout\)"):
+            a.ask_image(llm, host.silent("/never.png"))
+        assert host.holding == 1  # still silent: the client gave up on its own deadline
+    assert server.requests == []
+
+
 PROOFS: dict[str, Callable[[Adapter, LocalR1V4Server], None]] = {
     "api_key": _api_key,
     "base_url": _base_url,
@@ -234,6 +274,9 @@ PROOFS: dict[str, Callable[[Adapter, LocalR1V4Server], None]] = {
     "stream_usage": _stream_usage,
     "max_image_bytes": _max_image_bytes,
     "max_image_pixels": _max_image_pixels,
+    "allow_file_paths": _allow_file_paths,
+    "allow_private_urls": _allow_private_urls,
+    "image_download_timeout": _image_download_timeout,
 }
 
 

@@ -62,6 +62,11 @@ def test_optional_keys_messages_images_model(tmp_path: Path) -> None:
     assert messages[0] == {"role": "system", "content": "Be brief."}
     assert messages[1]["content"][0]["image_url"]["url"] == str(tmp_path / "c.png")
     assert [p["type"] for p in messages[2]["content"]] == ["image_url"] * 3 + ["text"]
+    assert [p["image_url"]["url"] for p in messages[2]["content"][:3]] == [
+        str(tmp_path / "a.png"),
+        "https://example.com/b.jpg",
+        "data:image/png;base64,AAAA",
+    ]
 
 
 def test_ids_content_hash_is_stable_and_repeats_are_numbered(tmp_path: Path) -> None:

@@ -133,6 +133,7 @@ class Settings:
     backoff: float = 0.01
     follow_redirects: bool = False
     callbacks: tuple[Any, ...] = ()  # LangChain callback handlers for ChatR1V4
+    allow_private_urls: bool = False  # image URLs on loopback (the test image host) need it
 
 
 @dataclass
@@ -175,6 +176,7 @@ def core_kwargs(url: str, s: Settings) -> dict[str, Any]:
         "timeout": s.timeout,
         "max_retries": s.max_retries,
         "backoff": s.backoff,
+        "allow_private_urls": s.allow_private_urls,
     }
 
 
@@ -334,6 +336,7 @@ def make_langchain(url: str, s: Settings, owned: Owned | None = None) -> Any:
         http_client=_user_sync(s, owned),
         http_async_client=_user_async(s, owned),
         callbacks=list(s.callbacks) or None,
+        allow_private_urls=s.allow_private_urls,
     )
 
 
@@ -479,6 +482,7 @@ def make_llama_index(url: str, s: Settings, owned: Owned | None = None) -> Any:
         backoff=s.backoff,
         http_client=_user_sync(s, owned),
         async_http_client=_user_async(s, owned),
+        allow_private_urls=s.allow_private_urls,
     )
 
 
