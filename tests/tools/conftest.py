@@ -29,7 +29,9 @@ def tools(sandbox: BubblewrapSandbox) -> R1V4Tools:
 def run_code(sandbox: BubblewrapSandbox) -> RunCode:
     """``run_code(code, inputs=(), **limits)``: the result and its parsed observation."""
 
-    def run(code: str, inputs: Sequence[Any] = (), **limits: Any) -> tuple[ToolResult, dict[str, Any]]:
+    def run(
+        code: str, inputs: Sequence[Any] = (), **limits: Any
+    ) -> tuple[ToolResult, dict[str, Any]]:
         tools = R1V4Tools(executor=sandbox, limits=CodeLimits(**limits))
         result = tools.run({"name": "code", "arguments": {"code": code}}, inputs)
         return result, json.loads(result.observation)

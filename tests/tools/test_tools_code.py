@@ -92,7 +92,9 @@ def test_the_naming_is_a_setting_and_a_jpeg_keeps_its_bytes(sandbox: BubblewrapS
     Image.new("RGB", (8, 8), "blue").save(buf, "JPEG")
     tools = R1V4Tools(executor=sandbox, image_name="photo{number}.{ext}", preload_images=False)
     code = "import os\nprint(sorted(os.listdir('.')), 'img' in globals())\nprint(open('photo1.jpg','rb').read()[:3])"
-    obs = json.loads(tools.run({"name": "code", "arguments": {"code": code}}, [buf.getvalue()]).observation)
+    obs = json.loads(
+        tools.run({"name": "code", "arguments": {"code": code}}, [buf.getvalue()]).observation
+    )
     assert obs["result"].splitlines() == ["['photo1.jpg'] False", r"b'\xff\xd8\xff'"]
     assert DEFAULT_IMAGE_NAME == "image_{index}.png"
 
@@ -100,8 +102,14 @@ def test_the_naming_is_a_setting_and_a_jpeg_keeps_its_bytes(sandbox: BubblewrapS
 def test_an_image_a_generated_image_object_and_a_data_uri_are_all_accepted(
     run_code: RunCode,
 ) -> None:
-    [generated] = [e for e in parse_transcript(general_transcript(crops=[uri(png())])) if isinstance(e, GeneratedImage)]
-    _, obs = run_code("print(len(images), [i.size for i in images])", [png(), generated, uri(png((3, 2)))])
+    [generated] = [
+        e
+        for e in parse_transcript(general_transcript(crops=[uri(png())]))
+        if isinstance(e, GeneratedImage)
+    ]
+    _, obs = run_code(
+        "print(len(images), [i.size for i in images])", [png(), generated, uri(png((3, 2)))]
+    )
     assert obs["result"] == "3 [(12, 8), (12, 8), (3, 2)]"
 
 
@@ -112,7 +120,12 @@ def test_a_crop_the_code_saves_comes_back_as_a_png(run_code: RunCode) -> None:
     source = gradient((40, 30))
     result, obs = run_code("img.crop((10, 5, 30, 25)).save('crop.png')\nprint('saved')", [source])
     [image] = result.images
-    assert (image.name, image.mime_type, image.width, image.height) == ("crop.png", "image/png", 20, 20)
+    assert (image.name, image.mime_type, image.width, image.height) == (
+        "crop.png",
+        "image/png",
+        20,
+        20,
+    )
     expected = Image.open(io.BytesIO(source)).crop((10, 5, 30, 25))
     assert Image.open(io.BytesIO(image.data)).convert("RGB").tobytes() == expected.tobytes()
     assert obs == {"result": "saved", "type": "code", "images": [image.data_uri]}
@@ -154,7 +167,10 @@ def test_images_beyond_the_limits_are_named_not_returned(run_code: RunCode) -> N
     )
     result, obs = run_code(code, [gradient((10, 10))], images=3, image_bytes=100_000)
     assert [i.name for i in result.images] == ["c0.png", "c1.png", "c2.png"]
-    assert "big.bmp was not returned: 480,054 bytes, over the limit of 100,000 bytes per image." in obs["result"]
+    assert (
+        "big.bmp was not returned: 480,054 bytes, over the limit of 100,000 bytes per image."
+        in obs["result"]
+    )
     assert "1 more image(s) were not returned: at most 3 per run." in obs["result"]
 
 
@@ -188,17 +204,29 @@ def test_a_client_run_parses_into_the_events_of_a_hosted_one(run_code: RunCode) 
     [crop] = result.images
 
     hosted = think("I will crop.") + result.transcript.split("<observation>")[0]
-    hosted += '<observation>{"result": "Saved the crop.", "type": "code", "images": ["' + crop.data_uri + '"]}</observation>\n'
+    hosted += (
+        '<observation>{"result": "Saved the crop.", "type": "code", "images": ["'
+        + crop.data_uri
+        + '"]}</observation>\n'
+    )
     mine = result.events()
-    assert _shape(mine) == _shape(parse_transcript(hosted)) == [
-        ("call", "code", 0, "tool_call"),
-        ("image", "srvimg_0", "image/png", 20, 20, "srvtool_0", 0),
-        ("result", 0, "code", ["images", "result", "type"]),
-    ]
+    assert (
+        _shape(mine)
+        == _shape(parse_transcript(hosted))
+        == [
+            ("call", "code", 0, "tool_call"),
+            ("image", "srvimg_0", "image/png", 20, 20, "srvtool_0", 0),
+            ("result", 0, "code", ["images", "result", "type"]),
+        ]
+    )
     [image] = [e for e in mine if isinstance(e, GeneratedImage)]
     assert image.data == crop.data
     [res] = [e for e in mine if isinstance(e, ServerToolResult)]
-    assert res.content == {"result": "Saved the crop.", "type": "code", "images": [{"type": "image", "id": "srvimg_0"}]}
+    assert res.content == {
+        "result": "Saved the crop.",
+        "type": "code",
+        "images": [{"type": "image", "id": "srvimg_0"}],
+    }
 
 
 def test_a_round_parsed_after_a_model_turn_numbers_on(run_code: RunCode) -> None:
@@ -208,7 +236,9 @@ def test_a_round_parsed_after_a_model_turn_numbers_on(run_code: RunCode) -> None
 
     result, _ = run_code("img.crop((0, 0, 5, 5))", [gradient((10, 10))])
     parser = TranscriptParser()
-    events = parser.feed(think("a") + '<tool_call>{"name": "code", "arguments": {"code": "x"}}</tool_call>')
+    events = parser.feed(
+        think("a") + '<tool_call>{"name": "code", "arguments": {"code": "x"}}</tool_call>'
+    )
     events += parser.feed(result.observation_tag) + parser.feed(think("b")) + parser.close()
     [image] = [e for e in events if isinstance(e, GeneratedImage)]
     assert (image.id, image.tool_call_id) == ("srvimg_0", "srvtool_0")
