@@ -38,8 +38,9 @@ DIRECT = (
     "uvicorn",
     "jinja2",
     "tqdm",
+    "numpy",
 )
-EXTRAS = ("langchain", "llama-index", "images", "testing", "cli")
+EXTRAS = ("langchain", "llama-index", "images", "testing", "cli", "tools")
 
 
 def _norm(name: str) -> str:
