@@ -238,7 +238,12 @@ class R1V4Tools:
     async def arun(self, call: Any, images: Sequence[ConversationImage] = ()) -> ToolResult:
         """:meth:`run` without blocking the event loop. Cancelling it stops the code: the
         sandbox's processes are killed before the cancellation goes on."""
-        step = self._plan(call, images)
+        # Images are decoded (megabytes of base64, perhaps) in a worker thread.
+        step = (
+            await asyncio.to_thread(self._plan, call, images)
+            if images
+            else self._plan(call, images)
+        )
         if isinstance(step, ToolResult):
             return step
         try:
