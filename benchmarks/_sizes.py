@@ -26,6 +26,7 @@ class Sizes:
     generated_bytes: int
     soak_calls: int
     soak_concurrency: int
+    sandbox_repeats: int
 
 
 FULL = Sizes(
@@ -48,6 +49,7 @@ FULL = Sizes(
     generated_bytes=5_000_000,
     soak_calls=20_000,
     soak_concurrency=200,
+    sandbox_repeats=15,
 )
 # Small enough for a CI smoke run on two busy cores; the numbers mean nothing.
 QUICK = Sizes(
@@ -70,4 +72,5 @@ QUICK = Sizes(
     generated_bytes=200_000,
     soak_calls=120,
     soak_concurrency=20,
+    sandbox_repeats=2,
 )

@@ -23,6 +23,7 @@ FIGURES = (
     "chunk_growth",
     "generated_image",
     "soak",
+    "sandbox",
 )
 
 
