@@ -10,8 +10,6 @@ the event loop. What the backend returns is read by :mod:`r1v4.tools._shapes`.
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias
 
@@ -25,7 +23,9 @@ def call_backend(backend: Backend, query: str) -> Any:
     """``backend(query)``, from sync code (an async-only backend is run to completion here,
     when no event loop runs in this thread)."""
     result = backend(query)
-    if inspect.isawaitable(result):
+    if isinstance(result, Awaitable):
+        import asyncio
+
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -41,6 +41,9 @@ def call_backend(backend: Backend, query: str) -> Any:
 
 async def acall_backend(backend: Backend, query: str) -> Any:
     """``backend(query)`` from async code, without blocking the event loop."""
+    import asyncio
+    import inspect
+
     acall: Callable[[str], Awaitable[Any]] | None = getattr(backend, "acall", None)
     if acall is not None:
         return await acall(query)

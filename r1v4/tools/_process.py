@@ -9,7 +9,6 @@ means: that is :func:`~r1v4.tools._outcome.outcome`'s job, shared by every execu
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import selectors
@@ -18,7 +17,10 @@ import subprocess
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:  # asyncio loads with the first async run, not with this module
+    import asyncio
 
 __all__ = ["Command", "Ended", "arun_command", "run_command"]
 
@@ -171,6 +173,8 @@ def _pump(
 async def arun_command(cmd: Command, wall_seconds: float, output_cap: int) -> Ended:
     """:func:`run_command` without blocking the event loop; cancelling it kills the process
     group (and waits for it to be gone) before the cancellation goes on."""
+    import asyncio
+
     proc = await asyncio.create_subprocess_exec(*cmd.argv, **_popen_kwargs(cmd))  # type: ignore[arg-type]
     capture = _Capture(output_cap)
     stopped: Literal["timeout", "output_limit"] | None
@@ -192,6 +196,8 @@ async def arun_command(cmd: Command, wall_seconds: float, output_cap: int) -> En
 async def _apump(
     proc: asyncio.subprocess.Process, data: bytes, capture: _Capture
 ) -> Literal["output_limit"] | None:
+    import asyncio
+
     assert proc.stdin is not None and proc.stdout is not None
     writer = asyncio.ensure_future(_awrite(proc.stdin, data))
     try:
@@ -223,6 +229,8 @@ async def _awrite(stdin: asyncio.StreamWriter, data: bytes) -> None:
 async def _astop(proc: asyncio.subprocess.Process) -> None:
     """Kill the group, wait for the process, and read its output pipe to the end (so the
     transport closes now, not when garbage is collected)."""
+    import asyncio
+
     if proc.returncode is None:
         _kill_group(proc.pid)
     await proc.wait()

@@ -8,9 +8,7 @@ plan's ``finish`` turns what came back into a :class:`ToolResult`.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import ipaddress
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -238,6 +236,8 @@ class R1V4Tools:
     async def arun(self, call: Any, images: Sequence[ConversationImage] = ()) -> ToolResult:
         """:meth:`run` without blocking the event loop. Cancelling it stops the code: the
         sandbox's processes are killed before the cancellation goes on."""
+        import asyncio
+
         # Images are decoded (megabytes of base64, perhaps) in a worker thread.
         step = (
             await asyncio.to_thread(self._plan, call, images)
@@ -337,6 +337,8 @@ class R1V4Tools:
         if self.allow_private_urls:
             return None
         host = parts.hostname
+        import ipaddress
+
         try:
             address = ipaddress.ip_address(host)
         except ValueError:

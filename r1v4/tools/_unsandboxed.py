@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 
@@ -56,6 +55,8 @@ class UnsandboxedExecutor:
 
     async def arun(self, job: CodeJob) -> CodeOutcome:
         """:meth:`run` without blocking the event loop; cancelling it kills the process group."""
+        import asyncio
+
         workspace = await asyncio.to_thread(Workspace, job.files, self.host_tmp)
         try:
             ended = await arun_command(
