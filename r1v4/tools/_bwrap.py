@@ -32,6 +32,7 @@ import functools
 import importlib.metadata
 import importlib.util
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -124,6 +125,14 @@ class BubblewrapSandbox:
             _compile(source for source, name in binds if not name.endswith(".libs"))
         self._sys_path = (SITE,) if binds else ()
         self._filter = no_new_processes()
+        if self._filter is None and os.geteuid() == 0:
+            # RLIMIT_NPROC binds no process of root's: with no filter, nothing would stop a fork
+            # bomb but the wall-time limit.
+            raise SandboxUnavailableError(
+                "the sandbox has no process filter for this machine "
+                f"({platform.machine()}) and the caller is root, whom the process limit does "
+                "not bind: run as an unprivileged user"
+            )
         self._base = self._base_argv(binds, tmp_bytes, uid, gid)
         self._probe()
 
