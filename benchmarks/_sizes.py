@@ -27,6 +27,7 @@ class Sizes:
     soak_calls: int
     soak_concurrency: int
     resume_results: int
+    sandbox_repeats: int
 
 
 FULL = Sizes(
@@ -50,6 +51,7 @@ FULL = Sizes(
     soak_calls=20_000,
     soak_concurrency=200,
     resume_results=100_000,
+    sandbox_repeats=15,
 )
 # Small enough for a CI smoke run on two busy cores; the numbers mean nothing.
 QUICK = Sizes(
@@ -73,4 +75,5 @@ QUICK = Sizes(
     soak_calls=120,
     soak_concurrency=20,
     resume_results=500,
+    sandbox_repeats=2,
 )

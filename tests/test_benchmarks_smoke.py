@@ -24,6 +24,7 @@ FIGURES = (
     "generated_image",
     "soak",
     "batch_resume",
+    "sandbox",
 )
 
 
