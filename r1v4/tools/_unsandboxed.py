@@ -19,13 +19,13 @@ class UnsandboxedExecutor:
 
     For a trusted single-user machine only (a laptop where you read what the model runs),
     and for platforms bubblewrap does not run on (macOS; it needs POSIX pipes and process
-    groups, so not Windows, where a container executor is the way). The code runs as you: it can read and write
-    your files, reach the network, and start processes. What it still gets: a fresh working
-    directory holding the conversation's images (the current directory, not ``HOME``), an empty
-    environment (no API keys), and the limits of :class:`~r1v4.tools.CodeLimits` on wall time,
-    output, CPU time, memory, file size and open files (those four where the platform has
-    ``setrlimit``); not the process limit, which outside a user namespace would count all your
-    processes.
+    groups, so not Windows, where a container executor is the way). The code runs as you: it
+    can read and write your files, reach the network, and start processes. What it still
+    gets: a fresh working directory holding the conversation's images (the current directory,
+    not ``HOME``), an empty environment (no API keys), and the limits of
+    :class:`~r1v4.tools.CodeLimits` on wall time, output, CPU time, memory, file size and open
+    files (those four where the platform has ``setrlimit``); not the process limit, which
+    outside a user namespace would count all your processes.
 
     Args:
         python: the interpreter to run (default: this one); Pillow and numpy come from its
