@@ -19,7 +19,7 @@ from pydantic import SecretStr
 
 from r1v4 import _request
 from r1v4._errors import InvalidRequestError, R1V4Error
-from r1v4._pools import ForkSafeLock
+from r1v4._fork import ForkSafeLock
 from r1v4._retry import RetryPolicy
 from r1v4._types import ToolMode
 

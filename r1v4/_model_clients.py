@@ -15,8 +15,8 @@ from pydantic import PrivateAttr
 
 from r1v4._client import AsyncR1V4Client, R1V4Client
 from r1v4._config import ClientSettings
+from r1v4._fork import ForkSafeLock
 from r1v4._model_options import ClientOptions
-from r1v4._pools import ForkSafeLock
 
 if TYPE_CHECKING:
     from typing import Self  # Python 3.11+; the library supports 3.10, so for the checker only
