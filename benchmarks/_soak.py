@@ -223,10 +223,10 @@ class Clients:
         return [
             self.core.http_client,
             self.lc.client.http_client,
-            self.li._sync_client().http_client,
+            self.li.client.http_client,
             await self.acore.http_client(),
             await self.lc.async_client.http_client(),
-            await self.li._async_client().http_client(),
+            await self.li.async_client.http_client(),
         ]
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import (
+    BaseChatModel,
     LangSmithParams,
     LanguageModelInput,
     ModelProfile,
@@ -20,19 +21,19 @@ from langchain_core.utils import from_env, secret_from_env
 from pydantic import AliasChoices, ConfigDict, Field, SecretStr
 
 from langchain_r1v4 import _blocks, _tools
-from langchain_r1v4._clients import CoreClientsChatModel
 from langchain_r1v4._identity import MODEL_PROFILE, identifying_params, ls_params, public_json
 from langchain_r1v4._messages import History
 from langchain_r1v4._outputs import StreamConverter, completion_to_result
 from langchain_r1v4._request import chat_request
 from r1v4 import DEFAULT_BASE_URL, DEFAULT_MODEL
+from r1v4._model_clients import ClientsHolder
 
 __all__ = ["ChatR1V4"]
 
 _blocks.register()
 
 
-class ChatR1V4(CoreClientsChatModel):
+class ChatR1V4(ClientsHolder, BaseChatModel):
     """Skywork R1V4, the multimodal agent model, as a LangChain chat model.
 
     A thin translator over the `r1v4` core client: LangChain messages in, R1V4's reply out
@@ -291,6 +292,13 @@ class ChatR1V4(CoreClientsChatModel):
     """Whether earlier replies' reasoning is sent back, as `<think>…</think>`."""
 
     model_config = ConfigDict(populate_by_name=True)
+
+    # A keyword that is none of the fields goes into model_kwargs, as ChatOpenAI's do, unless
+    # it is a misspelt field, which is refused (r1v4._model_options.take_keywords).
+    extra_kwargs_field: ClassVar[str] = "model_kwargs"
+
+    def _given_http_clients(self) -> tuple[Any, Any]:
+        return self.http_client, self.http_async_client
 
     # ----------------------------------------------------------------- LangChain identity
 

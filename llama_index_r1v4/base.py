@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 from llama_index.core.base.llms.types import (
@@ -16,13 +16,13 @@ from llama_index.core.base.llms.types import (
     CompletionResponseGen,
     LLMMetadata,
 )
-from llama_index.core.bridge.pydantic import Field, SecretStr, field_validator
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr, field_validator
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 from pydantic import AliasChoices
 
-from llama_index_r1v4._clients import CoreClientsLLM
 from llama_index_r1v4._messages import History
 from llama_index_r1v4._request import chat_request, prompt_messages
 from llama_index_r1v4._responses import (
@@ -39,6 +39,7 @@ from r1v4 import (
     resolve_api_key,
     resolve_base_url,
 )
+from r1v4._model_clients import ClientsHolder
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
@@ -54,7 +55,7 @@ R1V4_CONTEXT_WINDOW = 262_144
 _DEFAULT_NUM_OUTPUT = 8_192
 
 
-class R1V4(CoreClientsLLM):
+class R1V4(ClientsHolder, FunctionCallingLLM):
     """Skywork R1V4, the multimodal agent model, as a LlamaIndex LLM.
 
     A thin translator over the ``r1v4`` core: LlamaIndex messages in, ``ChatResponse`` out.
@@ -174,6 +175,18 @@ class R1V4(CoreClientsLLM):
         description="Whether earlier replies' reasoning is sent back, as <think>...</think>.",
     )
 
+    # A keyword that is none of the fields goes into additional_kwargs (sent in the body) with
+    # a warning, unless it is a misspelt field, which is refused
+    # (r1v4._model_options.take_keywords). As with LlamaIndex's OpenAI LLM, additional_kwargs
+    # may override these request fields.
+    extra_kwargs_field: ClassVar[str] = "additional_kwargs"
+    body_parameters: ClassVar[frozenset[str]] = frozenset(
+        {"model", "temperature", "max_tokens", "enable_search"}
+    )
+
+    _http_client: httpx.Client | None = PrivateAttr(default=None)
+    _async_http_client: httpx.AsyncClient | None = PrivateAttr(default=None)
+
     def __init__(
         self,
         model: str = DEFAULT_MODEL,
@@ -220,6 +233,19 @@ class R1V4(CoreClientsLLM):
     def class_name(cls) -> str:
         return "r1v4_llm"
 
+    def _given_http_clients(self) -> tuple[httpx.Client | None, httpx.AsyncClient | None]:
+        return self._http_client, self._async_http_client
+
+    def close(self) -> None:
+        """Close the pooled sync connections (they reopen on the next call)."""
+        if self._clients is not None:
+            self.client.close()
+
+    async def aclose(self) -> None:
+        """Close the running event loop's pooled connections."""
+        if self._clients is not None:
+            await self.async_client.aclose()
+
     @property
     def metadata(self) -> LLMMetadata:
         return LLMMetadata(
@@ -257,16 +283,16 @@ class R1V4(CoreClientsLLM):
 
     def _chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         request = chat_request(self, messages, False, kwargs)
-        return completion_to_chat_response(self._sync_client().create(request))
+        return completion_to_chat_response(self.client.create(request))
 
     async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         request = chat_request(self, messages, False, kwargs)
-        return completion_to_chat_response(await self._async_client().create(request))
+        return completion_to_chat_response(await self.async_client.create(request))
 
     def _stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         # Built now, so a bad message fails at the call, before any request.
         request = chat_request(self, messages, True, kwargs)
-        client = self._sync_client()
+        client = self.client
 
         def gen() -> ChatResponseGen:
             assembler = StreamAssembler()
@@ -287,7 +313,7 @@ class R1V4(CoreClientsLLM):
 
     def _astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
         request = chat_request(self, messages, True, kwargs)
-        client = self._async_client()
+        client = self.async_client
 
         async def gen() -> ChatResponseAsyncGen:
             assembler = StreamAssembler()

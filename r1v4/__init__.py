@@ -41,7 +41,7 @@ from r1v4._errors import (
     UnprocessableEntityError,
 )
 from r1v4._history import History, history_text
-from r1v4._model_clients import ClientsHolder, R1V4Clients, cached_clients, without_clients
+from r1v4._model_clients import ClientsHolder
 from r1v4._model_options import ClientOptions
 from r1v4._streaming import ResponseParser
 from r1v4._tool_calls import tool_choice, wire_tool_call
@@ -173,7 +173,6 @@ __all__ = [
     "Plan",
     "PlanStep",
     "R1V4Client",
-    "R1V4Clients",
     "R1V4Error",
     "RateLimitError",
     "ReasoningDelta",
@@ -199,7 +198,6 @@ __all__ = [
     "aimage_to_data_uri",
     "build_request",
     "bytes_to_data_uri",
-    "cached_clients",
     "detect_image_mime",
     "event_to_dict",
     "history_text",
@@ -220,5 +218,4 @@ __all__ = [
     "sources_from_dicts",
     "tool_choice",
     "wire_tool_call",
-    "without_clients",
 ]

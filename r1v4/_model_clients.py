@@ -1,17 +1,26 @@
-"""The sync and async client of one framework model object, made on first use.
+"""The core clients of a framework model object: made from its fields on first use, its own.
 
 A LangChain or LlamaIndex model object is built once and called from any thread, event loop or
-forked worker; it keeps one :class:`R1V4Clients` in a private attribute that copies and pickles
-reset to ``None``, so that they build their own.
+forked worker. Its base class :class:`ClientsHolder` makes the object's sync and async client
+(sharing one :class:`~r1v4._config.ClientSettings`, so what one learns the other knows) the first
+time a call needs them, and keeps them in a private attribute.
+
+Copies and pickles never carry them: a copy made any way (``copy.copy``, ``model_copy``,
+``copy.deepcopy``) and an unpickled object start without clients and make their own on first
+use, from their own fields. Locks and connection pools can neither be copied nor cross
+processes, and a copy may have other settings. Event loops and forks are the clients' own
+business: the async client keeps a pool per event loop, and a forked child drops every pool it
+inherited (:mod:`r1v4._fork`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+import pickle
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from pydantic import PrivateAttr
+from pydantic import BaseModel, PrivateAttr
 
 from r1v4._client import AsyncR1V4Client, R1V4Client
 from r1v4._config import ClientSettings
@@ -21,143 +30,93 @@ from r1v4._model_options import ClientOptions
 if TYPE_CHECKING:
     from typing import Self  # Python 3.11+; the library supports 3.10, so for the checker only
 
-__all__ = ["ClientsHolder", "R1V4Clients", "cached_clients", "without_clients"]
+__all__ = ["ClientsHolder"]
 
-
-class R1V4Clients:
-    """The sync and async client of one model object, each made on first use.
-
-    Both share one :class:`ClientSettings`, so what one learns (a server that refuses native
-    tools) the other knows too. Framework adapters hold one of these per model object
-    (:meth:`for_model`).
-    """
-
-    def __init__(
-        self,
-        *,
-        http_client: httpx.Client | None = None,
-        http_async_client: httpx.AsyncClient | None = None,
-        **options: Any,
-    ) -> None:
-        self.settings = ClientSettings(**options)
-        self._http_client = http_client
-        self._http_async_client = http_async_client
-        self._sync: R1V4Client | None = None
-        self._async: AsyncR1V4Client | None = None
-
-    @classmethod
-    def for_model(
-        cls,
-        model: ClientOptions,
-        *,
-        http_client: httpx.Client | None,
-        http_async_client: httpx.AsyncClient | None,
-        attr: str = "_core",
-    ) -> R1V4Clients:
-        """``model``'s clients, kept in ``model.<attr>`` and made on first use (see
-        :func:`cached_clients`) from every client setting it carries
-        (:meth:`ClientOptions.client_options`)."""
-        return cached_clients(
-            model,
-            attr,
-            lambda: cls(
-                http_client=http_client,
-                http_async_client=http_async_client,
-                **model.client_options(),
-            ),
-        )
-
-    def __repr__(self) -> str:
-        return f"R1V4Clients(base_url={self.settings.base_url!r})"
-
-    @property
-    def sync(self) -> R1V4Client:
-        return _once(
-            self, "_sync", lambda: R1V4Client(http_client=self._http_client, settings=self.settings)
-        )
-
-    @property
-    def async_(self) -> AsyncR1V4Client:
-        return _once(
-            self,
-            "_async",
-            lambda: AsyncR1V4Client(
-                http_async_client=self._http_async_client, settings=self.settings
-            ),
-        )
-
-    def close(self) -> None:
-        """Close the sync pool now (async pools close with their event loops)."""
-        if self._sync is not None:
-            self._sync.close()
+# Held only while a model object makes its clients, once in its life.
+_MAKING = ForkSafeLock()
 
 
 class ClientsHolder(ClientOptions):
-    """Base of a framework model object that keeps its :class:`R1V4Clients` in ``_core``, made
-    from the client settings it carries (:class:`ClientOptions`).
+    """Base of a framework model object that calls R1V4 through core clients made from its
+    fields (every setting of :class:`~r1v4._model_options.ClientOptions`, plus ``api_key`` and
+    ``base_url``, which each adapter declares).
 
-    Locks and connection pools cannot be copied or cross processes: a deep copy, a pickle or a
-    copy with changed settings builds its own clients on first use, while the caller's own
-    httpx clients (:meth:`_given_http_clients`) are shared, never copied. Listed before the
-    framework's base class, e.g. ``class ChatModel(ClientsHolder, BaseChatModel)``.
+    Listed before the framework's base class (``class ChatR1V4(ClientsHolder, BaseChatModel)``),
+    so that its copy and pickle rules come first. An adapter whose caller may give their own
+    httpx clients says which (:meth:`_given_http_clients`).
     """
 
-    _core: R1V4Clients | None = PrivateAttr(default=None)
+    # (sync, async), made together on first use; None in every copy and pickle.
+    _clients: tuple[R1V4Client, AsyncR1V4Client] | None = PrivateAttr(default=None)
 
-    def _given_http_clients(self) -> tuple[object, ...]:
-        """The httpx clients the caller gave, which copies share."""
-        return ()
+    if TYPE_CHECKING:
+        # The checker would take this mixin's fields for all the keywords an adapter's
+        # ``__init__`` may pass on; the framework's fields are keywords too.
+        def __init__(self, **data: Any) -> None: ...
 
-    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
-        copied = super().model_copy(update=update, deep=deep)
-        if update:
-            copied._core = None  # new settings want new clients
+    @property
+    def client(self) -> R1V4Client:
+        """The core sync client, made on first use and shared by every call of this object."""
+        return (self._clients or self._make_clients())[0]
+
+    @property
+    def async_client(self) -> AsyncR1V4Client:
+        """The core async client (one connection pool per event loop, managed by the core)."""
+        return (self._clients or self._make_clients())[1]
+
+    def _given_http_clients(self) -> tuple[httpx.Client | None, httpx.AsyncClient | None]:
+        """The caller's own httpx clients, sync and async: used as given, never closed, shared
+        (not copied) by deep copies, refused by pickles."""
+        return None, None
+
+    def _make_clients(self) -> tuple[R1V4Client, AsyncR1V4Client]:
+        with _MAKING:
+            if self._clients is None:  # else another thread made them while this one waited
+                settings = ClientSettings(**self.client_options())
+                http_client, http_async_client = self._given_http_clients()
+                self._clients = (
+                    R1V4Client(http_client=http_client, settings=settings),
+                    AsyncR1V4Client(http_async_client=http_async_client, settings=settings),
+                )
+            return self._clients
+
+    # ------------------------------------------------- copies and pickles start without clients
+
+    def __copy__(self) -> Self:  # copy.copy and model_copy
+        copied = super().__copy__()
+        copied._clients = None
         return copied
 
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        # What the memo holds is not copied again: the clients become None, the caller's own
+        # httpx clients stay the same objects.
         memo = {} if memo is None else memo
-        if self._core is not None:
-            memo[id(self._core)] = None
+        memo[id(self._clients)] = None
         for given in self._given_http_clients():
-            if given is not None:
-                memo[id(given)] = given
+            memo[id(given)] = given
         return super().__deepcopy__(memo)
 
     def __getstate__(self) -> dict[Any, Any]:
-        state = super().__getstate__()
-        state["__pydantic_private__"] = without_clients(state.get("__pydantic_private__"))
+        # pydantic's own state, not a framework's: LlamaIndex's drops what it cannot pickle.
+        state = BaseModel.__getstate__(self)
+        state["__pydantic_private__"] = {**(state["__pydantic_private__"] or {}), "_clients": None}
+        _refuse_unpicklable(type(self).__name__, state)
         return state
 
 
-def cached_clients(owner: object, attr: str, make: Callable[[], R1V4Clients]) -> R1V4Clients:
-    """``owner.<attr>``, set to ``make()`` on first use: once, even when threads race.
+def _refuse_unpicklable(owner: str, state: Mapping[str, Any]) -> None:
+    """Raise, naming the attribute, if any value of ``state`` cannot be pickled: pickle's own
+    error names only the type, and an object unpickled without it would not be the same model.
 
-    For framework model objects that keep their :class:`R1V4Clients` in a private attribute
-    (``None`` until first use, and again in copies and pickles, which must build their own).
+    Raises:
+        pickle.PicklingError: naming the first attribute that cannot be pickled.
     """
-    return _once(owner, attr, make)
-
-
-def without_clients(
-    private: Mapping[str, Any] | None, attrs: Collection[str] = ("_core",)
-) -> dict[str, Any] | None:
-    """A model object's private attributes as a pickle or a changed copy keeps them: the
-    clients (locks, connection pools) in ``attrs`` reset to ``None``."""
-    if private is None:
-        return None
-    return {k: None if k in attrs else v for k, v in private.items()}
-
-
-_T = TypeVar("_T")
-_MAKE_LOCK = ForkSafeLock()
-
-
-def _once(owner: object, attr: str, make: Callable[[], _T]) -> _T:
-    value: _T | None = getattr(owner, attr)
-    if value is None:
-        with _MAKE_LOCK:
-            value = getattr(owner, attr)
-            if value is None:
-                value = make()
-                setattr(owner, attr, value)
-    return value
+    for part in ("__dict__", "__pydantic_extra__", "__pydantic_private__"):
+        for name, value in (state[part] or {}).items():
+            try:
+                pickle.dumps(value)
+            except Exception as exc:
+                kind = f"{type(value).__module__}.{type(value).__qualname__}"
+                raise pickle.PicklingError(
+                    f"cannot pickle this {owner}: its {name!r} ({kind}) cannot be pickled: {exc}"
+                ) from exc

@@ -120,7 +120,7 @@ def _llama_index() -> Adapter:
         stream=stream,
         ask_image=ask_image,
         ask_with_tool=ask_with_tool,
-        settings=lambda llm: llm._sync_client().settings,
+        settings=lambda llm: llm.client.settings,
     )
 
 

@@ -211,9 +211,9 @@ def test_r1v4_passes_allow_file_paths_on() -> None:
     """No path string reaches R1V4's core through an ``ImageBlock``; the setting still reaches
     its clients, where any string would be judged."""
     llm = R1V4(api_key=KEY, allow_file_paths=True, allow_private_urls=True)
-    settings = llm._sync_client().settings
+    settings = llm.client.settings
     assert settings.allow_file_paths and settings.allow_private_urls
-    assert not R1V4(api_key=KEY)._sync_client().settings.allow_file_paths
+    assert not R1V4(api_key=KEY).client.settings.allow_file_paths
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import AliasChoices, Field, SecretStr
 
-from r1v4 import ClientOptions, ClientSettings, ClientsHolder, R1V4Clients
+from r1v4 import ClientOptions, ClientSettings, ClientsHolder
 from r1v4._model_options import CLIENT_SETTINGS
 from r1v4.testing import LocalR1V4Server
 
@@ -32,9 +32,6 @@ class _Model(ClientsHolder):
         default=None, validation_alias=AliasChoices("max_tokens", "max_completion_tokens")
     )
     extras: dict[str, Any] = Field(default_factory=dict)
-
-    def clients(self) -> R1V4Clients:
-        return R1V4Clients.for_model(self, http_client=None, http_async_client=None)
 
 
 def test_the_declaration_matches_client_settings() -> None:
@@ -67,7 +64,7 @@ def test_every_setting_reaches_the_clients(r1v4_server: LocalR1V4Server) -> None
     )
     options = model.client_options()
     assert set(options) == set(CLIENT_SETTINGS)
-    s = model.clients().settings
+    s = model.client.settings
     assert s.api_key is not None and s.api_key.get_secret_value() == "test-key"
     assert s.url == f"{r1v4_server.base_url}/chat/completions"
     assert (s.timeout.read, s.retry.max_retries, s.retry.backoff) == (9, 5, 0.125)
@@ -77,7 +74,7 @@ def test_every_setting_reaches_the_clients(r1v4_server: LocalR1V4Server) -> None
         123_456,
         7_890,
     )
-    reply = model.clients().sync.create(
+    reply = model.client.create(
         model="skywork/r1v4-lite", messages=[{"role": "user", "content": "hi"}]
     )
     assert reply.message.content

@@ -102,7 +102,7 @@ def test_pickled_copy_keeps_key_and_works(r1v4_server: LocalR1V4Server) -> None:
     assert copy.api_key is not None and copy.api_key.get_secret_value() == "test-key"
     r1v4_server.enqueue(Reply(content="from the copy"))
     assert copy.chat(USER).message.content == "from the copy"
-    assert llm._core is not None  # the original kept its clients
+    assert llm._clients is not None  # the original kept its clients
 
 
 def test_copies_after_use_build_their_own_clients(
@@ -114,36 +114,38 @@ def test_copies_after_use_build_their_own_clients(
     clone = deepcopy(llm)
     r1v4_server.enqueue(Reply(content="from the clone"))
     assert clone.chat(USER).message.content == "from the clone"
-    assert clone._core is not llm._core
+    assert clone.client is not llm.client
     assert clone._http_client is own  # the caller's client is shared, never copied
     moved = llm.model_copy(update={"base_url": no_native_tools_server.base_url})
     no_native_tools_server.enqueue(Reply(content="moved"))
     assert moved.chat(USER).message.content == "moved"
     assert len(no_native_tools_server.requests) == 1
-    same = llm.model_copy()  # same settings: the clients may be shared
+    same = llm.model_copy()  # same settings, yet its own clients (copies never carry them)
+    assert same._clients is None
     assert same.chat(USER).message.content
+    assert same.client is not llm.client and same._http_client is own
     assert len(r1v4_server.requests) == 3
     own.close()
 
 
 def test_core_clients_are_created_once_and_reused(r1v4_server: LocalR1V4Server) -> None:
     llm = R1V4(api_key="test-key", base_url=r1v4_server.base_url)
-    assert llm._core is None  # lazily
+    assert llm._clients is None  # lazily
     llm.chat(USER)
-    assert llm._core is not None
-    first = llm._core.sync
+    assert llm._clients is not None
+    first = llm.client
     list(llm.stream_chat(USER))
     llm.complete("hi")
-    assert llm._core.sync is first
+    assert llm.client is first
 
     async def call() -> None:
         await llm.achat(USER)
         [r async for r in await llm.astream_chat(USER)]
 
     asyncio.run(call())
-    afirst = llm._core.async_
+    afirst = llm.async_client
     asyncio.run(call())  # a second event loop: same object, the core gives it a fresh pool
-    assert llm._core.async_ is afirst
+    assert llm.async_client is afirst
     # One sync connection served the three sync calls (keep-alive).
     assert r1v4_server.connections_opened <= 3
 
@@ -156,8 +158,7 @@ def test_threads_share_one_client(r1v4_server: LocalR1V4Server) -> None:
     def work() -> None:
         try:
             llm.chat(USER)
-            assert llm._core is not None
-            seen.append(llm._core.sync)
+            seen.append(llm.client)
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -209,7 +210,7 @@ def test_timeout_retries_and_headers_reach_the_core(r1v4_server: LocalR1V4Server
     assert llm.chat(USER).message.content == "after one retry"
     assert len(r1v4_server.requests) == 2  # the core retried; nothing retried on top of it
     assert r1v4_server.last_request.headers["x-team"] == "vision"
-    settings = llm._sync_client().settings
+    settings = llm.client.settings
     assert settings.tool_mode == "prompted"
     assert settings.timeout.read == 30
 
@@ -279,7 +280,7 @@ def test_additional_kwargs_and_client_settings_survive_to_dict(
         warnings.simplefilter("error")  # rebuilt from its own fields: nothing to warn about
         copy = R1V4.from_dict(dumped, api_key="test-key")
     assert copy.model_dump() == llm.model_dump()
-    settings = copy._sync_client().settings
+    settings = copy.client.settings
     assert (settings.timeout.read, settings.retry.backoff, settings.stream_usage) == (
         30,
         0.25,
