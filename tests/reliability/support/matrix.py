@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from attempts import ANSWER, DELIVERED, HELD, cut, whole
 from pydantic import ValidationError
 
 from r1v4 import (
@@ -31,16 +32,6 @@ ECHO = "I saw 0 image(s). You said: hello"
 LONG = "The first part of a long answer, then the second part, then the end of it."
 # Multi-byte text for the one-byte trickle: every UTF-8 width, split at every byte.
 TRICKLE = "héllo wörld — 世界 🌍 ok"
-# An R1V4 trajectory for the faults that cut a stream at a point of its transcript. It opens
-# with what the transcript parser holds back, delivering nothing: whitespace, then a tag split in
-# its name, then a tool call's payload (held until its closing tag).
-TRAJECTORY = (
-    "\n"
-    '<tool_call>{"name": "code", "arguments": {"code": "print(2 + 2)"}}</tool_call>'
-    '<observation>{"result": "4", "type": "code"}</observation>'
-    "<think>The code printed 4.</think><answer>The sum is 4.</answer>"
-)
-TRAJECTORY_ANSWER = "The sum is 4."
 
 
 def huge_text(size: int = 5 * 1024 * 1024) -> str:
@@ -152,10 +143,7 @@ def _stream_breaks(**fault: Any) -> Callable[[], list[Reply]]:
 def _cut(events: int, sent: str = "", *, then_whole: bool = True) -> Callable[[], list[Reply]]:
     """The trajectory's stream closed after ``events`` events, ``sent`` being all of its content
     those carried (event 0 is the role chunk); then, on the retry, the trajectory whole."""
-    assert TRAJECTORY.startswith(sent) and (events == 2) == bool(sent)
-    size = len(sent) or 8
-    first = Reply(content=TRAJECTORY, chunk_size=size, drop_after=events)
-    return lambda: [first, Reply(content=TRAJECTORY)] if then_whole else [first]
+    return lambda: [cut(sent, events=events, rid=None)] + ([whole(None)] if then_whole else [])
 
 
 _CUT_NOTE = (
@@ -168,7 +156,7 @@ def _cut_then_whole(name: str, title: str, events: int, sent: str = "") -> Fault
     return Fault(
         name,
         f"stream dropped {title}, then sent whole",
-        stream=Mode(_cut(events, sent), Expect(None, 2, text=TRAJECTORY_ANSWER)),
+        stream=Mode(_cut(events, sent), Expect(None, 2, text=ANSWER)),
         create=None,
         create_note=_CUT_NOTE,
     )
@@ -254,20 +242,23 @@ FAULTS: list[Fault] = [
     _cut_then_whole("drop-before-any-byte", "after the headers, before any byte of it", 0),
     _cut_then_whole("drop-after-role-chunk", "after its role chunk, before any content", 1),
     _cut_then_whole(
-        "drop-in-held-whitespace", "after leading whitespace the transcript holds", 2, "\n"
+        "drop-in-held-whitespace",
+        "after leading whitespace the transcript holds",
+        2,
+        HELD["held-whitespace"],
     ),
-    _cut_then_whole("drop-inside-a-tag", "inside a tag (`<tool_ca`)", 2, "\n<tool_ca"),
+    _cut_then_whole("drop-inside-a-tag", "inside a tag (`<tool_ca`)", 2, HELD["inside-a-tag"]),
     _cut_then_whole(
         "drop-inside-a-payload",
         "inside a tool call's payload, held until `</tool_call>`",
         2,
-        '\n<tool_call>{"name": "code", "argu',
+        HELD["inside-a-payload"],
     ),
     Fault(
         "drop-after-delivered-text",
         "stream dropped after a tool call, reasoning and answer text were delivered",
         stream=Mode(
-            _cut(2, TRAJECTORY[: TRAJECTORY.index("The sum") + 7], then_whole=False),
+            _cut(2, DELIVERED, then_whole=False),
             Expect(APIConnectionError, 1, text=None, partial=True),
         ),
         create=None,
