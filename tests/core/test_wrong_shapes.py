@@ -8,25 +8,13 @@ import asyncio
 from typing import Any
 
 import pytest
+from shapes import BODY_CHOICES, MODEL, POINTS, STREAM_CHOICES, body_reply, stream_reply
 
 from r1v4 import AsyncR1V4Client, MalformedResponseError, R1V4Client
 from r1v4.testing import LocalR1V4Server, Reply
 
 KEY = "test-key"
-MODEL = "skywork/r1v4-lite"
 USER = [{"role": "user", "content": "hello"}]
-TEXT = "hello world"
-
-STREAM_CHOICES: dict[str, list[Any]] = {
-    "null-choice": [None],
-    "no-delta": [{"index": 0, "finish_reason": None}],
-    "null-delta": [{"index": 0, "delta": None, "finish_reason": None}],
-}
-BODY_CHOICES: dict[str, list[Any]] = {
-    "null-choice": [None],
-    "no-message": [{"index": 0, "finish_reason": "stop"}],
-    "null-message": [{"index": 0, "message": None, "finish_reason": "stop"}],
-}
 
 
 def _kw(server: LocalR1V4Server) -> dict[str, Any]:
@@ -65,26 +53,14 @@ def _create(server: LocalR1V4Server, is_async: bool) -> Any:
     return asyncio.run(go())
 
 
-def _chunk(choices: list[Any]) -> dict[str, Any]:
-    return {
-        "id": "chatcmpl-shape",
-        "object": "chat.completion.chunk",
-        "created": 1,
-        "model": MODEL,
-        "choices": choices,
-    }
-
-
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 @pytest.mark.parametrize("shape", list(STREAM_CHOICES))
-# Before the role chunk, right after it, after "hell" and "o wo" were delivered.
-@pytest.mark.parametrize(("after", "received"), [(0, ""), (1, ""), (3, "hello wo")])
+@pytest.mark.parametrize("point", list(POINTS))
 def test_a_stream_chunk_of_a_wrong_shape(
-    r1v4_server: LocalR1V4Server, is_async: bool, shape: str, after: int, received: str
+    r1v4_server: LocalR1V4Server, is_async: bool, shape: str, point: str
 ) -> None:
-    r1v4_server.enqueue(
-        Reply(content=TEXT, chunk_size=4, inject_after=after, inject=_chunk(STREAM_CHOICES[shape]))
-    )
+    after, received = POINTS[point]
+    r1v4_server.enqueue(stream_reply(shape, after))
     seen: list[str] = []
     with pytest.raises(MalformedResponseError) as info:
         _stream(r1v4_server, is_async, seen)
@@ -96,15 +72,7 @@ def test_a_stream_chunk_of_a_wrong_shape(
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 @pytest.mark.parametrize("shape", list(BODY_CHOICES))
 def test_a_body_of_a_wrong_shape(r1v4_server: LocalR1V4Server, is_async: bool, shape: str) -> None:
-    body = {
-        "id": "chatcmpl-shape",
-        "object": "chat.completion",
-        "created": 1,
-        "model": MODEL,
-        "choices": BODY_CHOICES[shape],
-        "usage": {"prompt_tokens": 1, "completion_tokens": 0, "total_tokens": 1},
-    }
-    r1v4_server.enqueue(Reply(status=200, body=body))
+    r1v4_server.enqueue(body_reply(shape))
     with pytest.raises(MalformedResponseError) as info:
         _create(r1v4_server, is_async)
     assert info.value.partial_content == ""

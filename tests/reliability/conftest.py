@@ -6,9 +6,8 @@ Fixtures:
     redirect_target: a second local server on another host (127.0.0.2) that accepts the key.
     image_host: a stdlib HTTP server for image URLs (404, an HTML page).
     retries: what the client decided after each failed attempt (error type, delay or None).
-    fast_backoff (autouse): the core's default retry backoff shortened to 10 ms. ChatR1V4 and
-        R1V4 have no setting for it, so without this every retrying adapter test would wait the
-        real 0.5 s + 1 s.
+    fast_backoff (autouse): the core's default retry backoff shortened to 10 ms (the shared
+        fixture of tests/conftest.py, for every test here).
     no_secret_in_logs (autouse): every log record of every logger at DEBUG, for every test here,
         must not contain the key.
 
@@ -81,10 +80,8 @@ def image_host() -> Iterator[FileHost]:
 
 
 @pytest.fixture(autouse=True)
-def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    defaults = ClientSettings.__init__.__kwdefaults__
-    assert defaults is not None and "backoff" in defaults
-    monkeypatch.setitem(defaults, "backoff", 0.01)
+def fast_backoff(fast_backoff: None) -> None:
+    """The shared one (tests/conftest.py), for every test here."""
 
 
 @pytest.fixture
