@@ -106,22 +106,32 @@ def _not_an_event_stream(response: httpx.Response, body: bytes) -> NoReturn:
 
 
 class StreamReader:
-    """Raw response bytes -> chunks, for one attempt of one stream."""
+    """Raw response bytes -> chunks, for one attempt of one stream.
 
-    __slots__ = ("decoder", "parser")
+    An attempt that fails before it has delivered (``parser.delivered``: answer or reasoning
+    text, a tool call, a trace event) is retried, and a retried attempt must leave nothing with
+    the caller: not its role chunk, not the raw text of a tag its transcript was holding back,
+    not its id. So the reader holds an attempt's chunks until it has delivered or is complete,
+    then releases them all at once; the next attempt gets a new reader. A stream delivers with
+    its first text, so what waits is only the content-free chunks before it.
+    """
+
+    __slots__ = ("decoder", "held", "parser")
 
     def __init__(self, client_tools: frozenset[str]) -> None:
         self.decoder = SSEDecoder()
         self.parser = ResponseParser(client_tools)
+        # The chunks not released yet; None once they were (the rest then pass straight on).
+        self.held: list[ChatCompletionChunk] | None = []
 
     def feed(self, data: bytes) -> Iterable[ChatCompletionChunk]:
-        """The chunks completed by ``data``.
+        """The chunks completed by ``data`` that the caller may have now.
 
         A list while every event parses: the callers yield from it, and a generator here
         would be one more frame to resume per chunk. When one event of a read fails (a
         malformed chunk, an error event), the good chunks before it still reach the caller
-        before the error does, so the caller has seen exactly the ``partial_content`` the
-        error carries.
+        before the error does (if they are released), so the caller has seen exactly the
+        ``partial_content`` the error carries.
         """
         parser = self.parser
         if parser.done:
@@ -133,29 +143,49 @@ class StreamReader:
             try:
                 chunk = parser.parse_event(payload)
             except Exception as exc:  # (any, so it comes in the order it did from a generator)
-                return _then_raise(out, exc)
+                return _then_raise(self._release(out), exc)
             if chunk is not None:
                 out.append(chunk)
-        return out
+        return out if self.held is None else self._release(out)
 
-    def end(self) -> Generator[ChatCompletionChunk, None, None]:
-        if not self.parser.done:
-            for _event, payload in self.decoder.close():
-                chunk = self.parser.parse_event(payload)
-                if chunk is not None:
-                    yield chunk
-        last = self.parser.finish()
-        if last is not None:
-            yield last
-        if not self.parser.done:
-            raise self.parser.fail(
-                IncompleteStreamError("the stream ended before the server sent [DONE]")
-            )
+    def end(self) -> Iterable[ChatCompletionChunk]:
+        """The chunks the end of the body completes; raises when the stream was incomplete."""
+        parser = self.parser
+        out: list[ChatCompletionChunk] = []
+        try:
+            if not parser.done:
+                for _event, payload in self.decoder.close():
+                    chunk = parser.parse_event(payload)
+                    if chunk is not None:
+                        out.append(chunk)
+            last = parser.finish()
+            if last is not None:
+                out.append(last)
+            if not parser.done:
+                raise parser.fail(
+                    IncompleteStreamError("the stream ended before the server sent [DONE]")
+                )
+        except Exception as exc:
+            return _then_raise(self._release(out), exc)
+        return self._release(out)
+
+    def _release(self, chunks: list[ChatCompletionChunk]) -> list[ChatCompletionChunk]:
+        """``chunks``, after those held before them, once the attempt has delivered or is
+        complete; until then nothing (they are held)."""
+        held = self.held
+        if held is None:
+            return chunks
+        held += chunks
+        parser = self.parser
+        if parser.delivered or parser.done:
+            self.held = None
+            return held
+        return []
 
 
 def _then_raise(
     chunks: list[ChatCompletionChunk], exc: Exception
 ) -> Generator[ChatCompletionChunk, None, None]:
-    """The good chunks of a read, then the error of the event after them."""
+    """The good chunks of a read (those released), then the error of the event after them."""
     yield from chunks
     raise exc

@@ -184,8 +184,8 @@ class ResponseParser:
                 raise _Shape("has no choices")
         out: list[ChunkChoice] = []
         for c in _items(choices, "choices"):
-            c = _obj(c, "a choice")
-            d = _obj(c.get("delta"), "delta")
+            c = _choice(c)
+            d = _obj(_part(c, "delta"), "delta")
             index = _index(c.get("index"), 0)
             # "" on every chunk (some gateways) is no finish: only a reason ends the choice.
             finish = _text(c.get("finish_reason"), "finish_reason") or None
@@ -224,9 +224,9 @@ class ResponseParser:
         try:
             return self._completion(obj, body)
         except _Shape as exc:
-            raise _malformed(f"response {exc}", body) from None
+            raise self.fail(_malformed(f"response {exc}", body)) from None
         except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
-            raise _malformed(f"response not understood ({exc})", body) from None
+            raise self.fail(_malformed(f"response not understood ({exc})", body)) from None
 
     def _completion(self, obj: dict[str, Any], body: bytes | str) -> ChatCompletion:
         self._remember(obj)
@@ -237,8 +237,8 @@ class ResponseParser:
             raise _Shape("has no choices")
         out: list[ChunkChoice] = []
         for pos, c in enumerate(choices):
-            c = _obj(c, "a choice")
-            m = _obj(c.get("message"), "message")
+            c = _choice(c)
+            m = _obj(_part(c, "message"), "message")
             index = _index(c.get("index"), pos)
             calls = m.get("tool_calls")
             if calls:
@@ -424,6 +424,22 @@ def _obj(value: Any, what: str) -> dict[str, Any]:
         return {}
     if not isinstance(value, dict):
         raise _Shape(f"has {what} that is {_kind(value)}, not an object")
+    return value
+
+
+def _choice(value: Any) -> dict[str, Any]:
+    # Not _obj(): a null choice is no choice at all, not an empty one.
+    if not isinstance(value, dict):
+        raise _Shape(f"has a choice that is {_kind(value)}, not an object")
+    return value
+
+
+def _part(choice: dict[str, Any], key: str) -> Any:
+    """A choice's ``delta`` or ``message``: without it a choice says nothing, so a server
+    that sent none (or null) sent something wrong, never an empty reply."""
+    value = choice.get(key)
+    if value is None:
+        raise _Shape(f"has a choice without a {key}")
     return value
 
 

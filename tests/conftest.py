@@ -1,5 +1,6 @@
-"""Shared fixtures: the local R1V4 server (``r1v4_server``, ``no_native_tools_server``) and
-``image_work``, which counts how often the core decodes and checks an image."""
+"""Shared fixtures: the local R1V4 server (``r1v4_server``, ``no_native_tools_server``),
+``image_work``, which counts how often the core decodes and checks an image, and
+``fast_backoff``, which shortens the core's default retry backoff."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from r1v4 import ClientSettings
 from r1v4._images import _data_uri, _encode, _files
 from r1v4._images._checked import CHECKED
 
@@ -43,3 +45,13 @@ def image_work(monkeypatch: pytest.MonkeyPatch) -> Iterator[ImageWork]:
     # A regular file is checked from its head and tail without a buffer, so not via validate.
     monkeypatch.setattr(_files, "inspect", counting(_files.inspect, "checks"))
     yield seen
+
+
+@pytest.fixture
+def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The core's default retry backoff shortened to 10 ms, for core clients a test does not
+    build itself (``r1v4 batch``'s): each retry would wait the real 0.5 s + 1 s. Adapters take
+    ``backoff=`` like any setting."""
+    defaults = ClientSettings.__init__.__kwdefaults__
+    assert defaults is not None and "backoff" in defaults
+    monkeypatch.setitem(defaults, "backoff", 0.01)

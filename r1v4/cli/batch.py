@@ -138,8 +138,8 @@ def _question(case: Case) -> str:
 
 
 def _has_output(chunk: ChatCompletionChunk) -> bool:
-    # Not merely a chunk: the first is a role-only delta, and may be from an attempt that
-    # failed before the one that answered.
+    # Not merely a chunk: the first is a role-only delta (the client hands it over with the
+    # first output, but that is the client's business, not this timing's).
     return any(c.delta.content or c.delta.reasoning or c.delta.events for c in chunk.choices)
 
 

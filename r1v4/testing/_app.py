@@ -30,6 +30,7 @@ from ._wire import (
     error_body,
     error_event,
     hosted_error,
+    injected_event,
     openai_error,
 )
 
@@ -347,6 +348,7 @@ class R1V4App:
             prompt_tokens=request.prompt_words + 85 * len(request.images),
             created=int(time.time()),
         )
+        exchange.record.response_id = resolved.completion_id
         request_id = {"x-request-id": f"req-{uuid.uuid4().hex[:16]}"}
         if not request.stream:
             body = dumps(resolved.completion())
@@ -422,6 +424,9 @@ class R1V4App:
             if index == reply.malformed_after:
                 await flush()
                 pending.append(MALFORMED)
+            if index == reply.inject_after:
+                await flush()
+                pending.append(injected_event(reply))
             if index == reply.error_event_after:
                 await flush()
                 pending.append(error_event(reply, shape))
@@ -447,6 +452,9 @@ class R1V4App:
             if reply.malformed_after is not None and reply.malformed_after >= count:
                 await flush()
                 pending.append(MALFORMED)
+            if reply.inject_after is not None and reply.inject_after >= count:
+                await flush()
+                pending.append(injected_event(reply))
             if reply.error_event_after is not None and reply.error_event_after >= count:
                 await flush()
                 pending.append(error_event(reply, shape))

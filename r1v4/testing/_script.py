@@ -36,6 +36,8 @@ class Reply:
         finish_reason: defaults to ``"tool_calls"`` when there are tool calls, else ``"stop"``.
         usage: replaces the computed usage dict entirely.
         chunk_size: characters per content/reasoning/arguments delta when streaming (>= 1).
+        id: the completion id the reply carries (default: a fresh ``chatcmpl-<hex>`` for each
+            response), so a test can tell which attempt a result came from.
 
     Faults and timing (stream events are counted from 0: the role chunk is event 0, ``[DONE]`` is
     the last event):
@@ -57,6 +59,9 @@ class Reply:
         drop_before_headers: close the connection without sending any response at all.
         no_done: end the stream cleanly but without ``data: [DONE]``.
         malformed_after: insert the line ``data: {not json`` after N events (the stream goes on).
+        inject_after / inject: insert ``inject`` as one more event after N events, a dict, list
+            or ``None`` as JSON, a str as it is (the stream goes on): a chunk of a wrong shape,
+            such as ``{"choices": [None]}``.
         error_event_after: after N events send an error object as an SSE event, then ``[DONE]``
             (unless ``no_done``) -- how vLLM reports a failure after the 200. The object is ``body``
             when it is a dict, else an error in ``error_shape`` (default: the path's shape).
@@ -75,6 +80,7 @@ class Reply:
     finish_reason: str | None = None
     usage: dict[str, Any] | None = None
     chunk_size: int = 8
+    id: str | None = None
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -87,6 +93,8 @@ class Reply:
     drop_before_headers: bool = False
     no_done: bool = False
     malformed_after: int | None = None
+    inject_after: int | None = None
+    inject: Any = None
     error_event_after: int | None = None
     error_shape: ErrorShape | None = None
     trickle: bool = False
@@ -131,12 +139,14 @@ class RecordedRequest:
 
     ``headers`` are lower-cased (repeated headers joined with ``", "``); ``body`` is the decoded
     JSON (``None`` if the body was not JSON). ``status`` is the HTTP status sent (``None`` if none
-    was). ``disconnected`` turns true when the client went away before the response was complete;
-    ``completed`` when the whole response was sent; ``finished`` when the server is done with the
-    request. ``error`` holds the traceback when handling it raised (e.g. a reply factory failed;
-    the client then got a 500). ``received_at``, ``responded_at`` (status line and headers sent)
-    and ``completed_at`` (last body byte sent) are the server's ``time.monotonic()``, so a test
-    can see a scripted delay from the server's side without timing the client.
+    was); ``response_id`` the id of the completion sent (``None`` if none was: an error
+    reply). ``disconnected`` turns true when the client went away before the response was
+    complete; ``completed`` when the whole response was sent; ``finished`` when the server is
+    done with the request. ``error`` holds the traceback when handling it raised (e.g. a reply
+    factory failed; the client then got a 500). ``received_at``, ``responded_at`` (status line
+    and headers sent) and ``completed_at`` (last body byte sent) are the server's
+    ``time.monotonic()``, so a test can see a scripted delay from the server's side without
+    timing the client.
     """
 
     method: str
@@ -146,6 +156,7 @@ class RecordedRequest:
     raw_body: bytes = b""
     images: list[ImageInfo] = field(default_factory=list)
     status: int | None = None
+    response_id: str | None = None
     reply: Reply | None = None
     disconnected: bool = False
     completed: bool = False

@@ -162,7 +162,7 @@ class Resolved:
             finish_reason=reply.finish_reason or ("tool_calls" if calls else "stop"),
             usage=usage,
             model=model,
-            completion_id=f"chatcmpl-{uuid.uuid4().hex}",
+            completion_id=reply.id or f"chatcmpl-{uuid.uuid4().hex}",
             created=created,
         )
 
@@ -253,6 +253,13 @@ def _text_deltas(resolved: Resolved, size: int) -> list[bytes]:
         for i in range(0, len(text), size)
     )
     return deltas
+
+
+def injected_event(reply: Reply) -> bytes:
+    """The event of ``inject_after``: ``inject`` as JSON, or as it is when it is text."""
+    payload = reply.inject
+    data = payload.encode() if isinstance(payload, str) else dumps(payload)
+    return b"data: " + data + b"\n\n"
 
 
 def error_event(reply: Reply, shape: Shape) -> bytes:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from attempts import ANSWERED, HELD, TRAJECTORY, cut, whole
 
 from cli.support import GENERATED, KEY, Faults, read_lines, write_cases
 from r1v4 import DEFAULT_BASE_URL
@@ -364,6 +365,28 @@ def test_first_token_is_the_first_output_not_the_first_chunk(
     assert record["answer"] == "late" and server.request_count == len(replies)
     timings = record["timings"]
     assert timings["seconds"] >= timings["first_token_seconds"] >= HOLD
+
+
+@pytest.mark.usefixtures("fast_backoff")
+@pytest.mark.parametrize("point", list(HELD))
+def test_a_retried_case_records_the_attempt_that_answered(
+    server: LocalR1V4Server, key_env: str, tmp_path: Path, point: str
+) -> None:
+    """A case whose stream dropped before it delivered anything is retried; its line is the
+    attempt that answered, whole, and nothing of the one that failed."""
+    server.enqueue(cut(HELD[point]), whole())
+    cases = write_cases(tmp_path / "c.jsonl", [{"question": "q"}])
+    assert batch(server, cases, tmp_path / "r.jsonl") == 0
+    (record,) = read_lines(tmp_path / "r.jsonl")
+    assert server.request_count == 2
+    assert record["response_id"] == ANSWERED and record["raw_content"] == TRAJECTORY
+
+    server.reset()
+    server.enqueue(whole())
+    assert batch(server, cases, tmp_path / "alone.jsonl") == 0
+    (alone,) = read_lines(tmp_path / "alone.jsonl")
+    del record["timings"], alone["timings"]
+    assert record == alone  # usage, trace, stats and all
 
 
 def test_timeout_and_retries_default_to_the_cores_defaults() -> None:

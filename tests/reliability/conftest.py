@@ -6,9 +6,9 @@ Fixtures:
     redirect_target: a second local server on another host (127.0.0.2) that accepts the key.
     image_host: a stdlib HTTP server for image URLs (404, an HTML page).
     retries: what the client decided after each failed attempt (error type, delay or None).
-    fast_backoff (autouse): the core's default retry backoff shortened to 10 ms, for core
-        clients a test builds itself (the paths give every client, adapters included, the
-        ``backoff`` of their ``Settings``).
+    fast_backoff (autouse): the core's default retry backoff shortened to 10 ms (the shared
+        fixture of tests/conftest.py), for core clients a test builds itself; the paths give
+        every client, adapters included, the ``backoff`` of their ``Settings``.
     no_secret_in_logs (autouse): every log record of every logger at DEBUG, for every test here,
         must not contain the key.
 
@@ -81,10 +81,8 @@ def image_host() -> Iterator[FileHost]:
 
 
 @pytest.fixture(autouse=True)
-def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    defaults = ClientSettings.__init__.__kwdefaults__
-    assert defaults is not None and "backoff" in defaults
-    monkeypatch.setitem(defaults, "backoff", 0.01)
+def fast_backoff(fast_backoff: None) -> None:
+    """The shared one (tests/conftest.py), for every test here."""
 
 
 @pytest.fixture

@@ -146,6 +146,51 @@ def test_malformed_event(r1v4_server: LocalR1V4Server) -> None:
 
 
 @pytest.mark.parametrize(
+    ("inject", "sent"),
+    [
+        ({"id": "x", "choices": [None]}, b'data: {"id":"x","choices":[null]}'),
+        ("{ raw", b"data: { raw"),
+    ],
+)
+def test_injected_event(r1v4_server: LocalR1V4Server, inject: Any, sent: bytes) -> None:
+    r1v4_server.enqueue(Reply(content="hello", inject_after=2, inject=inject))
+    raw = httpx.post(url(r1v4_server), json=chat_body(stream=True), headers=AUTH).content
+    blocks = raw.split(b"\n\n")
+    assert json.loads(blocks[1][len(b"data: ") :])["choices"][0]["delta"]["content"] == "hello"
+    assert blocks[2] == sent  # after two events, and the stream goes on
+    assert json.loads(blocks[3][len(b"data: ") :])["choices"][0]["finish_reason"] == "stop"
+    assert blocks[-2] == b"data: [DONE]"
+
+
+def test_injected_event_after_the_last_one(r1v4_server: LocalR1V4Server) -> None:
+    r1v4_server.enqueue(Reply(content="hi", inject_after=99, inject=None, no_done=True))
+    raw = httpx.post(url(r1v4_server), json=chat_body(stream=True), headers=AUTH).content
+    assert raw.split(b"\n\n")[-2] == b"data: null"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_scripted_completion_id_is_sent_and_recorded(
+    r1v4_server: LocalR1V4Server, stream: bool
+) -> None:
+    r1v4_server.enqueue(Reply(content="hi", id="chatcmpl-scripted"), Reply(content="hi"))
+    first = httpx.post(url(r1v4_server), json=chat_body(stream=stream), headers=AUTH)
+    second = httpx.post(url(r1v4_server), json=chat_body(stream=stream), headers=AUTH)
+    ids = [
+        {e["id"] for e in parse_sse(r.content) if e != "[DONE]"} if stream else {r.json()["id"]}
+        for r in (first, second)
+    ]
+    assert ids[0] == {"chatcmpl-scripted"}
+    assert len(ids[1]) == 1 and ids[1] != ids[0]  # a fresh one when none is scripted
+    assert [r.response_id for r in r1v4_server.requests] == [ids[0].pop(), ids[1].pop()]
+
+
+def test_no_response_id_without_a_completion(r1v4_server: LocalR1V4Server) -> None:
+    r1v4_server.enqueue(Reply(status=500))
+    httpx.post(url(r1v4_server), json=chat_body(), headers=AUTH)
+    assert r1v4_server.requests[-1].response_id is None
+
+
+@pytest.mark.parametrize(
     ("api", "shape", "key"),
     [("hosted", None, "code"), ("openai", None, "error"), ("hosted", "openai", "error")],
 )

@@ -100,8 +100,10 @@ def readme_block(counts: Mapping[str, int]) -> str:
     return (
         f"`pytest tests/reliability` proves on every run, over real HTTP on loopback, on all "
         f"{c['path']} (core sync/async create/stream, `ChatR1V4` invoke/stream/ainvoke/astream, "
-        f"`R1V4` chat/stream_chat/achat/astream_chat): {c['fault']} survived (a typed error or "
-        f"the recovered answer, with the exact number of requests the server saw), "
+        f"`R1V4` chat/stream_chat/achat/astream_chat): {c['fault']} survived (a typed error "
+        f"keeping the text already streamed, or the recovered reply whole: id, raw content, "
+        f"usage and trace of the one attempt that succeeded; with the exact number of "
+        f"requests the server saw), "
         f"{c['bad_input']} refused with a typed error before any request, and the API key "
         f"absent from {c['sink']}; plus {c['security_check']} (redirects, TLS, plain http) "
         f"and {c['client_check']} (closing abandoned streams, batches with failures). The "
@@ -175,6 +177,14 @@ def markdown(tally: Tally) -> str:
         "",
         "Retries use `max_retries=2` unless stated. Stream paths: the six `stream`, "
         "`astream`, `stream_chat` and `astream_chat` ones; non-stream paths: the other six.",
+        "",
+        "Exactly one attempt: a call that recovers ends with the whole result of the attempt "
+        "that succeeded (core: the completion, accumulated on stream paths; LangChain: the "
+        "message, its chunks summed; LlamaIndex: the last response), equal to what the same "
+        "path returns when that attempt is the only one (raw content, usage, trace), carrying "
+        "its id in every place (LangChain's message id is its `response_metadata[\"id\"]`), "
+        "and every chunk the caller was handed carries that id too. A call that fails hands "
+        "over nothing unless text was delivered, and then only that attempt's.",
         "",
     ]
     rows = []

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from attempts import ANSWER, DELIVERED, HELD, cut, whole
 from pydantic import ValidationError
 
 from r1v4 import (
@@ -139,6 +140,28 @@ def _stream_breaks(**fault: Any) -> Callable[[], list[Reply]]:
     return lambda: [Reply(content=LONG, chunk_size=4, **fault)]
 
 
+def _cut(events: int, sent: str = "", *, then_whole: bool = True) -> Callable[[], list[Reply]]:
+    """The trajectory's stream closed after ``events`` events, ``sent`` being all of its content
+    those carried (event 0 is the role chunk); then, on the retry, the trajectory whole."""
+    return lambda: [cut(sent, events=events, rid=None)] + ([whole(None)] if then_whole else [])
+
+
+_CUT_NOTE = (
+    "stream only: these are points of a stream; a non-stream body cut anywhere is retried whole, "
+    "as `reset-before-first-token` and `reset-after-first-token` show"
+)
+
+
+def _cut_then_whole(name: str, title: str, events: int, sent: str = "") -> Fault:
+    return Fault(
+        name,
+        f"stream dropped {title}, then sent whole",
+        stream=Mode(_cut(events, sent), Expect(None, 2, text=ANSWER)),
+        create=None,
+        create_note=_CUT_NOTE,
+    )
+
+
 FAULTS: list[Fault] = [
     Fault(
         "429-retry-after",
@@ -215,6 +238,31 @@ FAULTS: list[Fault] = [
         ),
         create_note="non-stream: the reset cuts the body in half; nothing reached the caller, "
         "so it is retried and recovers",
+    ),
+    _cut_then_whole("drop-before-any-byte", "after the headers, before any byte of it", 0),
+    _cut_then_whole("drop-after-role-chunk", "after its role chunk, before any content", 1),
+    _cut_then_whole(
+        "drop-in-held-whitespace",
+        "after leading whitespace the transcript holds",
+        2,
+        HELD["held-whitespace"],
+    ),
+    _cut_then_whole("drop-inside-a-tag", "inside a tag (`<tool_ca`)", 2, HELD["inside-a-tag"]),
+    _cut_then_whole(
+        "drop-inside-a-payload",
+        "inside a tool call's payload, held until `</tool_call>`",
+        2,
+        HELD["inside-a-payload"],
+    ),
+    Fault(
+        "drop-after-delivered-text",
+        "stream dropped after a tool call, reasoning and answer text were delivered",
+        stream=Mode(
+            _cut(2, DELIVERED, then_whole=False),
+            Expect(APIConnectionError, 1, text=None, partial=True),
+        ),
+        create=None,
+        create_note=_CUT_NOTE,
     ),
     Fault(
         "no-done",

@@ -4,8 +4,10 @@ Every path takes the server's base URL, the client settings and a framework-neut
 :class:`Call`, translates the call into its framework's own input form (core dicts, LangChain
 messages and content blocks, LlamaIndex ``ChatMessage``/``ImageBlock``/``FunctionTool``), runs
 it to the end and returns an :class:`Outcome` -- or raises whatever the path raises. Stream paths
-append every answer delta to ``parts`` as it arrives, so a test still sees what the caller got
-when the stream then fails.
+record what the caller is handed as it arrives (:class:`Seen`: every answer delta and the response
+id of every chunk), so a test still sees what the caller got when the stream then fails. The
+outcome holds the whole result the caller ends with, so a test can compare all of it (raw
+content, id, usage, trace), not just the answer text.
 
 For the client-side tests each stream path also offers ``make`` (the client or model object)
 and ``iterate`` (its answer deltas as a plain (async) generator that closes nothing itself): a
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import functools
 import operator
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -25,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from r1v4 import DEFAULT_MODEL, AsyncR1V4Client, R1V4Client
+from r1v4 import DEFAULT_MODEL, AsyncR1V4Client, ChatCompletion, R1V4Client, accumulate
 
 __all__ = [
     "PATHS",
@@ -34,9 +37,11 @@ __all__ = [
     "Msg",
     "Outcome",
     "Path",
+    "Seen",
     "Settings",
     "Tool",
     "run_path",
+    "run_path_seen",
 ]
 
 
@@ -137,9 +142,29 @@ class Settings:
 
 
 @dataclass
+class Seen:
+    """What a stream path handed the caller, as it came: each answer delta, and the response id
+    each chunk (LangChain chunk, LlamaIndex response) carried."""
+
+    parts: list[str] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Outcome:
+    """What a path ended with.
+
+    ``whole``: the whole result, as comparable data with the clock (``created``) left out --
+    core: the ``ChatCompletion`` (stream paths: ``accumulate`` of the chunks); LangChain: the
+    message's ``model_dump()`` (stream paths: the sum of the chunks); LlamaIndex: the last
+    ``ChatResponse``'s ``model_dump()``. ``ids``: each place that result names its response
+    (LangChain: the message id and ``response_metadata["id"]``).
+    """
+
     text: str
     parts: list[str] = field(default_factory=list)
+    whole: Any = None
+    ids: list[str | None] = field(default_factory=list)
 
 
 # ------------------------------------------------------------------------------ core
@@ -226,7 +251,19 @@ def make_core_async(url: str, s: Settings, owned: Owned | None = None) -> AsyncR
     return AsyncR1V4Client(http_async_client=_user_async(s, owned), **core_kwargs(url, s))
 
 
-def core_sync_create(url: str, s: Settings, call: Call, parts: list[str]) -> Outcome:
+def core_outcome(completion: ChatCompletion, parts: list[str] | None = None) -> Outcome:
+    whole = dataclasses.replace(completion, created=0)
+    return Outcome(completion.message.content, parts or [], whole, [completion.id])
+
+
+def core_chunk(chunk: Any, seen: Seen) -> None:
+    seen.ids.append(chunk.id)
+    for choice in chunk.choices:
+        if choice.delta.content:
+            seen.parts.append(choice.delta.content)
+
+
+def core_sync_create(url: str, s: Settings, call: Call, seen: Seen) -> Outcome:
     owned: Owned = []
     c = make_core_sync(url, s, owned)
     try:
@@ -234,7 +271,7 @@ def core_sync_create(url: str, s: Settings, call: Call, parts: list[str]) -> Out
     finally:
         c.close()
         _close_owned(owned)
-    return Outcome(out.message.content)
+    return core_outcome(out)
 
 
 def iter_core_sync(c: R1V4Client, call: Call) -> Iterator[str]:
@@ -244,19 +281,21 @@ def iter_core_sync(c: R1V4Client, call: Call) -> Iterator[str]:
                 yield choice.delta.content
 
 
-def core_sync_stream(url: str, s: Settings, call: Call, parts: list[str]) -> Outcome:
+def core_sync_stream(url: str, s: Settings, call: Call, seen: Seen) -> Outcome:
     owned: Owned = []
     c = make_core_sync(url, s, owned)
+    chunks = []
     try:
-        for part in iter_core_sync(c, call):
-            parts.append(part)
+        for chunk in c.stream(**core_fields(call)):
+            chunks.append(chunk)
+            core_chunk(chunk, seen)
     finally:
         c.close()
         _close_owned(owned)
-    return Outcome("".join(parts), parts)
+    return core_outcome(accumulate(chunks), seen.parts)
 
 
-def core_async_create(url: str, s: Settings, call: Call, parts: list[str]) -> Outcome:
+def core_async_create(url: str, s: Settings, call: Call, seen: Seen) -> Outcome:
     async def go() -> Outcome:
         owned: Owned = []
         c = make_core_async(url, s, owned)
@@ -265,7 +304,7 @@ def core_async_create(url: str, s: Settings, call: Call, parts: list[str]) -> Ou
         finally:
             await c.aclose()
             await _aclose_owned(owned)
-        return Outcome(out.message.content)
+        return core_outcome(out)
 
     return asyncio.run(go())
 
@@ -277,17 +316,19 @@ async def aiter_core(c: AsyncR1V4Client, call: Call) -> AsyncIterator[str]:
                 yield choice.delta.content
 
 
-def core_async_stream(url: str, s: Settings, call: Call, parts: list[str]) -> Outcome:
+def core_async_stream(url: str, s: Settings, call: Call, seen: Seen) -> Outcome:
     async def go() -> Outcome:
         owned: Owned = []
         c = make_core_async(url, s, owned)
+        chunks = []
         try:
-            async for part in aiter_core(c, call):
-                parts.append(part)
+            async for chunk in c.stream(**core_fields(call)):
+                chunks.append(chunk)
+                core_chunk(chunk, seen)
         finally:
             await c.aclose()
             await _aclose_owned(owned)
-        return Outcome("".join(parts), parts)
+        return core_outcome(accumulate(chunks), seen.parts)
 
     return asyncio.run(go())
 
@@ -353,7 +394,18 @@ async def aclose_langchain(llm: Any) -> None:
     await llm.async_client.aclose()
 
 
-def lc_invoke(url: str, s: Settings, call: Call, parts: list[str]) -> Outcome:
+def lc_outcome(msg: Any, parts: list[str] | None = None) -> Outcome:
+    ids = [msg.id, msg.response_metadata.get("id")]
+    return Outcome(msg.content, parts or [], msg.model_dump(), ids)
+
+
+def lc_chunk(chunk: Any, seen: Seen) -> None:
+    seen.ids.append(chunk.id)
+    if chunk.content:
+        seen.parts.append(chunk.content)
+
+
+def lc_invoke(url: str, s: Settings, call: Call, seen: Seen) -> Outcome:
     owned: Owned = []
     llm = make_langchain(url, s, owned)
     try:
@@ -361,7 +413,7 @@ def lc_invoke(url: str, s: Settings, call: Call, parts: list[str]) -> Outcome:
     finally:
         close_langchain(llm)
         _close_owned(owned)
-    return Outcome(msg.content)
+    return lc_outcome(msg)
 
 
 def iter_lc(llm: Any, call: Call) -> Iterator[str]:
@@ -370,22 +422,21 @@ def iter_lc(llm: Any, call: Call) -> Iterator[str]:
             yield chunk.content
 
 
-def lc_stream(url: str, s: Settings, call: Call, parts: list[str]) -> Outcome:
+def lc_stream(url: str, s: Settings, call: Call, seen: Seen) -> Outcome:
     owned: Owned = []
     llm = make_langchain(url, s, owned)
     chunks = []
     try:
         for chunk in _lc_runnable(llm, call).stream(lc_messages(call), **call.options()):
             chunks.append(chunk)
-            if chunk.content:
-                parts.append(chunk.content)
+            lc_chunk(chunk, seen)
     finally:
         close_langchain(llm)
         _close_owned(owned)
-    return Outcome(functools.reduce(operator.add, chunks).content, parts)
+    return lc_outcome(functools.reduce(operator.add, chunks), seen.parts)
 
 
-def lc_ainvoke(url: str, s: Settings, call: Call, parts: list[str]) -> Outcome:
+def lc_ainvoke(url: str, s: Settings, call: Call, seen: Seen) -> Outcome:
     async def go() -> Outcome:
         owned: Owned = []
         llm = make_langchain(url, s, owned)
@@ -394,7 +445,7 @@ def lc_ainvoke(url: str, s: Settings, call: Call, parts: list[str]) -> Outcome:
         finally:
             await aclose_langchain(llm)
             await _aclose_owned(owned)
-        return Outcome(msg.content)
+        return lc_outcome(msg)
 
     return asyncio.run(go())
 
@@ -405,7 +456,7 @@ async def aiter_lc(llm: Any, call: Call) -> AsyncIterator[str]:
             yield chunk.content
 
 
-def lc_astream(url: str, s: Settings, call: Call, parts: list[str]) -> Outcome:
+def lc_astream(url: str, s: Settings, call: Call, seen: Seen) -> Outcome:
     async def go() -> Outcome:
         owned: Owned = []
         llm = make_langchain(url, s, owned)
@@ -413,12 +464,11 @@ def lc_astream(url: str, s: Settings, call: Call, parts: list[str]) -> Outcome:
         try:
             async for chunk in _lc_runnable(llm, call).astream(lc_messages(call), **call.options()):
                 chunks.append(chunk)
-                if chunk.content:
-                    parts.append(chunk.content)
+                lc_chunk(chunk, seen)
         finally:
             await aclose_langchain(llm)
             await _aclose_owned(owned)
-        return Outcome(functools.reduce(operator.add, chunks).content, parts)
+        return lc_outcome(functools.reduce(operator.add, chunks), seen.parts)
 
     return asyncio.run(go())
 
@@ -486,7 +536,21 @@ def make_llama_index(url: str, s: Settings, owned: Owned | None = None) -> Any:
     )
 
 
-def li_chat(url: str, s: Settings, call: Call, parts: list[str]) -> Outcome:
+def li_outcome(response: Any, parts: list[str] | None = None) -> Outcome:
+    if response is None:  # a stream that yielded nothing
+        return Outcome("", parts or [])
+    whole = response.model_dump()
+    whole["raw"] = {k: v for k, v in whole["raw"].items() if k != "created"}
+    return Outcome(response.message.content or "", parts or [], whole, [response.raw["id"]])
+
+
+def li_response(response: Any, seen: Seen) -> None:
+    seen.ids.append(response.raw["id"])
+    if response.delta:
+        seen.parts.append(response.delta)
+
+
+def li_chat(url: str, s: Settings, call: Call, seen: Seen) -> Outcome:
     owned: Owned = []
     llm = make_llama_index(url, s, owned)
     try:
@@ -498,7 +562,7 @@ def li_chat(url: str, s: Settings, call: Call, parts: list[str]) -> Outcome:
     finally:
         llm.close()
         _close_owned(owned)
-    return Outcome(r.message.content or "")
+    return li_outcome(r)
 
 
 def _li_stream_gen(llm: Any, call: Call) -> Any:
@@ -514,22 +578,20 @@ def iter_li(llm: Any, call: Call) -> Iterator[str]:
             yield r.delta
 
 
-def li_stream_chat(url: str, s: Settings, call: Call, parts: list[str]) -> Outcome:
+def li_stream_chat(url: str, s: Settings, call: Call, seen: Seen) -> Outcome:
     owned: Owned = []
     llm = make_llama_index(url, s, owned)
-    text = ""
+    last = None
     try:
-        for r in _li_stream_gen(llm, call):
-            if r.delta:
-                parts.append(r.delta)
-            text = r.message.content or ""
+        for last in _li_stream_gen(llm, call):
+            li_response(last, seen)
     finally:
         llm.close()
         _close_owned(owned)
-    return Outcome(text, parts)
+    return li_outcome(last, seen.parts)
 
 
-def li_achat(url: str, s: Settings, call: Call, parts: list[str]) -> Outcome:
+def li_achat(url: str, s: Settings, call: Call, seen: Seen) -> Outcome:
     async def go() -> Outcome:
         owned: Owned = []
         llm = make_llama_index(url, s, owned)
@@ -544,7 +606,7 @@ def li_achat(url: str, s: Settings, call: Call, parts: list[str]) -> Outcome:
         finally:
             await llm.aclose()
             await _aclose_owned(owned)
-        return Outcome(r.message.content or "")
+        return li_outcome(r)
 
     return asyncio.run(go())
 
@@ -564,27 +626,25 @@ async def aiter_li(llm: Any, call: Call) -> AsyncIterator[str]:
             yield r.delta
 
 
-def li_astream_chat(url: str, s: Settings, call: Call, parts: list[str]) -> Outcome:
+def li_astream_chat(url: str, s: Settings, call: Call, seen: Seen) -> Outcome:
     async def go() -> Outcome:
         owned: Owned = []
         llm = make_llama_index(url, s, owned)
-        text = ""
+        last = None
         try:
-            async for r in await _li_astream_gen(llm, call):
-                if r.delta:
-                    parts.append(r.delta)
-                text = r.message.content or ""
+            async for last in await _li_astream_gen(llm, call):
+                li_response(last, seen)
         finally:
             await llm.aclose()
             await _aclose_owned(owned)
-        return Outcome(text, parts)
+        return li_outcome(last, seen.parts)
 
     return asyncio.run(go())
 
 
 # ------------------------------------------------------------------------------ the table
 
-Runner = Callable[[str, Settings, Call, list[str]], Outcome]
+Runner = Callable[[str, Settings, Call, Seen], Outcome]
 
 
 @dataclass(frozen=True)
@@ -681,8 +741,16 @@ def run_path(
     path: Path, url: str, settings: Settings, call: Call | None = None
 ) -> tuple[Outcome | None, BaseException | None, list[str]]:
     """Run a path; return ``(outcome, None, parts)`` or ``(None, exception, parts)``."""
-    parts: list[str] = []
+    outcome, exc, seen = run_path_seen(path, url, settings, call)
+    return outcome, exc, seen.parts
+
+
+def run_path_seen(
+    path: Path, url: str, settings: Settings, call: Call | None = None
+) -> tuple[Outcome | None, BaseException | None, Seen]:
+    """:func:`run_path` with all the caller was handed on the way (:class:`Seen`)."""
+    seen = Seen()
     try:
-        return path.run(url, settings, call or Call(), parts), None, parts
+        return path.run(url, settings, call or Call(), seen), None, seen
     except Exception as exc:
-        return None, exc, parts
+        return None, exc, seen
