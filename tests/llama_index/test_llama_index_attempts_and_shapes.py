@@ -23,7 +23,6 @@ from llama_index_r1v4 import R1V4
 from r1v4.testing import LocalR1V4Server
 
 
-
 @pytest.fixture
 def llm(r1v4_server: LocalR1V4Server, r1v4_api_key: str) -> R1V4:
     """The package's ``llm``, retrying after 10 ms instead of the default 0.5 s + 1 s."""
