@@ -67,6 +67,12 @@ class R1V4Client:
     # ------------------------------------------------------------------ API
 
     def inline_images(self, request: ChatRequest) -> ChatRequest:
+        """``request`` with every image that is not yet a data URI read, checked and inlined
+        (what :meth:`create` and :meth:`stream` send).
+
+        Raises:
+            ImageError: an image is missing, unreadable, not an image or too large.
+        """
         urls = image_urls(request)
         if not urls:
             return request
@@ -180,6 +186,12 @@ class AsyncR1V4Client:
     # ------------------------------------------------------------------ API
 
     async def inline_images(self, request: ChatRequest) -> ChatRequest:
+        """``request`` with every image that is not yet a data URI read, checked and inlined
+        (what :meth:`create` and :meth:`stream` send); downloads do not block the event loop.
+
+        Raises:
+            ImageError: an image is missing, unreadable, not an image or too large.
+        """
         urls = image_urls(request)
         if not urls:
             return request
