@@ -48,6 +48,7 @@ _VOLATILE = [
     (re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)?"), "<time>"),
     # PNG and JPEG bytes differ between Pillow and zlib versions; what they show does not.
     (re.compile(r"data:image/([a-z+]+);base64,[A-Za-z0-9+/=]+"), r"data:image/\1;base64,…"),
+    (re.compile(r"\b\d[\d,]* bytes\b"), "N bytes"),
 ]
 
 
