@@ -134,7 +134,7 @@ class Reference:
             for name, member in package.members.items():
                 if name.startswith("_") or member.is_alias or not isinstance(member, griffe.Module):
                     continue
-                if not member.is_package:  # a public module (chat_models): its names are the
+                if not member.is_init_module:  # a public module (chat_models): its names are the
                     continue  # package's, shown on the package's page
                 if member.path not in documented:
                     log.warning(
