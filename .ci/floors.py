@@ -38,8 +38,10 @@ DIRECT = (
     "uvicorn",
     "jinja2",
     "tqdm",
+    "filelock",
+    "numpy",
 )
-EXTRAS = ("langchain", "llama-index", "images", "testing", "cli")
+EXTRAS = ("langchain", "llama-index", "images", "testing", "cli", "tools")
 
 
 def _norm(name: str) -> str:

@@ -23,6 +23,11 @@ peer a user would otherwise pick); each lives in the module named after its key:
 11. ``soak``: 20,000 calls over every path with faults at random, concurrency 200: every call
     ends in its answer or a typed error, no socket or pool slot leaked, RSS flat (a full run
     writes the figures into docs/reliability.md).
+12. ``batch_resume``: the peak RSS of a whole ``r1v4 batch`` process resuming over 100,000
+    results, short records against full ones (the same cases), beside every record held.
+13. ``sandbox``: one run of R1V4's ``code`` tool in the bubblewrap sandbox (import Pillow and
+    numpy, save a PNG, the observation made), against bubblewrap's bare start (in a child
+    process).
 
 See benchmarks/README.md.
 """
@@ -37,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import (
+    _batch_resume,
     _chunk_growth,
     _concurrency,
     _conns,
@@ -46,6 +52,7 @@ from benchmarks import (
     _imports,
     _keepalive,
     _round_trips,
+    _sandbox,
     _soak,
     _ttft,
     _vs_minimal,
@@ -70,6 +77,8 @@ FIGURES = (
     "chunk_growth",
     "generated_image",
     "soak",
+    "batch_resume",
+    "sandbox",
 )
 
 
@@ -155,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     run("image", lambda: _image.rows(sizes))
     run("generated_image", lambda: _generated_image.rows(sizes))
     run("imports", lambda: _imports.rows(sizes, missing_modules))
+    run("batch_resume", lambda: _batch_resume.rows(sizes))
+    run("sandbox", lambda: _sandbox.rows(sizes))
 
     meta["duration_s"] = time.monotonic() - started
     # In figure order, whatever order they ran in (the in-process ones share one server run).

@@ -26,6 +26,8 @@ class Sizes:
     generated_bytes: int
     soak_calls: int
     soak_concurrency: int
+    resume_results: int
+    sandbox_repeats: int
 
 
 FULL = Sizes(
@@ -48,6 +50,8 @@ FULL = Sizes(
     generated_bytes=5_000_000,
     soak_calls=20_000,
     soak_concurrency=200,
+    resume_results=100_000,
+    sandbox_repeats=15,
 )
 # Small enough for a CI smoke run on two busy cores; the numbers mean nothing.
 QUICK = Sizes(
@@ -70,4 +74,6 @@ QUICK = Sizes(
     generated_bytes=200_000,
     soak_calls=120,
     soak_concurrency=20,
+    resume_results=500,
+    sandbox_repeats=2,
 )

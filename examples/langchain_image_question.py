@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import sys
+from pathlib import Path
 
 from _backend import backend
 from langchain_core.messages import HumanMessage
@@ -34,9 +35,17 @@ def sample_image() -> dict[str, str]:
     }
 
 
+def image_ref(arg: str) -> str | Path:
+    """A URL as it is; a local path as a ``Path``, which the client reads. A path *string* in
+    a message is refused unless ``allow_file_paths=True``: in an app it may come from a user."""
+    return arg if arg.startswith(("http://", "https://", "data:")) else Path(arg)
+
+
 def main() -> None:
-    # A URL or a local path is read or downloaded by the client and sent inline.
-    image = {"type": "image", "url": sys.argv[1]} if len(sys.argv) > 1 else sample_image()
+    # A URL or a local file is downloaded or read by the client and sent inline.
+    image = (
+        {"type": "image", "url": image_ref(sys.argv[1])} if len(sys.argv) > 1 else sample_image()
+    )
     question = HumanMessage(
         content=[{"type": "text", "text": "What is in this image? Be precise."}, image]
     )

@@ -43,8 +43,16 @@ def sample_image() -> dict[str, str]:
     }
 
 
+def image_ref(arg: str) -> str | Path:
+    """A URL as it is; a local path as a ``Path``, which the client reads. A path *string* in
+    a message is refused unless ``allow_file_paths=True``: in an app it may come from a user."""
+    return arg if arg.startswith(("http://", "https://", "data:")) else Path(arg)
+
+
 def main() -> None:
-    image = {"type": "image", "url": sys.argv[1]} if len(sys.argv) > 1 else sample_image()
+    image = (
+        {"type": "image", "url": image_ref(sys.argv[1])} if len(sys.argv) > 1 else sample_image()
+    )
     folder = Path(sys.argv[2]) if len(sys.argv) > 2 else Path(tempfile.mkdtemp(prefix="crops-"))
     folder.mkdir(parents=True, exist_ok=True)
     question = HumanMessage(

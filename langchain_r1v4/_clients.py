@@ -5,37 +5,36 @@ What copies and pickles keep of them is the core's rule (:class:`r1v4.ClientsHol
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
-from r1v4 import AsyncR1V4Client, ClientsHolder, R1V4Client, R1V4Clients, ToolMode
+from r1v4 import AsyncR1V4Client, ClientsHolder, R1V4Client, R1V4Clients
 
 __all__ = ["CoreClientsChatModel"]
 
 
 class CoreClientsChatModel(ClientsHolder, BaseChatModel):
-    """A chat model that calls R1V4 through the core clients it makes from its own fields."""
+    """A chat model that calls R1V4 through the core clients it makes from its own fields.
+
+    Every client setting of the core is a field (:class:`r1v4.ClientOptions`); a keyword that
+    is none of its fields goes into ``model_kwargs``, as ``ChatOpenAI``'s do, unless it is a
+    misspelt field, which is refused.
+    """
+
+    extra_kwargs_field: ClassVar[str] = "model_kwargs"
 
     if TYPE_CHECKING:  # the fields, declared (and documented) on ChatR1V4
         api_key: SecretStr | None
         base_url: str | None
-        timeout: float | None
-        max_retries: int
-        default_headers: dict[str, str] | None
-        tool_mode: ToolMode
-        stream_usage: bool
         http_client: Any
         http_async_client: Any
 
     @property
     def _clients(self) -> R1V4Clients:
         return R1V4Clients.for_model(
-            self,
-            http_client=self.http_client,
-            http_async_client=self.http_async_client,
-            stream_usage=self.stream_usage,
+            self, http_client=self.http_client, http_async_client=self.http_async_client
         )
 
     @property

@@ -71,6 +71,7 @@ def identifying_params(model: ChatR1V4) -> dict[str, Any]:
         "tool_mode": model.tool_mode,
         "history": model.history,
         "send_reasoning": model.send_reasoning,
+        "model_kwargs": model.model_kwargs,
         "extra_body": model.extra_body,
     }
 

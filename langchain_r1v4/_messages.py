@@ -1,13 +1,16 @@
 """LangChain messages -> the core's message dicts.
 
-Only the shape changes here. Images keep whatever URL they were given (data URI, http(s) URL or
-path): the core client fetches, validates and inlines them, on the async client when the call
-is async. The dicts are validated once, by ``r1v4.build_request``.
+Only the shape changes here. Images keep whatever URL they were given (data URI, http(s) URL, or
+a ``pathlib.Path`` the caller put in the block): the core client fetches, validates and inlines
+them, on the async client when the call is async, under its rules for what a message may make
+it read or fetch (``allow_file_paths``, ``allow_private_urls``). The dicts are validated once,
+by ``r1v4.build_request``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -128,16 +131,16 @@ def _image_part(block: dict[str, Any], position: int, i: int) -> dict[str, Any]:
     return {"type": "image_url", "image_url": image_url}
 
 
-def _image_url(block: dict[str, Any], position: int, i: int) -> tuple[str, Any]:
+def _image_url(block: dict[str, Any], position: int, i: int) -> tuple[str | os.PathLike[str], Any]:
     """Every way LangChain users write an image -> (url or data URI, detail)."""
     where = f"message {position}, block {i}"
     if block.get("type") == "image_url":  # OpenAI chat-completions form
         value = block.get("image_url")
         if isinstance(value, dict):
             url = value.get("url")
-            if isinstance(url, str) and url:
+            if isinstance(url, os.PathLike) or (isinstance(url, str) and url):
                 return url, value.get("detail")
-        elif isinstance(value, str) and value:
+        elif isinstance(value, os.PathLike) or (isinstance(value, str) and value):
             return value, None
         raise InvalidRequestError(f"{where}: image_url block without a url")
     # LangChain "image" blocks: standard v1, legacy ``source_type`` v0, Anthropic ``source``.
@@ -147,7 +150,7 @@ def _image_url(block: dict[str, Any], position: int, i: int) -> tuple[str, Any]:
         if source_type == "base64" and block.get("data"):
             return _data_uri(block["data"], block.get("mime_type")), detail
         if source_type == "url" and block.get("url"):
-            return str(block["url"]), detail
+            return _url(block["url"]), detail
         if source_type == "id":
             raise _file_id_error(where)
         raise InvalidRequestError(
@@ -156,7 +159,7 @@ def _image_url(block: dict[str, Any], position: int, i: int) -> tuple[str, Any]:
     if block.get("base64"):
         return _data_uri(block["base64"], block.get("mime_type")), detail
     if block.get("url"):
-        return str(block["url"]), detail
+        return _url(block["url"]), detail
     if block.get("file_id"):
         raise _file_id_error(where)
     source = block.get("source")
@@ -164,8 +167,14 @@ def _image_url(block: dict[str, Any], position: int, i: int) -> tuple[str, Any]:
         if source.get("type") == "base64" and source.get("data"):
             return _data_uri(source["data"], source.get("media_type")), detail
         if source.get("type") == "url" and source.get("url"):
-            return str(source["url"]), detail
+            return _url(source["url"]), detail
     raise InvalidRequestError(f"{where}: image block has no base64 data or url")
+
+
+def _url(value: Any) -> str | os.PathLike[str]:
+    # A Path is kept as it is: only the caller's own code can put one in a block, and the core
+    # reads it whatever allow_file_paths says (a path *string* may come from a user).
+    return value if isinstance(value, os.PathLike) else str(value)
 
 
 def _data_uri(data: Any, mime_type: Any) -> str:

@@ -2,6 +2,8 @@
 
 Call kwargs override the model's fields; whatever else the caller passed goes into the body, as
 ``ChatOpenAI``'s kwargs do (server-specific fields such as ``top_k`` or ``chat_template_kwargs``).
+The model's ``model_kwargs`` are such kwargs given once for every call: each call's own override
+them.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ def chat_request(
     kwargs: dict[str, Any],
 ) -> ChatRequest:
     """The request for one call; raises :class:`r1v4.InvalidRequestError` before any I/O."""
-    kw = dict(kwargs)
+    kw = {**model.model_kwargs, **kwargs}
     for internal in _INTERNAL:
         kw.pop(internal, None)
     fields: dict[str, Any] = {
@@ -56,7 +58,11 @@ def chat_request(
     stream_usage = kw.pop("stream_usage", None)
     if stream and stream_usage is not None:
         fields["stream_options"] = {"include_usage": bool(stream_usage)}
-    extra = {**(model.extra_body or {}), **(kw.pop("extra_body", None) or {}), **kw}
+    extra = {**(model.extra_body or {}), **(kw.pop("extra_body", None) or {})}
+    for key, value in kw.items():
+        # The call's own keywords win; the model's model_kwargs yield to any extra_body.
+        if key in kwargs or key not in extra:
+            extra[key] = value
     if extra:
         fields["extra_body"] = extra
     return build_request(**fields)

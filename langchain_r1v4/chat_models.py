@@ -17,7 +17,7 @@ from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils import from_env, secret_from_env
-from pydantic import AliasChoices, ConfigDict, Field, SecretStr, field_serializer
+from pydantic import AliasChoices, ConfigDict, Field, SecretStr
 
 from langchain_r1v4 import _blocks, _tools
 from langchain_r1v4._clients import CoreClientsChatModel
@@ -25,14 +25,7 @@ from langchain_r1v4._identity import MODEL_PROFILE, identifying_params, ls_param
 from langchain_r1v4._messages import History
 from langchain_r1v4._outputs import StreamConverter, completion_to_result
 from langchain_r1v4._request import chat_request
-from r1v4 import (
-    DEFAULT_BASE_URL,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_MODEL,
-    DEFAULT_TIMEOUT,
-    ToolMode,
-    public_headers,
-)
+from r1v4 import DEFAULT_BASE_URL, DEFAULT_MODEL
 
 __all__ = ["ChatR1V4"]
 
@@ -75,11 +68,24 @@ class ChatR1V4(CoreClientsChatModel):
         | --- | --- | --- |
         | `api_key` | `SecretStr | None` | Skywork API key; else env var `SKYWORK_API_KEY`. |
         | `base_url` | `str | None` | Base URL; env var `SKYWORK_BASE_URL`, else the hosted API. |
-        | `timeout` | `float | None` | Read timeout in seconds (default 600). |
+        | `timeout` | `float | None` | Read timeout, s (default 600); alias `request_timeout`. |
         | `max_retries` | `int` | Max number of retries (default 2). |
+        | `backoff` | `float` | Seconds before the first retry (default 0.5), then doubled. |
+        | `max_image_bytes` | `int` | Largest image sent, in bytes (default 10 MiB). |
+        | `max_image_pixels` | `int | None` | Larger images are downscaled to this many pixels. |
+        | `default_headers` | `dict | None` | HTTP headers sent with every request. |
 
-        For a self-hosted `Skywork/R1V4` (vLLM, SGLang) `base_url` is its `/v1` URL.
+        Every setting of the core client (`r1v4.ClientOptions`) is a parameter. For a
+        self-hosted `Skywork/R1V4` (vLLM, SGLang) `base_url` is its `/v1` URL.
         See full list of supported init args and their descriptions below.
+
+    ??? info "Other keywords"
+
+        A keyword that is not a parameter goes into `model_kwargs`, sent in every request
+        body, with a warning (as `ChatOpenAI` does): `ChatR1V4(top_k=20)`. A near miss of a
+        parameter is refused, naming it: `ChatR1V4(temprature=0.2)` raises
+        `did you mean 'temperature'?`, so a typo never silently sends a request elsewhere or
+        without its setting.
 
     ??? info "Instantiate"
 
@@ -249,42 +255,34 @@ class ChatR1V4(CoreClientsChatModel):
     top_p: float | None = None
     """Total probability mass of tokens to consider at each step (nucleus sampling)."""
 
-    max_tokens: int | None = None
+    max_tokens: int | None = Field(
+        default=None, validation_alias=AliasChoices("max_tokens", "max_completion_tokens")
+    )
     """Maximum number of tokens to generate, reasoning included; the server's default when
-    `None`."""
+    `None`. Also accepted as `max_completion_tokens`."""
 
     stop: list[str] | str | None = None
     """Default stop sequences."""
 
-    timeout: float | None = DEFAULT_TIMEOUT
-    """Read timeout in seconds (connecting always times out after 10 s)."""
-
-    max_retries: int = DEFAULT_MAX_RETRIES
-    """Maximum number of retries of connection errors, 429 and 5xx responses.
-
-    Exponential backoff with jitter, honouring `Retry-After`; done once, in the core client.
-    """
-
     streaming: bool = False
     """Whether to use the streaming endpoint for `invoke` too."""
 
-    stream_usage: bool = True
-    """Whether to include usage metadata in streaming output (on the last chunk)."""
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Further request body fields sent with every call (`top_k`, `seed`, ...).
+
+    A keyword `ChatR1V4` does not take lands here, with a warning; a misspelt parameter
+    (`temprature`) is refused instead, and so is a parameter put in here (`temperature` takes
+    effect only as `ChatR1V4(temperature=...)`).
+    """
 
     extra_body: dict[str, Any] | None = None
     """Additional JSON properties to include in every request body."""
-
-    default_headers: dict[str, str] | None = Field(default=None, repr=False)
-    """Additional HTTP headers sent with every request."""
 
     http_client: Any = Field(default=None, exclude=True)
     """Optional `httpx.Client`, used as given and never closed by `ChatR1V4`."""
 
     http_async_client: Any = Field(default=None, exclude=True)
     """Optional `httpx.AsyncClient` (tied to the event loop it was made in)."""
-
-    tool_mode: ToolMode = "auto"
-    """How bound tools are sent: `"auto"`, `"native"` or `"prompted"` (see the class docs)."""
 
     history: History = "answer"
     """What earlier R1V4 replies send back in later turns: `"answer"` or `"transcript"`."""
@@ -326,10 +324,6 @@ class ChatR1V4(CoreClientsChatModel):
     @property
     def lc_secrets(self) -> dict[str, str]:
         return {"api_key": "SKYWORK_API_KEY"}
-
-    @field_serializer("default_headers")
-    def _public_headers(self, headers: dict[str, str] | None) -> dict[str, str] | None:
-        return public_headers(headers)
 
     def to_json(self) -> SerializedConstructor | SerializedNotImplemented:
         return public_json(super().to_json())

@@ -7,7 +7,7 @@ leaves out what LlamaIndex objects may hold that cannot be pickled (callback han
 from __future__ import annotations
 
 import pickle
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 from llama_index.core.bridge.pydantic import PrivateAttr, SecretStr
@@ -18,7 +18,6 @@ from r1v4 import (
     ClientsHolder,
     R1V4Client,
     R1V4Clients,
-    ToolMode,
     without_clients,
 )
 
@@ -28,15 +27,22 @@ _CONNECTIONS = frozenset({"_http_client", "_async_http_client", "_core"})
 
 
 class CoreClientsLLM(ClientsHolder, FunctionCallingLLM):
-    """A LlamaIndex LLM that calls R1V4 through the core clients it makes from its fields."""
+    """A LlamaIndex LLM that calls R1V4 through the core clients it makes from its fields.
+
+    Every client setting of the core is a field (:class:`r1v4.ClientOptions`); a keyword that
+    is none of its fields goes into ``additional_kwargs`` (sent in the body) with a warning,
+    unless it is a misspelt field, which is refused.
+    """
+
+    extra_kwargs_field: ClassVar[str] = "additional_kwargs"
+    # As LlamaIndex's OpenAI LLM, additional_kwargs may override these request fields.
+    body_parameters: ClassVar[frozenset[str]] = frozenset(
+        {"model", "temperature", "max_tokens", "enable_search"}
+    )
 
     if TYPE_CHECKING:  # the fields, declared (and documented) on R1V4
         api_key: SecretStr | None
         base_url: str
-        timeout: float | None
-        max_retries: int
-        default_headers: dict[str, str] | None
-        tool_mode: ToolMode
 
     _http_client: httpx.Client | None = PrivateAttr(default=None)
     _async_http_client: httpx.AsyncClient | None = PrivateAttr(default=None)

@@ -1,14 +1,17 @@
 """LlamaIndex ``ChatMessage`` blocks -> the core's wire messages.
 
-Everything here is pure translation: images are handed to the core as URLs or paths (the core
-fetches and reads them, asynchronously on async paths), raw bytes become data URIs through
-``r1v4.image_to_data_uri``, and anything R1V4 cannot take is refused before a request is made.
+Everything here is pure translation: images are handed to the core as URLs, or as the
+``pathlib.Path`` of an ``ImageBlock(path=...)`` (the core fetches and reads them, asynchronously on
+async paths, under its rules for what a message may make it read or fetch), raw bytes become
+data URIs through ``r1v4.image_to_data_uri``, and anything R1V4 cannot take is refused before a
+request is made.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from io import IOBase
+from pathlib import Path
 from typing import Any
 
 from llama_index.core.base.llms.types import (
@@ -141,7 +144,7 @@ def _readable(position: int, blocks: Iterable[Any]) -> Iterator[Any]:
 
 
 def _image_part(position: int, block: ImageBlock) -> dict[str, Any]:
-    url: str
+    url: str | Path
     if block.image is not None:
         if isinstance(block.image, IOBase):
             block.image.seek(0)
@@ -151,7 +154,9 @@ def _image_part(position: int, block: ImageBlock) -> dict[str, Any]:
         # Magic bytes decide the MIME type; a declared image_mimetype is never trusted.
         url = image_to_data_uri(data)
     elif block.path is not None:
-        url = str(block.path)  # the core reads it (in a worker thread on async paths)
+        # A Path, not a string: a block built with a path is the caller's own, which the core
+        # reads (in a worker thread on async paths) without allow_file_paths.
+        url = Path(block.path)
     elif block.url is not None:
         url = str(block.url)  # http(s) fetched by the core, data URIs validated by it
     else:

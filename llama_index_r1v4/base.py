@@ -16,10 +16,11 @@ from llama_index.core.base.llms.types import (
     CompletionResponseGen,
     LLMMetadata,
 )
-from llama_index.core.bridge.pydantic import Field, SecretStr, field_serializer
+from llama_index.core.bridge.pydantic import Field, SecretStr, field_validator
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.llm import ToolSelection
+from pydantic import AliasChoices
 
 from llama_index_r1v4._clients import CoreClientsLLM
 from llama_index_r1v4._messages import History
@@ -35,7 +36,6 @@ from r1v4 import (
     DEFAULT_MODEL,
     DEFAULT_TIMEOUT,
     ToolMode,
-    public_headers,
     resolve_api_key,
     resolve_base_url,
 )
@@ -69,14 +69,18 @@ class R1V4(CoreClientsLLM):
             self-hosted server gives ``Skywork/R1V4``.
         api_key: defaults to ``SKYWORK_API_KEY``. Never serialised.
         base_url: defaults to ``SKYWORK_BASE_URL``, else the hosted API. A vLLM or SGLang
-            server is ``http://host:8000/v1``.
+            server is ``http://host:8000/v1``. Also accepted as ``api_base``.
         enable_search: deep-research mode of the hosted API.
         temperature: sampling temperature; the server's default when ``None``.
-        max_tokens: most tokens to generate; the server's default when ``None``.
-        timeout: seconds to wait for the next byte (R1V4 may think for minutes).
+        max_tokens: most tokens to generate; the server's default when ``None``. Also
+            accepted as ``max_completion_tokens`` or ``max_new_tokens``.
+        timeout: seconds to wait for the next byte (R1V4 may think for minutes). Also
+            accepted as ``request_timeout``.
         max_retries: retries of failed requests, done once, in the core.
         context_window: tokens the model can attend to.
-        additional_kwargs: extra request body fields sent with every call.
+        additional_kwargs: extra request body fields sent with every call. A keyword R1V4
+            does not take goes here, with a warning; a misspelt parameter (``temprature``)
+            is refused, naming the parameter.
         default_headers: extra HTTP headers.
         http_client: an ``httpx.Client`` to use (never closed by r1v4).
         async_http_client: an ``httpx.AsyncClient`` to use (bound to the loop it was made in).
@@ -89,6 +93,16 @@ class R1V4(CoreClientsLLM):
             (``"transcript"``; a reply that called your tools still sends its answer, since
             the calls go back as calls).
         send_reasoning: also send earlier replies' reasoning back, as ``<think>…</think>``.
+        **kwargs: LlamaIndex's own LLM fields (``system_prompt``, ...) and every other client
+            setting of the core (:class:`r1v4.ClientOptions`): ``backoff`` (seconds before the
+            first retry), ``max_image_bytes`` (largest image sent), ``max_image_pixels``
+            (larger images are downscaled), ``stream_usage``, ``allow_file_paths`` (read a
+            string image URL that is neither a data URI nor an http(s) URL as a local file
+            path; off, so a user's message cannot send a file off the host, while
+            ``ImageBlock(path=...)`` is always read), ``allow_private_urls`` (fetch image URLs
+            from non-public addresses too; off: only public ones, redirects included) and
+            ``image_download_timeout`` (seconds the image downloads of one call may take in
+            all).
 
     Examples:
         ```python
@@ -115,9 +129,11 @@ class R1V4(CoreClientsLLM):
     )
     base_url: str = Field(
         default="",
+        validate_default=True,
+        validation_alias=AliasChoices("base_url", "api_base"),
         description=(
             "The base URL for API requests, without /chat/completions; SKYWORK_BASE_URL, "
-            "else the hosted API."
+            "else the hosted API. Also accepted as api_base."
         ),
     )
     enable_search: bool | None = Field(
@@ -133,21 +149,10 @@ class R1V4(CoreClientsLLM):
     max_tokens: int | None = Field(
         default=None,
         gt=0,
-        description="The maximum number of tokens to generate; the server's default when None.",
-    )
-    timeout: float | None = Field(
-        default=DEFAULT_TIMEOUT,
+        validation_alias=AliasChoices("max_tokens", "max_completion_tokens", "max_new_tokens"),
         description=(
-            "The read timeout, in seconds, for API requests (R1V4 may think for minutes); "
-            "connecting times out after 10 s."
-        ),
-    )
-    max_retries: int = Field(
-        default=DEFAULT_MAX_RETRIES,
-        ge=0,
-        description=(
-            "The maximum number of retries of connection errors, 429 and 5xx responses, with "
-            "exponential backoff that honours Retry-After."
+            "The maximum number of tokens to generate; the server's default when None. Also "
+            "accepted as max_completion_tokens or max_new_tokens."
         ),
     )
     context_window: int = Field(
@@ -157,16 +162,6 @@ class R1V4(CoreClientsLLM):
     )
     additional_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Additional request body fields sent with every call."
-    )
-    default_headers: dict[str, str] | None = Field(
-        default=None, repr=False, description="The default headers for API requests."
-    )
-    tool_mode: ToolMode = Field(
-        default="auto",
-        description=(
-            "How tools reach the server: 'native' (OpenAI tools), 'prompted' (in the system "
-            "message, as R1V4's chat template writes them) or 'auto'."
-        ),
     )
     history: History = Field(
         default="answer",
@@ -203,7 +198,7 @@ class R1V4(CoreClientsLLM):
         super().__init__(
             model=model,
             api_key=resolve_api_key(api_key),
-            base_url=resolve_base_url(base_url),
+            base_url=base_url,
             enable_search=enable_search,
             temperature=temperature,
             max_tokens=max_tokens,
@@ -235,10 +230,10 @@ class R1V4(CoreClientsLLM):
             model_name=self.model,
         )
 
-    @field_serializer("default_headers")
-    def _safe_headers(self, headers: dict[str, str] | None) -> dict[str, str] | None:
-        # Credentials given as headers are as secret as api_key.
-        return public_headers(headers)
+    @field_validator("base_url", mode="before")
+    @classmethod
+    def _resolve_base_url(cls, base_url: str | None) -> str:
+        return resolve_base_url(base_url)
 
     # ------------------------------------------------------------------------- chat
 

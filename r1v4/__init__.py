@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 from r1v4._accumulate import ChunkAccumulator, accumulate
 from r1v4._client import AsyncR1V4Client, R1V4Client
 from r1v4._config import (
+    DEFAULT_BACKOFF,
     DEFAULT_BASE_URL,
+    DEFAULT_IMAGE_DOWNLOAD_TIMEOUT,
     DEFAULT_MAX_IMAGE_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_MODEL,
@@ -40,6 +42,7 @@ from r1v4._errors import (
 )
 from r1v4._history import History, history_text
 from r1v4._model_clients import ClientsHolder, R1V4Clients, cached_clients, without_clients
+from r1v4._model_options import ClientOptions
 from r1v4._streaming import ResponseParser
 from r1v4._tool_calls import tool_choice, wire_tool_call
 from r1v4._trace import (
@@ -126,7 +129,9 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "DEFAULT_BACKOFF",
     "DEFAULT_BASE_URL",
+    "DEFAULT_IMAGE_DOWNLOAD_TIMEOUT",
     "DEFAULT_MAX_IMAGE_BYTES",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_MODEL",
@@ -145,6 +150,7 @@ __all__ = [
     "Choice",
     "ChunkAccumulator",
     "ChunkChoice",
+    "ClientOptions",
     "ClientSettings",
     "ClientToolCall",
     "ClientsHolder",

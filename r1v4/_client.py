@@ -17,7 +17,7 @@ from r1v4._call import Call, is_event_stream
 from r1v4._config import ClientSettings
 from r1v4._errors import R1V4Error
 from r1v4._pools import LoopPools, SyncPool, adrain, drain, open_stream, response_bytes
-from r1v4._request import coerce, image_urls, with_images
+from r1v4._request import coerce, has_images
 from r1v4._retry import transport_error
 from r1v4._types import ChatCompletion, ChatCompletionChunk, ChatRequest
 
@@ -67,28 +67,16 @@ class R1V4Client:
     # ------------------------------------------------------------------ API
 
     def inline_images(self, request: ChatRequest) -> ChatRequest:
-        """``request`` with every image that is not yet a data URI read, checked and inlined
-        (what :meth:`create` and :meth:`stream` send).
+        """``request`` with every image a checked data URI, under the settings' rules of what
+        a message may make the client read or fetch (``allow_file_paths``,
+        ``allow_private_urls``); URLs are downloaded concurrently, and once per client.
 
         Raises:
-            ImageError: an image is missing, unreadable, not an image or too large.
+            ImageError: an image refused or unreadable, naming its message and part.
         """
-        urls = image_urls(request)
-        if not urls:
+        if not has_images(request):
             return request
-        from r1v4._images import image_to_data_uri
-
-        s = self.settings
-        uris = [
-            image_to_data_uri(
-                url,
-                max_bytes=s.max_image_bytes,
-                max_pixels=s.max_image_pixels,
-                http_client=self.http_client,
-            )
-            for url in urls
-        ]
-        return with_images(request, uris)
+        return self.settings.image_inliner().inline(request)
 
     def create(
         self, request: ChatRequest | Mapping[str, Any] | None = None, **fields: Any
@@ -186,26 +174,11 @@ class AsyncR1V4Client:
     # ------------------------------------------------------------------ API
 
     async def inline_images(self, request: ChatRequest) -> ChatRequest:
-        """``request`` with every image that is not yet a data URI read, checked and inlined
-        (what :meth:`create` and :meth:`stream` send); downloads do not block the event loop.
-
-        Raises:
-            ImageError: an image is missing, unreadable, not an image or too large.
-        """
-        urls = image_urls(request)
-        if not urls:
+        """Async :meth:`R1V4Client.inline_images`: downloads on the event loop, reading and
+        encoding in a worker thread."""
+        if not has_images(request):
             return request
-        from r1v4._images import aimage_to_data_uri
-
-        s = self.settings
-        http = await self.http_client()
-        uris = [
-            await aimage_to_data_uri(
-                url, max_bytes=s.max_image_bytes, max_pixels=s.max_image_pixels, http_client=http
-            )
-            for url in urls
-        ]
-        return with_images(request, uris)
+        return await self.settings.image_inliner().ainline(request)
 
     async def create(
         self, request: ChatRequest | Mapping[str, Any] | None = None, **fields: Any

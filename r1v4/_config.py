@@ -19,14 +19,17 @@ from pydantic import SecretStr
 
 from r1v4 import _request
 from r1v4._errors import InvalidRequestError, R1V4Error
+from r1v4._fork import ForkSafeLock
 from r1v4._retry import RetryPolicy
 from r1v4._types import ToolMode
 
 if TYPE_CHECKING:
-    pass
+    from r1v4._images._inline import Inliner
 
 __all__ = [
+    "DEFAULT_BACKOFF",
     "DEFAULT_BASE_URL",
+    "DEFAULT_IMAGE_DOWNLOAD_TIMEOUT",
     "DEFAULT_MAX_IMAGE_BYTES",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_MODEL",
@@ -50,9 +53,13 @@ DEFAULT_TIMEOUT = 600.0
 """Read timeout of a call, in seconds: R1V4 may think for minutes."""
 DEFAULT_MAX_RETRIES = 2
 """Retries of a failed call (connection errors, 408, 409, 429, 5xx) after the first attempt."""
+DEFAULT_BACKOFF = 0.5
+"""Seconds before the first retry; doubled for each further one (with jitter, at most 8 s)."""
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_MAX_IMAGE_BYTES: int = 10 * 1024 * 1024
 """Largest image accepted by default, in (decoded) bytes."""
+DEFAULT_IMAGE_DOWNLOAD_TIMEOUT = 30.0
+"""Seconds the image downloads of one request may take, all together (they run concurrently)."""
 HOSTED_HOSTS = frozenset({"api.skyworkmodel.ai"})
 
 _USER_AGENT = "r1v4-python/0.1"
@@ -103,16 +110,39 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+_INLINER_LOCK = ForkSafeLock()
+
+
 class ClientSettings:
     """A client's configuration, validated once; the sync and async client of one model object
-    share one, and with it one :class:`~r1v4._request.ToolFallback`."""
+    share one, and with it one :class:`~r1v4._request.ToolFallback` and one image download cache.
+
+    What a message may make the client do (each off by default, since messages often come from
+    the users of the app that runs the client):
+
+    Args:
+        allow_file_paths: whether a string in message content that is neither a data URI nor an
+            http(s) URL is read as a local file path; without it such a string is refused, so a
+            path in a message cannot send that file off the host. ``os.PathLike`` objects
+            (``pathlib.Path``) are read either way: only the caller's own code makes those.
+        allow_private_urls: whether image URLs may be fetched from non-public addresses
+            (loopback, private networks, link-local such as the cloud metadata endpoint, CGNAT,
+            multicast, reserved); without it a URL is fetched only when every address its host
+            resolves to is public, and the connection goes to one of those very addresses.
+        image_download_timeout: seconds the image downloads of one request may take in all
+            (name lookups, redirects and every byte included; they run concurrently).
+    """
 
     __slots__ = (
         "_headers",
+        "_inliner",
         "_stream_headers",
+        "allow_file_paths",
+        "allow_private_urls",
         "api_key",
         "base_url",
         "hosted",
+        "image_download_timeout",
         "max_image_bytes",
         "max_image_pixels",
         "retry",
@@ -135,11 +165,29 @@ class ClientSettings:
         stream_usage: bool = True,
         max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
         max_image_pixels: int | None = None,
-        backoff: float = 0.5,
+        backoff: float = DEFAULT_BACKOFF,
+        allow_file_paths: bool = False,
+        allow_private_urls: bool = False,
+        image_download_timeout: float = DEFAULT_IMAGE_DOWNLOAD_TIMEOUT,
     ) -> None:
         if tool_mode not in ("auto", "native", "prompted"):
             raise InvalidRequestError(
                 f"tool_mode must be 'auto', 'native' or 'prompted', not {tool_mode!r}"
+            )
+        for name, flag in (
+            ("allow_file_paths", allow_file_paths),
+            ("allow_private_urls", allow_private_urls),
+        ):
+            if not isinstance(flag, bool):
+                raise InvalidRequestError(f"{name} must be True or False, not {flag!r}")
+        if (
+            isinstance(image_download_timeout, bool)
+            or not isinstance(image_download_timeout, (int, float))
+            or not 0 < image_download_timeout < float("inf")
+        ):
+            raise InvalidRequestError(
+                "image_download_timeout must be a positive number of seconds, not "
+                f"{image_download_timeout!r}"
             )
         self.api_key: Final = resolve_api_key(api_key)
         self.base_url: Final = resolve_base_url(base_url)
@@ -150,6 +198,10 @@ class ClientSettings:
         self.stream_usage: Final = stream_usage
         self.max_image_bytes: Final = max_image_bytes
         self.max_image_pixels: Final = max_image_pixels
+        self.allow_file_paths: Final = allow_file_paths
+        self.allow_private_urls: Final = allow_private_urls
+        self.image_download_timeout: Final = float(image_download_timeout)
+        self._inliner: Inliner | None = None
         self.tool_fallback: Final = _request.ToolFallback()
         parts = urlsplit(self.url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -177,6 +229,19 @@ class ClientSettings:
     def __repr__(self) -> str:
         key = "set" if self.api_key else "unset"
         return f"{type(self).__name__}(base_url={self.base_url!r}, api_key=<{key}>)"
+
+    def image_inliner(self) -> Inliner:
+        """What turns a request's images into data URIs under these settings, made on first
+        use; the clients sharing these settings share it, and with it its download cache."""
+        inliner = self._inliner
+        if inliner is None:
+            from r1v4._images._inline import Inliner
+
+            with _INLINER_LOCK:
+                inliner = self._inliner
+                if inliner is None:
+                    inliner = self._inliner = Inliner(self)
+        return inliner
 
     def headers(self, stream: bool) -> dict[str, str]:
         """The headers of every request, the key included (``stream``: asking for SSE)."""

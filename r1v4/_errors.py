@@ -29,6 +29,7 @@ __all__ = [
     "PermissionDeniedError",
     "R1V4Error",
     "RateLimitError",
+    "SandboxUnavailableError",
     "ServerError",
     "StreamError",
     "UnprocessableEntityError",
@@ -99,6 +100,10 @@ class InvalidRequestError(R1V4Error, ValueError):
 
 class ImageError(InvalidRequestError):
     """An image could not be read, was not an image, or broke a limit."""
+
+
+class SandboxUnavailableError(R1V4Error):
+    """No sandbox can run the model's code here; the message names what to install or change."""
 
 
 class APIConnectionError(R1V4Error):

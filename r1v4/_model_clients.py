@@ -8,37 +8,20 @@ reset to ``None``, so that they build their own.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, PrivateAttr, SecretStr
+from pydantic import PrivateAttr
 
 from r1v4._client import AsyncR1V4Client, R1V4Client
 from r1v4._config import ClientSettings
-from r1v4._pools import ForkSafeLock
-from r1v4._types import ToolMode
+from r1v4._fork import ForkSafeLock
+from r1v4._model_options import ClientOptions
 
 if TYPE_CHECKING:
     from typing import Self  # Python 3.11+; the library supports 3.10, so for the checker only
 
-__all__ = ["ClientsHolder", "ModelOptions", "R1V4Clients", "cached_clients", "without_clients"]
-
-
-class ModelOptions(Protocol):
-    """The fields a framework model object passes on to its clients, by their core names."""
-
-    @property
-    def api_key(self) -> SecretStr | None: ...
-    @property
-    def base_url(self) -> str | None: ...
-    @property
-    def timeout(self) -> float | None: ...
-    @property
-    def max_retries(self) -> int: ...
-    @property
-    def default_headers(self) -> Mapping[str, str] | None: ...
-    @property
-    def tool_mode(self) -> ToolMode: ...
+__all__ = ["ClientsHolder", "R1V4Clients", "cached_clients", "without_clients"]
 
 
 class R1V4Clients:
@@ -65,29 +48,22 @@ class R1V4Clients:
     @classmethod
     def for_model(
         cls,
-        model: ModelOptions,
+        model: ClientOptions,
         *,
         http_client: httpx.Client | None,
         http_async_client: httpx.AsyncClient | None,
         attr: str = "_core",
-        **options: Any,
     ) -> R1V4Clients:
-        """``model``'s clients, kept in ``model.<attr>`` and made from its fields on first use
-        (see :func:`cached_clients`); ``options`` are further settings, such as
-        ``stream_usage``."""
+        """``model``'s clients, kept in ``model.<attr>`` and made on first use (see
+        :func:`cached_clients`) from every client setting it carries
+        (:meth:`ClientOptions.client_options`)."""
         return cached_clients(
             model,
             attr,
             lambda: cls(
                 http_client=http_client,
                 http_async_client=http_async_client,
-                api_key=model.api_key,
-                base_url=model.base_url,
-                timeout=model.timeout,
-                max_retries=model.max_retries,
-                default_headers=model.default_headers,
-                tool_mode=model.tool_mode,
-                **options,
+                **model.client_options(),
             ),
         )
 
@@ -116,8 +92,9 @@ class R1V4Clients:
             self._sync.close()
 
 
-class ClientsHolder(BaseModel):
-    """Base of a framework model object that keeps its :class:`R1V4Clients` in ``_core``.
+class ClientsHolder(ClientOptions):
+    """Base of a framework model object that keeps its :class:`R1V4Clients` in ``_core``, made
+    from the client settings it carries (:class:`ClientOptions`).
 
     Locks and connection pools cannot be copied or cross processes: a deep copy, a pickle or a
     copy with changed settings builds its own clients on first use, while the caller's own

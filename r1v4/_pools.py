@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import os
 import ssl
 import threading
 import time
@@ -25,13 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from r1v4._fork import ForkAware, ForkSafeLock
+
 if TYPE_CHECKING:
     import asyncio
 
 __all__ = [
     "DONE_GRACE",
-    "ForkAware",
-    "ForkSafeLock",
     "LoopPools",
     "SyncPool",
     "adrain",
@@ -80,54 +79,6 @@ def _pool_options(timeout: httpx.Timeout) -> dict[str, Any]:
         "verify": shared_ssl_context(),
         "limits": _POOL_LIMITS,
     }
-
-
-# ---------------------------------------------------------------------------------- fork
-
-
-class ForkAware:
-    """An object holding connections or locks that a forked child must not inherit: after
-    ``os.fork()`` the child calls :meth:`after_fork` on every live one."""
-
-    __slots__ = ("__weakref__",)
-
-    def __init__(self) -> None:
-        _LIVE.add(self)
-
-    def after_fork(self) -> None:
-        raise NotImplementedError
-
-
-_LIVE: weakref.WeakSet[ForkAware] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    for owner in list(_LIVE):
-        owner.after_fork()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-class ForkSafeLock(ForkAware):
-    """A ``threading.Lock`` made anew in a forked child: a thread of the parent may have held it
-    at fork time, and nothing would release it there."""
-
-    __slots__ = ("_lock",)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._lock = threading.Lock()
-
-    def after_fork(self) -> None:
-        self._lock = threading.Lock()
-
-    def __enter__(self) -> None:
-        self._lock.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self._lock.release()
 
 
 # ---------------------------------------------------------------------------------- sync

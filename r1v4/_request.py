@@ -25,7 +25,7 @@ __all__ = [
     "ToolFallback",
     "coerce",
     "effective_tool_mode",
-    "image_urls",
+    "has_images",
     "prepare",
     "with_images",
 ]
@@ -126,15 +126,14 @@ def coerce(request: ChatRequest | Mapping[str, Any] | None, fields: dict[str, An
     return request
 
 
-def image_urls(request: ChatRequest) -> list[str]:
-    """Image URLs to turn into data URIs (or to validate, when they already are)."""
-    return [
-        part.image_url.url
+def has_images(request: ChatRequest) -> bool:
+    """Whether ``request`` carries an image (to turn into a data URI, or to check)."""
+    return any(
+        isinstance(part, ImagePart)
         for message in request.messages
         if isinstance(message.content, list)
         for part in message.content
-        if isinstance(part, ImagePart)
-    ]
+    )
 
 
 def with_images(request: ChatRequest, uris: list[str]) -> ChatRequest:

@@ -8,6 +8,7 @@ validating model per chunk would cost more than the HTTP stack itself.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -15,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainValidator,
     PositiveInt,
     StrictStr,
     ValidationError,
@@ -73,16 +75,27 @@ class TextPart(_Model):
     text: StrictStr
 
 
-class ImageURL(_Model):
-    """Where an image part's picture is: a data URI, an http(s) URL or a local path."""
+def _image_source(value: Any) -> str | os.PathLike[str]:
+    if isinstance(value, (str, os.PathLike)):
+        return value
+    raise ValueError("an image url is a string (a data: URI or an http(s) URL) or an os.PathLike")
 
-    url: StrictStr
+
+class ImageURL(_Model):
+    """Where an image part's picture is."""
+
+    url: Annotated[
+        str | os.PathLike[str], PlainValidator(_image_source, json_schema_input_type=str)
+    ]
+    """A data URI or an http(s) URL; a local file as an ``os.PathLike`` (``pathlib.Path``), or
+    as a string when the client allows it (``allow_file_paths``)."""
     detail: Literal["auto", "low", "high"] | None = None
 
 
 class ImagePart(_Model):
-    """An image. ``url`` may be a data URI, an http(s) URL or a local path: the client inlines
-    everything that is not yet a data URI before sending, since the hosted API takes only those."""
+    """An image. The client turns everything that is not yet a data URI into one before
+    sending (the hosted API takes only those), under its rules for what a message may make it
+    read or fetch (``allow_file_paths``, ``allow_private_urls``)."""
 
     type: Literal["image_url"] = "image_url"
     image_url: ImageURL

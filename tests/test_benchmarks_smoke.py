@@ -23,6 +23,8 @@ FIGURES = (
     "chunk_growth",
     "generated_image",
     "soak",
+    "batch_resume",
+    "sandbox",
 )
 
 

@@ -58,10 +58,11 @@ CORE_TOPICS: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "adapters": (
         "What the adapters share, for authors of another one: the client pair a model object "
-        "holds, the parser of raw chunks, the trace as plain data, earlier replies sent back, "
-        "tool calls on the wire.",
+        "holds and the settings it takes, the parser of raw chunks, the trace as plain data, "
+        "earlier replies sent back, tool calls on the wire.",
         (
             "r1v4._model_clients",
+            "r1v4._model_options",
             "r1v4._streaming",
             "r1v4._trace",
             "r1v4._history",

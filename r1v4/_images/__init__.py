@@ -1,16 +1,20 @@
 """Turn anything image-like into the ``data:<mime>;base64,<data>`` URI the R1V4 API accepts.
 
 Sources: a local path (``str`` or ``os.PathLike``), raw bytes, a Pillow image, an http(s) URL or
-a data URI. Everything is checked before a request is sent: the format comes from the magic
-bytes (never the file name or a declared type), truncated files are caught by a structural check
-that needs no Pillow, and sizes are capped before anything large is read or downloaded. A data
-URI this process has already checked and returned passes through untouched.
+a data URI. What a *message* may name is narrower (no path strings, no private addresses unless
+allowed): :mod:`._inline` applies those rules to a request. Everything is checked before a
+request is sent: the format comes from the magic bytes (never the file name or a declared type),
+truncated files are caught by a structural check that needs no Pillow, and sizes are capped
+before anything large is read or downloaded. A data URI this process has already checked and
+returned passes through untouched.
 
 The package, by what each module holds:
 
 - ``_sniff``: magic bytes, the structural check, pixel sizes from headers;
 - ``_sources``: the options of a call and the kind of its source;
-- ``_files``, ``_data_uri``, ``_download``: reading each kind of source;
+- ``_files``, ``_data_uri``, ``_download``: reading each kind of source (``_download`` only
+  from the addresses ``_addresses`` calls public, unless allowed);
+- ``_inline``: a request's images, under a client's rules, and its download cache;
 - ``_encode``: checked bytes -> data URI; ``_checked``: the URIs already checked;
 - ``_pillow``: PIL images and ``max_pixels`` downscaling, the only place Pillow is imported.
 
@@ -25,10 +29,10 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import httpx
 
-from r1v4._config import DEFAULT_MAX_IMAGE_BYTES
+from r1v4._config import DEFAULT_IMAGE_DOWNLOAD_TIMEOUT, DEFAULT_MAX_IMAGE_BYTES
 from r1v4._images._checked import CHECKED
 from r1v4._images._data_uri import data_uri_to_data_uri
-from r1v4._images._download import adownload, download
+from r1v4._images._download import Fetch, Fetching, afetch_all, fetch_all
 from r1v4._images._encode import finish
 from r1v4._images._files import file_to_data_uri
 from r1v4._images._pillow import encode_pil
@@ -80,22 +84,30 @@ def image_to_data_uri(
     max_pixels: int | None = None,
     http_client: httpx.Client | None = None,
     mime_type: str | None = None,
+    allow_private_urls: bool = False,
+    timeout: float = DEFAULT_IMAGE_DOWNLOAD_TIMEOUT,
 ) -> str:
     """Validate ``source`` and return it as a base64 data URI.
 
     Args:
-        source: a local path, raw bytes, a Pillow image, an http(s) URL or a data URI.
+        source: a local path (a string is read as one: pass only paths you chose), raw bytes,
+            a Pillow image, an http(s) URL or a data URI.
         max_bytes: largest image accepted, in decoded bytes; checked before reading or
             downloading the rest, and again after any downscaling.
         max_pixels: when the image has more pixels, downscale it (aspect kept, same format;
             needs Pillow).
-        http_client: client for URL downloads; a short-lived one is used when ``None``.
+        http_client: client for URL downloads; a short-lived one is used when ``None``. Its
+            requests go to the checked address itself, so give it no proxy.
         mime_type: the format to encode a Pillow image in (default: the image's own format
             when supported, else PNG; JPEG and WebP at quality 90). Other sources always use
             the format detected from their bytes, whatever is declared.
+        allow_private_urls: whether a URL may be fetched from a non-public address (loopback,
+            private, link-local, ...); by default only public ones are, redirects included.
+        timeout: seconds the download may take in all (lookup, redirects, every byte).
 
     Raises:
-        ImageError: the source is missing, not a supported image, truncated or too large.
+        ImageError: the source is missing, not a supported image, truncated or too large, or
+            a URL that cannot be fetched (a non-public address, too slow, an HTTP error).
     """
     if http_client is not None and not isinstance(http_client, httpx.Client):
         raise TypeError("http_client must be an httpx.Client (use aimage_to_data_uri for async)")
@@ -104,7 +116,7 @@ def image_to_data_uri(
         return source
     item = classify(source)
     if isinstance(item, Url):
-        sink = download(item, http_client, opts)
+        [sink] = fetch_all([_fetch(item, opts, allow_private_urls, timeout)], http_client)
         return finish(sink.body, opts, sink.label)
     return _convert_local(item, opts)
 
@@ -116,6 +128,8 @@ async def aimage_to_data_uri(
     max_pixels: int | None = None,
     http_client: httpx.AsyncClient | None = None,
     mime_type: str | None = None,
+    allow_private_urls: bool = False,
+    timeout: float = DEFAULT_IMAGE_DOWNLOAD_TIMEOUT,
 ) -> str:
     """Async :func:`image_to_data_uri`: downloads with ``httpx.AsyncClient``, and reading,
     encoding and resizing run in a worker thread, so the event loop never blocks."""
@@ -126,7 +140,7 @@ async def aimage_to_data_uri(
         return source  # no thread hop for a checked URI
     item = classify(source)
     if isinstance(item, Url):
-        sink = await adownload(item, http_client, opts)
+        [sink] = await afetch_all([_fetch(item, opts, allow_private_urls, timeout)], http_client)
         return await _to_thread(finish, sink.body, opts, sink.label)
     return await _to_thread(_convert_local, item, opts)
 
@@ -143,6 +157,12 @@ def bytes_to_data_uri(
     ``mime_type`` is only a declaration: the type detected from the bytes wins.
     """
     return finish(data, Options.of(max_bytes, max_pixels, mime_type), "image bytes")
+
+
+def _fetch(item: Url, opts: Options, allow_private_urls: bool, timeout: float) -> Fetch:
+    job = Fetch(item, opts.max_bytes, Fetching(allow_private_urls, timeout))
+    job.precheck()
+    return job
 
 
 def _convert_local(item: Source, opts: Options) -> str:

@@ -18,8 +18,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TypeGuard
 
+from r1v4._fork import ForkAware
 from r1v4._images._sources import Options
-from r1v4._pools import ForkAware
 
 __all__ = ["CHECKED", "CheckedUris"]
 

@@ -101,9 +101,9 @@ def not_an_image(label: str, name: str | None, head: bytes) -> ImageError:
         return ImageError(f"{label}: {_NON_IMAGES[name]}, not an image")
     if name is not None:
         return ImageError(f"{label}: {name} images are not supported; use {SUPPORTED_TEXT}")
+    # The bytes themselves are never quoted: they may be a file's or a private page's.
     return ImageError(
-        f"{label}: not an image (unrecognised content starting with {head[:16]!r}); "
-        f"use {SUPPORTED_TEXT}"
+        f"{label}: not an image (its first bytes match no known format); use {SUPPORTED_TEXT}"
     )
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "is_data_uri",
     "is_remote_url",
     "shorten",
+    "show_url",
 ]
 
 Buffer: TypeAlias = "bytes | bytearray | memoryview"
@@ -83,7 +84,7 @@ class Url:
 
     @property
     def label(self) -> str:
-        return f"image URL {_show_url(self.url)!r}"
+        return f"image URL {show_url(self.url)!r}"
 
 
 @dataclass(frozen=True)
@@ -144,8 +145,8 @@ def _reject_non_path(value: str) -> None:
     scheme = _URL_SCHEME.match(value)
     if scheme:
         raise ImageError(
-            f"unsupported URL scheme {scheme.group()!r} in image source {shown!r}: "
-            "only http(s) URLs, data: URIs and local file paths are accepted"
+            f"unsupported URL scheme {scheme.group()!r} in image source {shown!r}: an image "
+            "is a data: URI, an http(s) URL or a local file (a path, never a file: URL)"
         )
     if "\x00" in value:
         raise ImageError(
@@ -169,7 +170,7 @@ def shorten(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
-def _show_url(url: str) -> str:
+def show_url(url: str) -> str:
     """The URL for messages: no credentials, and the query (often a signature) elided."""
     try:
         parts = urlsplit(url)

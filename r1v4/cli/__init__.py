@@ -49,8 +49,9 @@ def _parser() -> argparse.ArgumentParser:
         help="run every case of a JSON Lines file; rerun to resume",
         description=(
             'Run every case of CASES (JSON Lines: {"image", "question"} plus optional id, '
-            "model, enable_search, images, messages) and append one result line per case to "
-            "RESULTS as it ends. Rerunning skips cases already done; Ctrl-C stops cleanly. "
+            "model, enable_search, images, messages; any other field is carried into the "
+            "case's result) and append one result line per case to RESULTS as it ends. "
+            "Rerunning skips cases already done; Ctrl-C stops cleanly. "
             "The key is read from SKYWORK_API_KEY."
         ),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import math
+import os
 import signal
 import sys
 import time
@@ -99,7 +100,6 @@ class BatchOptions:
 class BatchOutcome:
     """What a run did: counts of this run, and the signal that stopped it, if any."""
 
-    selected: int = 0
     skipped: int = 0
     ok: int = 0
     failed: int = 0
@@ -159,8 +159,12 @@ async def run_case(
     acc = ChunkAccumulator()
     error: dict[str, Any] | None = None
     try:
+        settings = client.settings
+        messages = await case.request_messages(
+            max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels
+        )
         request = build_request(
-            model=model, messages=case.messages(), stream=True, enable_search=enable_search
+            model=model, messages=messages, stream=True, enable_search=enable_search
         )
         async for chunk in client.stream(request):
             if first_token is None and _has_output(chunk):
@@ -289,27 +293,45 @@ def _check_key(options: BatchOptions) -> None:
         )
 
 
+def _check_output(options: BatchOptions) -> None:
+    """Refuse results that would be appended to the cases file itself (the same path, another
+    path to it, a symbolic or hard link): the run would write into its own input."""
+    cases, output = options.cases, options.output
+    try:
+        same = os.path.samefile(cases, output)
+    except OSError:  # one of them does not exist (yet): compare where they would be
+        try:
+            same = cases.resolve() == output.resolve()
+        except (OSError, RuntimeError):  # a symbolic link loop: no file either way
+            same = False
+    if same:
+        raise ValueError(
+            f"-o {output} is the cases file {cases}: results go to a file of their own"
+        )
+
+
 def run_batch(options: BatchOptions, stream: IO[str] | None = None) -> BatchOutcome:
     """Run (or resume) a batch; the outcome's ``exit_code`` is what ``r1v4 batch`` exits with.
 
-    Progress goes to ``stream`` (default: standard error).
+    Progress goes to ``stream`` (default: standard error). Memory grows with the cases file,
+    not with the results file: the store keeps each case's status, never a record.
     """
+    _check_output(options)
     _check_key(options)
     cases = load_cases(options.cases)
     if options.shard is not None:
         cases = options.shard.select(cases)
-    outcome = BatchOutcome(selected=len(cases))
+    outcome = BatchOutcome()
     with ResultStore(options.output) as store:
         if options.retry_failed:
-            store.drop_failed({case.id for case in cases})
+            store.drop_failed(case.id for case in cases)
         todo = [c for c in cases if not store.done(c.id, retry_failed=options.retry_failed)]
         outcome.skipped = len(cases) - len(todo)
         with make_progress(len(todo), outcome.skipped, stream or sys.stderr) as progress:
             stop = asyncio.run(_run(options, store, todo, progress))
         outcome.interrupted_by, outcome.refused = stop.signal, stop.refused
-        outcome.ok, outcome.failed = progress.done, progress.failed
-        outcome.pending = [c.id for c in cases if c.id not in store.records]
-        outcome.failed_in_file = sum(
-            1 for c in cases if store.records.get(c.id, {}).get("status") == "failed"
-        )
+        outcome.ok, outcome.failed = progress.ok, progress.failed
+        statuses = {c.id: store.status(c.id) for c in cases}
+        outcome.pending = [case_id for case_id, status in statuses.items() if status is None]
+        outcome.failed_in_file = sum(status == "failed" for status in statuses.values())
     return outcome

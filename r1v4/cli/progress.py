@@ -9,12 +9,13 @@ __all__ = ["Progress", "make_progress"]
 
 
 class Progress:
-    """Counts cases and tokens; the plain form writes a log line per finished case."""
+    """Counts cases (``ok``, ``failed``) and tokens; the plain form writes a log line per
+    finished case."""
 
     def __init__(self, total: int, skipped: int, stream: IO[str]) -> None:
         self.total = total
         self.skipped = skipped
-        self.done = 0
+        self.ok = 0
         self.failed = 0
         self.tokens = 0
         self.started = time.monotonic()
@@ -29,7 +30,7 @@ class Progress:
 
     @property
     def finished(self) -> int:
-        return self.done + self.failed
+        return self.ok + self.failed
 
     def rate(self) -> float:
         elapsed = time.monotonic() - self.started
@@ -41,7 +42,7 @@ class Progress:
 
     def record(self, record: dict[str, Any]) -> None:
         if record["status"] == "ok":
-            self.done += 1
+            self.ok += 1
         else:
             self.failed += 1
         usage = record.get("usage") or {}

@@ -18,10 +18,14 @@ import logging
 import os
 import re
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from r1v4.report.records import parse_lines, record_of
+from r1v4.report.records import record_of
+
+if TYPE_CHECKING:
+    from filelock import BaseFileLock
 
 __all__ = ["ResultStore", "StoreError"]
 
@@ -50,22 +54,25 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def _lock(lock_path: Path, path: Path) -> int:
-    """An open descriptor of ``lock_path``, locked for this process alone."""
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+def _lock(lock_path: Path, path: Path) -> BaseFileLock:
+    """``lock_path``, locked for this store alone (another store of this process is refused
+    too): ``flock`` on POSIX, ``msvcrt.locking`` on Windows, both dropped by the OS when the
+    process dies, so a crashed run leaves no stale lock behind."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(lock_path, timeout=0)
     try:
-        import fcntl
-    except ImportError:  # Windows: no advisory locks; one run per file is on the user
-        return fd
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
+        lock.acquire()
+    except Timeout:
         raise StoreError(f"{path} is being written by another r1v4 batch run") from None
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+    return lock
+
+
+def _key(case_id: str) -> int:
+    """What the store keeps of a case id: 64 bits of its BLAKE2b hash (two ids of a file of a
+    million cases share one with a chance of about 3 in 10^8)."""
+    digest = hashlib.blake2b(case_id.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
 
 
 def _safe_name(case_id: str) -> str:
@@ -77,7 +84,11 @@ def _safe_name(case_id: str) -> str:
 
 
 class ResultStore:
-    """An open results file: what is done, and an append that survives a crash.
+    """An open results file: which cases are done, and an append that survives a crash.
+
+    What the store holds in memory is the status of each case id (hashed, a few dozen bytes a
+    case), never a record: opening it reads the file one line at a time, and an append forgets
+    the line once it is on disk, so a run over a results file of any size stays small.
 
     One run at a time holds ``RESULTS.jsonl.lock`` (a lock of its own rather than one on the
     results file, which a rewrite replaces with another file) for as long as the store is open.
@@ -88,15 +99,18 @@ class ResultStore:
         self.images_root = self.path.with_name(self.path.name + ".images")
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock_fd = _lock(self.lock_path, self.path)
+        self._lock = _lock(self.lock_path, self.path)
         try:
             self._remove_stale_temps()
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         except BaseException:
-            os.close(self._lock_fd)
+            self._lock.release()
             raise
+        # Keys (see _key) of the cases with an "ok" record, and of those with only others.
+        self._ok: set[int] = set()
+        self._failed: set[int] = set()
         try:
-            self.records = self._load()
+            self._load()
         except BaseException:
             self.close()
             raise
@@ -113,54 +127,73 @@ class ResultStore:
                 log.warning("%s: removing %s, left by an interrupted rewrite", self.path, entry)
                 entry.unlink(missing_ok=True)
 
-    def _load(self) -> dict[str, dict[str, Any]]:
-        data = self.path.read_bytes()
-        cut = data.rfind(b"\n") + 1
-        if cut < len(data):
+    def _load(self) -> None:
+        """Learn each case's status from the file, streaming it; cut off a torn last line."""
+        whole = 0
+        with open(self.path, "rb") as f:
+            for number, line in enumerate(f, 1):  # split on b"\n" only, endings kept
+                if not line.endswith(b"\n"):
+                    break  # torn by a crash mid-write: cut off below
+                whole += len(line)
+                record = record_of(line)
+                if record is not None:
+                    self._note(record["id"], record.get("status"))
+                elif line.strip():
+                    log.warning("%s:%d: not a result record, ignored", self.path, number)
+        size = os.fstat(self._fd).st_size
+        if whole < size:
             log.warning(
                 "%s: dropping %d byte(s) of a line torn by an interrupted write",
                 self.path,
-                len(data) - cut,
+                size - whole,
             )
-            os.ftruncate(self._fd, cut)
+            os.ftruncate(self._fd, whole)
             os.fsync(self._fd)
-        by_id: dict[str, dict[str, Any]] = {}
-        for record in parse_lines(data[:cut], self.path):
-            previous = by_id.get(record["id"])
-            # A case done once stays done, whatever a later line says.
-            if previous is None or previous.get("status") != "ok":
-                by_id[record["id"]] = record
-        return by_id
+
+    def _note(self, case_id: str, status: object) -> None:
+        key = _key(case_id)
+        if status == "ok":
+            self._ok.add(key)
+            self._failed.discard(key)
+        elif key not in self._ok:  # a case done once stays done, whatever a later line says
+            self._failed.add(key)
+
+    def status(self, case_id: str) -> Literal["ok", "failed"] | None:
+        """``"ok"`` when the case has a successful record, ``"failed"`` when it has only
+        others, ``None`` when it has none."""
+        key = _key(case_id)
+        if key in self._ok:
+            return "ok"
+        return "failed" if key in self._failed else None
 
     def done(self, case_id: str, *, retry_failed: bool) -> bool:
-        record = self.records.get(case_id)
-        if record is None:
-            return False
-        return record.get("status") == "ok" or not retry_failed
+        status = self.status(case_id)
+        return status == "ok" or (status == "failed" and not retry_failed)
 
-    def drop_failed(self, case_ids: set[str]) -> int:
+    def __len__(self) -> int:
+        """How many cases have a record."""
+        return len(self._ok) + len(self._failed)
+
+    def drop_failed(self, case_ids: Iterable[str]) -> int:
         """Rewrite the file without the failed records of ``case_ids`` (they are about to run
         again), atomically: a crash leaves either the old file or the new one.
 
-        Every other line is kept byte for byte, lines this version cannot read included.
+        Every other line is kept byte for byte, lines this version cannot read included; the
+        file is copied line by line, never held whole.
         """
-        dropped = {cid for cid in case_ids if self.records.get(cid, {}).get("status", "ok") != "ok"}
+        dropped = {key for key in map(_key, case_ids) if key in self._failed}
         if not dropped:
             return 0
-        kept = bytearray()
-        with open(self.path, "rb") as old:
-            for line in old:  # split on b"\n" only, endings kept
-                record = record_of(line)
-                if record is None or record["id"] not in dropped:
-                    kept += line
         tmp = self._temp_path()
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            try:
-                _write_all(fd, bytes(kept))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            with open(fd, "wb") as new, open(self.path, "rb") as old:
+                for line in old:  # split on b"\n" only, endings kept
+                    record = record_of(line)
+                    if record is None or _key(record["id"]) not in dropped:
+                        new.write(line)
+                new.flush()
+                os.fsync(new.fileno())
             os.replace(tmp, self.path)
         except OSError as exc:
             with contextlib.suppress(OSError):
@@ -170,8 +203,7 @@ class ResultStore:
         # Appends go to the new file; the lock (on the lock file) was held throughout.
         os.close(self._fd)
         self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND)
-        for cid in dropped:
-            del self.records[cid]
+        self._failed -= dropped
         return len(dropped)
 
     def write_image(self, case_id: str, n: int, data: bytes, mime_type: str) -> str:
@@ -190,16 +222,23 @@ class ResultStore:
         return target.relative_to(self.path.parent).as_posix()
 
     def append(self, record: dict[str, Any]) -> None:
-        """Append one record as one line, and sync it to disk before returning."""
-        line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        """Append one record as one line, and sync it to disk before returning; the store
+        keeps only its status."""
+        try:
+            line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate ("\ud800" in a case): escaped, as JSON can
+            line = (json.dumps(record) + "\n").encode("ascii")
         _write_all(self._fd, line)
         os.fsync(self._fd)
-        self.records[record["id"]] = record
+        self._note(record["id"], record.get("status"))
 
     def close(self) -> None:
-        for fd in (self._fd, self._lock_fd):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        if self._fd < 0:
+            return
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+        self._fd = -1  # a second close must not close a descriptor reused since
+        self._lock.release()
 
     def __enter__(self) -> ResultStore:
         return self

@@ -53,7 +53,6 @@ __all__ = [
     "generated_images",
     "image_record",
     "numbered_records",
-    "parse_lines",
     "read_numbered_records",
     "read_records",
     "record_of",
@@ -258,11 +257,6 @@ def numbered_records(
         else:
             log.warning("%s:%d: not a result record, ignored", source, number)
     return records
-
-
-def parse_lines(data: bytes, source: Path, *, vendor: bool = False) -> list[dict[str, Any]]:
-    """The records of :func:`numbered_records`, without their numbers."""
-    return [record for _, record in numbered_records(data, source, vendor=vendor)]
 
 
 def read_numbered_records(

@@ -100,7 +100,8 @@ def read_lines(path: Path) -> list[dict[str, Any]]:
     """Every line of a results file, each of which must be whole JSON."""
     text = path.read_text("utf-8")
     assert text == "" or text.endswith("\n"), "the results file ends with a torn line"
-    return [json.loads(line) for line in text.splitlines()]
+    # Split on "\n" alone, as the store does: a line may hold U+2028 and the like raw.
+    return [json.loads(line) for line in text.split("\n")[:-1]]
 
 
 def r1v4_script() -> str:

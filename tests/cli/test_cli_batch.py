@@ -201,9 +201,12 @@ def test_defaults_and_progress_forms() -> None:
         "error": {"type": "ServerError", "message": "boom"},
     }
     plain = io.StringIO()
-    with make_progress(1, 0, plain) as progress:
+    with make_progress(2, 0, plain) as progress:
         progress.record(rec)
-    assert "[1/1] x FAILED ServerError: boom" in plain.getvalue()
+        progress.record({**rec, "id": "y", "status": "ok", "error": None})
+    assert "[1/2] x FAILED ServerError: boom" in plain.getvalue()
+    assert "[2/2] y ok" in plain.getvalue()
+    assert (progress.ok, progress.failed, progress.finished, progress.tokens) == (1, 1, 2, 10)
     terminal = Terminal()
     with make_progress(1, 0, terminal) as progress:
         progress.record(rec)

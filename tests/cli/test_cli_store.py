@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
+import subprocess
+import sys
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -34,7 +38,7 @@ def test_a_torn_last_line_is_dropped_and_earlier_lines_survive(tmp_path: Path) -
     whole = json.dumps(record("a")) + "\n"
     path.write_text(whole + '{"id": "b", "status": "o')  # a crash in the middle of a write
     with ResultStore(path) as store:
-        assert set(store.records) == {"a"}
+        assert (len(store), store.status("a"), store.status("b")) == (1, "ok", None)
         store.append(record("b"))
     assert read_lines(path) == [record("a"), record("b")]
 
@@ -69,7 +73,8 @@ def test_drop_failed_keeps_every_line_it_does_not_drop_byte_for_byte(tmp_path: P
     path.write_bytes(b"".join([*kept[:4], failed_b, *kept[4:], failed_b]))
     with ResultStore(path) as store:
         assert store.drop_failed({"b"}) == 1
-        assert set(store.records) == {"a", "z", "c"}
+        assert len(store) == 3
+        assert [store.status(i) for i in "azcb"] == ["ok", "ok", "failed", None]
     assert path.read_bytes() == b"".join(kept)
 
 
@@ -90,7 +95,7 @@ def test_a_rewrite_that_fails_leaves_the_old_file_intact(
             store.drop_failed({"b"})
         monkeypatch.undo()
         assert path.read_bytes() == before
-        assert store.records["b"]["status"] == "failed"  # still known as failed
+        assert store.status("b") == "failed"  # still known as failed
         assert sorted(p.name for p in tmp_path.iterdir()) == ["r.jsonl", "r.jsonl.lock"]
         with pytest.raises(StoreError, match="another r1v4 batch run"):
             ResultStore(path)  # still locked
@@ -136,7 +141,7 @@ def test_temporary_files_left_by_a_crash_are_removed_on_open(tmp_path: Path) -> 
     for p in stale + others:
         p.write_text("half a rewrite")
     with ResultStore(path) as store:
-        assert set(store.records) == {"a"}
+        assert (len(store), store.status("a")) == (1, "ok")
     assert [p.exists() for p in stale + others] == [False, False, True, True]
 
 
@@ -144,13 +149,36 @@ def test_a_case_done_once_stays_done_whatever_a_later_line_says(tmp_path: Path) 
     path = tmp_path / "r.jsonl"
     path.write_text(json.dumps(record("a")) + "\n" + json.dumps(record("a", "failed")) + "\n")
     with ResultStore(path) as store:
-        assert store.records["a"]["status"] == "ok"
+        assert store.status("a") == "ok"
 
 
 def test_second_writer_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "r.jsonl"
     with ResultStore(path), pytest.raises(StoreError, match="another r1v4 batch run"):
         ResultStore(path)
+
+
+def test_the_lock_holds_across_processes_and_dies_with_its_holder(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    hold = (
+        "import sys, time\n"
+        "from r1v4.cli.results import ResultStore\n"
+        "store = ResultStore(sys.argv[1])\n"
+        "print('held', flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", hold, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "held\n"
+        with pytest.raises(StoreError, match="another r1v4 batch run"):
+            ResultStore(path)
+    finally:
+        child.kill()  # SIGKILL: no chance to release anything itself
+        child.wait()
+    with ResultStore(path) as store:  # no stale lock left behind
+        assert len(store) == 0
 
 
 def test_ids_that_clean_to_the_same_name_get_their_own_image_folders(tmp_path: Path) -> None:
@@ -164,3 +192,66 @@ def test_ids_that_clean_to_the_same_name_get_their_own_image_folders(tmp_path: P
         folder = (tmp_path / path).parent
         assert folder.parent == tmp_path / "r.jsonl.images"  # never outside the images folder
         assert len(folder.name) <= 80
+
+
+def big_record(case_id: str, status: str = "ok") -> dict[str, object]:
+    """A record shaped like a real one: many small objects, about 2.5 KB as a line."""
+    step = {"id": "c1", "name": "text_search", "tag": "text_search", "args": {"query": "q"}}
+    return {
+        "format": "r1v4.batch/1",
+        "id": case_id,
+        "status": status,
+        "case": {"image": "", "question": f"question {case_id}", "answer": "42"},
+        "answer": "x" * 400,
+        "tool_trace": [{**step, "output": {"result": "y" * 40}, "sources": []}] * 8,
+        "sources": [{"url": f"https://example.com/{n}", "title": "t"} for n in range(10)],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3},
+    }
+
+
+def peak_while(fn: object) -> int:
+    """Peak bytes allocated (tracemalloc) above what was allocated before ``fn`` ran."""
+    assert callable(fn)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        fn()
+        return tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+def test_opening_and_appending_keep_no_record_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "r.jsonl"
+    n = 1000
+    with open(path, "w", encoding="utf-8") as f:
+        for i in range(n):
+            f.write(json.dumps(big_record(f"case-{i}", "failed" if i % 10 == 0 else "ok")) + "\n")
+    size = path.stat().st_size
+    assert size > 2_400_000
+    ResultStore(tmp_path / "warm-up.jsonl").close()  # imports (filelock) are no part of it
+    stores: list[ResultStore] = []
+    # Held as records (dicts), these lines take over 30 MB; the store keeps a hash per case.
+    # The bound is generous: a kilobyte a case, and still far below one record each.
+    peak = peak_while(lambda: stores.append(ResultStore(path)))
+    with stores[0] as store:
+        assert peak < 1_000_000, f"opening a {size}-byte results file peaked at {peak} bytes"
+        assert len(store) == n
+        assert store.status("case-10") == "failed" and store.status("case-11") == "ok"
+        monkeypatch.setattr(os, "fsync", lambda fd: None)  # the write path, not the disk
+
+        def append_many() -> None:
+            for i in range(n, 2 * n):
+                store.append(big_record(f"case-{i}"))
+
+        peak = peak_while(append_many)
+        assert peak < 1_000_000, f"appending {n} records peaked at {peak} bytes"
+        assert len(store) == 2 * n
+        dropped: list[int] = []
+        peak = peak_while(lambda: dropped.append(store.drop_failed(f"case-{i}" for i in range(n))))
+        assert dropped == [n // 10]
+        assert peak < 1_000_000, f"rewriting the results file peaked at {peak} bytes"
+    assert len(read_lines(path)) == 2 * n - n // 10

@@ -455,7 +455,9 @@ def test_images_from_every_source_arrive_intact(
     content = [
         {"type": "text", "text": "what are these?"},
         {"type": "image_url", "image_url": {"url": data_uri}},
-        {"type": "image_url", "image_url": {"url": str(path)}},
+        # A Path, the caller's own file (a path string needs allow_file_paths: see
+        # tests/core/test_image_safety.py).
+        {"type": "image_url", "image_url": {"url": path}},
         {
             "type": "image_url",
             "image_url": {"url": r1v4.image_to_data_uri(png_bytes((7, 2), "green"))},
@@ -624,12 +626,12 @@ def test_the_callers_request_is_never_changed(r1v4_server: LocalR1V4Server, tmp_
     request = r1v4.build_request(
         model=MODEL,
         messages=[
-            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": str(path)}}]}
+            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": path}}]}
         ],
     )
     with client_for(r1v4_server) as c:
         c.create(request)
-    assert request.messages[0].content[0].image_url.url == str(path)  # type: ignore[index, union-attr]
+    assert request.messages[0].content[0].image_url.url == path  # type: ignore[index, union-attr]
     assert r1v4_server.last_request.images[0].format == "PNG"
 
 

@@ -53,6 +53,9 @@ class _Model(ClientsHolder):
     max_retries: int = 0
     default_headers: dict[str, str] | None = None
     tool_mode: ToolMode = "auto"
+    allow_file_paths: bool = False
+    allow_private_urls: bool = False
+    image_download_timeout: float = 30.0
     given: Any = None
 
     def _given_http_clients(self) -> tuple[object, ...]:

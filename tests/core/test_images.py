@@ -92,9 +92,14 @@ Convert = Callable[..., Awaitable[str]]
 
 @pytest.fixture(params=["sync", "async"])
 def to_uri(request: pytest.FixtureRequest) -> Convert:
-    """Either entry point behind one awaitable signature; ``client=True`` passes a client."""
+    """Either entry point behind one awaitable signature; ``client=True`` passes a client.
+
+    URLs here are served on loopback, which only ``allow_private_urls=True`` lets them fetch
+    (the refusal itself: tests/core/test_image_safety.py).
+    """
 
     async def sync(source: Any, *, client: bool = False, **kw: Any) -> str:
+        kw.setdefault("allow_private_urls", True)
         if client:
             with httpx.Client() as http:
                 result = image_to_data_uri(source, http_client=http, **kw)
@@ -103,6 +108,7 @@ def to_uri(request: pytest.FixtureRequest) -> Convert:
         return image_to_data_uri(source, **kw)
 
     async def asynchronous(source: Any, *, client: bool = False, **kw: Any) -> str:
+        kw.setdefault("allow_private_urls", True)
         if client:
             async with httpx.AsyncClient() as http:
                 result = await aimage_to_data_uri(source, http_client=http, **kw)
@@ -295,7 +301,7 @@ async def test_async_download_does_not_block_the_event_loop(server: FileHost) ->
 
     task = asyncio.create_task(ticker())
     try:
-        await aimage_to_data_uri(url)
+        await aimage_to_data_uri(url, allow_private_urls=True)
     finally:
         task.cancel()
     assert ticks >= 10
@@ -575,11 +581,15 @@ async def test_url_connection_refused(to_uri: Convert) -> None:
     assert url in str(info.value) and "download failed" in str(info.value)
 
 
-def test_url_errors_hide_credentials_and_query() -> None:
+@pytest.mark.parametrize("allowed", [False, True], ids=["refused", "connection-failed"])
+def test_url_errors_hide_credentials_and_query(allowed: bool) -> None:
     with pytest.raises(ImageError) as info:
-        image_to_data_uri("http://user:secret@127.0.0.1:9/a.png?sig=TOKEN")
+        image_to_data_uri(
+            "http://user:secret@127.0.0.1:9/a.png?sig=TOKEN", allow_private_urls=allowed
+        )
     assert "secret" not in str(info.value) and "TOKEN" not in str(info.value)
     assert "127.0.0.1:9/a.png" in str(info.value)
+    assert ("download failed" in str(info.value)) is allowed
 
 
 # ---------------------------------------------------------------------------------- downscaling

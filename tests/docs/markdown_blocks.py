@@ -7,7 +7,8 @@ them into a session: a later block may use what an earlier one defined, and top-
 reply is an R1V4 transcript with its tool trace), and the working folder is a fresh one.
 
 What a block takes as given, as its reader would have it (see ``SETUP``):
-``question_with_a_picture`` (a LangChain ``HumanMessage`` with a picture) and ``photo.jpg``.
+``question_with_a_picture`` (a LangChain ``HumanMessage`` with a picture), ``png_bytes`` (a
+picture) and ``photo.jpg``.
 
 A block that cannot run as written here (it needs the internet or the hosted API) says which
 part to swap for a local equivalent in a comment right above it, e.g.
@@ -43,6 +44,7 @@ _server = LocalR1V4Server(api_key="docs-key", scenario="agent").start()
 os.environ["SKYWORK_API_KEY"] = "docs-key"
 os.environ["SKYWORK_BASE_URL"] = _server.hosted_base_url
 open("photo.jpg", "wb").write(make_image("JPEG", (64, 48), (200, 120, 30)))
+png_bytes = make_image("PNG", (96, 72), (30, 160, 90))
 question_with_a_picture = HumanMessage(content=[
     {"type": "text", "text": "What is in this picture?"},
     {"type": "image", "base64": base64.b64encode(make_image("PNG", (64, 48))).decode(),

@@ -98,7 +98,8 @@ def test_every_image_form_arrives_intact_in_order(
     make_llm: Any, r1v4_server: LocalR1V4Server, image_host: Any
 ) -> None:
     blocks, expected = every_form(image_host)
-    reply = make_llm().invoke([HumanMessage(content=blocks)])
+    # The image host is on loopback: a private address, fetched only when allowed.
+    reply = make_llm(allow_private_urls=True).invoke([HumanMessage(content=blocks)])
     check_arrival(r1v4_server, expected)
     assert reply.content.startswith(f"I saw {len(expected)} image(s): PNG 4x3, JPEG 10x10, GIF 5x5")
 
@@ -109,7 +110,7 @@ async def test_every_image_form_async_stream(
     blocks, expected = every_form(image_host)
     before = len(image_host.hits)
     text = ""
-    async for chunk in make_llm().astream([HumanMessage(content=blocks)]):
+    async for chunk in make_llm(allow_private_urls=True).astream([HumanMessage(content=blocks)]):
         text += chunk.text
     check_arrival(r1v4_server, expected)
     # The two remote images were fetched by the client (on the async path).

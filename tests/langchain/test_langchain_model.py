@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -236,3 +237,55 @@ def test_copies_and_pickles_after_use(
     revived = pickle.loads(pickle.dumps(llm))
     assert revived.invoke("pickled").content.endswith("pickled")
     assert r1v4_server.requests[-1].last_user_text == "pickled"
+
+
+def test_model_kwargs_and_client_settings_survive_dumps_and_loads(
+    r1v4_server: LocalR1V4Server,
+) -> None:
+    from langchain_core.load import loads
+
+    secret = "test-key"  # the one the local server takes
+    llm = ChatR1V4(
+        api_key=secret,
+        base_url=r1v4_server.base_url,
+        model_kwargs={"top_k": 20, "chat_template_kwargs": {"enable_thinking": False}},
+        request_timeout=30,
+        max_completion_tokens=64,
+        backoff=0.25,
+        max_image_bytes=20_000_000,
+        max_image_pixels=1_000_000,
+    )
+    text = dumps(llm)
+    assert secret not in text
+    kwargs = json.loads(text)["kwargs"]
+    assert kwargs["model_kwargs"] == {
+        "top_k": 20,
+        "chat_template_kwargs": {"enable_thinking": False},
+    }
+    assert (kwargs["timeout"], kwargs["max_tokens"], kwargs["backoff"]) == (30, 64, 0.25)
+    assert (kwargs["max_image_bytes"], kwargs["max_image_pixels"]) == (20_000_000, 1_000_000)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = loads(
+            text,
+            secrets_map={"SKYWORK_API_KEY": secret},
+            valid_namespaces=["langchain_r1v4"],
+            allowed_objects=[ChatR1V4],
+        )
+    # Rebuilt from its own fields: nothing moved into model_kwargs again, so no warning.
+    assert not [w for w in caught if issubclass(w.category, UserWarning)]
+    assert loaded.model_dump(exclude={"api_key"}) == llm.model_dump(exclude={"api_key"})
+    settings = loaded.client.settings
+    assert (settings.timeout.read, settings.retry.backoff) == (30, 0.25)
+    assert (settings.max_image_bytes, settings.max_image_pixels) == (20_000_000, 1_000_000)
+    r1v4_server.enqueue(Reply(content="loaded"))
+    assert loaded.invoke("hi").content == "loaded"
+    body = r1v4_server.last_request.body
+    assert (body["top_k"], body["chat_template_kwargs"], body["max_tokens"]) == (
+        20,
+        {"enable_thinking": False},
+        64,
+    )
+    assert r1v4_server.last_request.headers["authorization"] == f"Bearer {secret}"
+    assert "model_kwargs" in llm._identifying_params  # caches tell the two apart
+    assert ChatR1V4(api_key="k")._identifying_params != llm._identifying_params

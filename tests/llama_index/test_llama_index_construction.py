@@ -6,6 +6,7 @@ import asyncio
 import json
 import pickle
 import threading
+import warnings
 from copy import deepcopy
 from typing import Any
 
@@ -245,3 +246,46 @@ def test_llama_index_namespace_name() -> None:
     assert Reexported is R1V4
     assert llama_index.core.__file__ is not None
     assert llama_index.llms.openai.OpenAI is not None
+
+
+def test_additional_kwargs_and_client_settings_survive_to_dict(
+    r1v4_server: LocalR1V4Server,
+) -> None:
+    llm = R1V4(
+        api_key=SECRET,
+        api_base=r1v4_server.base_url,
+        additional_kwargs={"top_k": 20},
+        request_timeout=30,
+        max_new_tokens=64,
+        backoff=0.25,
+        max_image_bytes=20_000_000,
+        max_image_pixels=1_000_000,
+        stream_usage=False,
+    )
+    dumped = llm.to_dict()
+    assert SECRET not in json.dumps(dumped) and SECRET not in llm.to_json()
+    assert dumped["additional_kwargs"] == {"top_k": 20}
+    assert (dumped["base_url"], dumped["timeout"], dumped["max_tokens"]) == (
+        r1v4_server.base_url,
+        30,
+        64,
+    )
+    assert (dumped["backoff"], dumped["max_image_bytes"], dumped["max_image_pixels"]) == (
+        0.25,
+        20_000_000,
+        1_000_000,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # rebuilt from its own fields: nothing to warn about
+        copy = R1V4.from_dict(dumped, api_key="test-key")
+    assert copy.model_dump() == llm.model_dump()
+    settings = copy._sync_client().settings
+    assert (settings.timeout.read, settings.retry.backoff, settings.stream_usage) == (
+        30,
+        0.25,
+        False,
+    )
+    assert (settings.max_image_bytes, settings.max_image_pixels) == (20_000_000, 1_000_000)
+    copy.chat(USER)
+    body = r1v4_server.last_request.body
+    assert (body["top_k"], body["max_tokens"]) == (20, 64)

@@ -55,9 +55,15 @@ def files(tmp_path: Path) -> dict[str, Path]:
     return out
 
 
+def allowing_private_urls(llm: R1V4) -> R1V4:
+    """``llm`` that may fetch image URLs from a private address, such as the loopback host."""
+    return llm.model_copy(update={"allow_private_urls": True})
+
+
 def test_bytes_path_url_and_data_uri_arrive_intact(
     llm: R1V4, r1v4_server: LocalR1V4Server, files: dict[str, Path], image_host: Any
 ) -> None:
+    llm = allowing_private_urls(llm)  # the image host is on loopback
     blocks = [
         ImageBlock(image=PNG),
         ImageBlock(path=files["jpeg"]),
@@ -79,6 +85,7 @@ def test_bytes_path_url_and_data_uri_arrive_intact(
 def test_async_paths_fetch_and_read_images(
     llm: R1V4, r1v4_server: LocalR1V4Server, files: dict[str, Path], image_host: Any
 ) -> None:
+    llm = allowing_private_urls(llm)  # the image host is on loopback
     blocks = [
         ImageBlock(url=image_host.url_for("/photo")),  # served as application/octet-stream
         ImageBlock(path=files["png"]),
@@ -101,6 +108,7 @@ def test_async_paths_fetch_and_read_images(
 def test_real_mime_type_is_sent_never_data_none(
     llm: R1V4, r1v4_server: LocalR1V4Server, files: dict[str, Path], image_host: Any
 ) -> None:
+    llm = allowing_private_urls(llm)  # the image host is on loopback
     raw_b64 = base64.b64encode(JPEG).decode()
     blocks = [
         ImageBlock(image=JPEG, image_mimetype="image/png"),  # a wrong declaration

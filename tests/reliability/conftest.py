@@ -6,9 +6,9 @@ Fixtures:
     redirect_target: a second local server on another host (127.0.0.2) that accepts the key.
     image_host: a stdlib HTTP server for image URLs (404, an HTML page).
     retries: what the client decided after each failed attempt (error type, delay or None).
-    fast_backoff (autouse): the core's default retry backoff shortened to 10 ms. ChatR1V4 and
-        R1V4 have no setting for it, so without this every retrying adapter test would wait the
-        real 0.5 s + 1 s.
+    fast_backoff (autouse): the core's default retry backoff shortened to 10 ms, for core
+        clients a test builds itself (the paths give every client, adapters included, the
+        ``backoff`` of their ``Settings``).
     no_secret_in_logs (autouse): every log record of every logger at DEBUG, for every test here,
         must not contain the key.
 

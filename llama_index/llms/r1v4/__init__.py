@@ -5,6 +5,13 @@ llama-index-core and the other integrations, so this distribution ships no ``__i
 either of them.
 """
 
-from llama_index_r1v4 import R1V4, GeneratedImageBlock, get_images, get_plan, get_sources
+from llama_index_r1v4 import (
+    R1V4,
+    GeneratedImageBlock,
+    get_images,
+    get_plan,
+    get_sources,
+    tool_backend,
+)
 
-__all__ = ["R1V4", "GeneratedImageBlock", "get_images", "get_plan", "get_sources"]
+__all__ = ["R1V4", "GeneratedImageBlock", "get_images", "get_plan", "get_sources", "tool_backend"]

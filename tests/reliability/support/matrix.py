@@ -433,9 +433,6 @@ CLIENT_CHECKS: dict[str, str] = {
 # ------------------------------------------------------------------------------ findings
 
 KNOWN_GAPS: list[str] = [
-    "`ChatR1V4` and `R1V4` have no setting for the retry backoff (only the core clients take "
-    "`backoff`); the suite shortens the core's default to 10 ms so that retrying tests stay "
-    "fast.",
     "The plain-http warning of `ChatR1V4` and `R1V4` comes with the first call, when they build "
     "their core client, not at construction.",
     "Pickling `ChatR1V4` or `R1V4` keeps the key (a copy in another process needs it); pickles "

@@ -120,10 +120,9 @@ class Call:
 
 @dataclass(frozen=True)
 class Settings:
-    """Client settings, given to each framework through its own constructor.
+    """Client settings, given to each framework through its own constructor (``backoff``
+    included: 10 ms keeps retrying tests fast).
 
-    ``backoff`` reaches only the core clients: neither ``ChatR1V4`` nor ``R1V4`` has a setting
-    for it, so the suite shortens the core's default instead (see ``conftest.fast_backoff``).
     ``follow_redirects`` makes the path pass its own httpx client (``http_client`` /
     ``http_async_client`` / ``async_http_client``) built with ``follow_redirects=True``.
     """
@@ -134,6 +133,7 @@ class Settings:
     backoff: float = 0.01
     follow_redirects: bool = False
     callbacks: tuple[Any, ...] = ()  # LangChain callback handlers for ChatR1V4
+    allow_private_urls: bool = False  # image URLs on loopback (the test image host) need it
 
 
 @dataclass
@@ -176,6 +176,7 @@ def core_kwargs(url: str, s: Settings) -> dict[str, Any]:
         "timeout": s.timeout,
         "max_retries": s.max_retries,
         "backoff": s.backoff,
+        "allow_private_urls": s.allow_private_urls,
     }
 
 
@@ -331,9 +332,11 @@ def make_langchain(url: str, s: Settings, owned: Owned | None = None) -> Any:
         base_url=url,
         timeout=s.timeout,
         max_retries=s.max_retries,
+        backoff=s.backoff,
         http_client=_user_sync(s, owned),
         http_async_client=_user_async(s, owned),
         callbacks=list(s.callbacks) or None,
+        allow_private_urls=s.allow_private_urls,
     )
 
 
@@ -476,8 +479,10 @@ def make_llama_index(url: str, s: Settings, owned: Owned | None = None) -> Any:
         base_url=url,
         timeout=s.timeout,
         max_retries=s.max_retries,
+        backoff=s.backoff,
         http_client=_user_sync(s, owned),
         async_http_client=_user_async(s, owned),
+        allow_private_urls=s.allow_private_urls,
     )
 
 
