@@ -11,7 +11,7 @@ UV := $(TOOLS)/bin/uv
 PYTHON_LOWEST ?= $(or $(lastword $(sort $(wildcard $(HOME)/.pyenv/versions/3.10.*/bin/python3.10))),3.10)
 PYTHON_NEWEST ?= $(or $(lastword $(sort $(wildcard $(HOME)/.pyenv/versions/3.13.*/bin/python3.13))),3.13)
 
-.PHONY: quickstart test lint bench lock test-lowest test-newest
+.PHONY: quickstart test lint docs notebooks bench lock test-lowest test-newest
 
 $(UV): .ci/uv.txt
 	$(PYTHON) -m venv $(TOOLS)
@@ -36,6 +36,17 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/ruff format --check r1v4 langchain_r1v4 llama_index_r1v4
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+
+# The documentation site (mkdocs.yml; written to site/), as CI builds it: --strict, so any
+# warning fails it: a public name or method without a docstring, a name of r1v4.__all__ or a
+# public subpackage on no page, a broken link, anchor or cross-reference, a page not in the nav.
+docs: $(VENV)/.dev
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+# Execute the notebooks (docs/notebooks, docs/integrations) against the local R1V4 server and
+# save them with their outputs: tests/docs fails while what one shows differs from what it does.
+notebooks: $(VENV)/.dev
+	$(PY) tests/docs/executed.py
 
 bench: $(VENV)/.dev
 	$(PY) -m benchmarks

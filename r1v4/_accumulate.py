@@ -48,6 +48,7 @@ class ChunkAccumulator:
         self.usage: Usage | None = None
 
     def add(self, chunk: ChatCompletionChunk) -> None:
+        """Take in the next chunk of the stream."""
         if not self.id:
             self.id, self.model, self.created = chunk.id, chunk.model, chunk.created
         if chunk.usage is not None:
@@ -81,6 +82,7 @@ class ChunkAccumulator:
                 acc.finish = c.finish_reason
 
     def completion(self) -> ChatCompletion:
+        """The reply the chunks so far make: what ``create()`` returns for the same call."""
         choices = []
         for index in sorted(self._choices):
             acc = self._choices[index]

@@ -30,7 +30,7 @@ class R1V4Client:
     One pooled ``httpx.Client`` serves every call and every thread. Pass ``http_client`` to use
     your own (it is used as given and never closed by r1v4).
 
-    Example:
+    Examples:
         >>> with R1V4Client() as client:  # doctest: +SKIP
         ...     reply = client.create(model="skywork/r1v4-lite",
         ...                           messages=[{"role": "user", "content": "Hi"}])

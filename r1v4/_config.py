@@ -46,7 +46,9 @@ __all__ = [
 logger = logging.getLogger("r1v4")
 
 DEFAULT_BASE_URL = "https://api.skyworkmodel.ai/api/v1"
+"""The hosted API; requests go to ``{base_url}/chat/completions``."""
 DEFAULT_MODEL = "skywork/r1v4-lite"
+"""The hosted general model (``skywork/r1v4-vl-planner-lite`` is the planner)."""
 DEFAULT_TIMEOUT = 600.0
 """Read timeout of a call, in seconds: R1V4 may think for minutes."""
 DEFAULT_MAX_RETRIES = 2
@@ -242,6 +244,7 @@ class ClientSettings:
         return inliner
 
     def headers(self, stream: bool) -> dict[str, str]:
+        """The headers of every request, the key included (``stream``: asking for SSE)."""
         return self._stream_headers if stream else self._headers
 
     def retry_delay(

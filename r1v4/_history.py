@@ -15,6 +15,7 @@ __all__ = ["IMAGE_PLACEHOLDER", "History", "history_text"]
 
 
 History = Literal["answer", "transcript"]
+"""What an earlier R1V4 reply sends back: its answer, or its whole transcript."""
 
 _THINK = re.compile(r"<think>.*?</think>\s*", re.DOTALL)
 

@@ -38,6 +38,7 @@ __all__ = [
 
 
 def source_to_dict(source: Source) -> dict[str, Any]:
+    """A search source as plain data (what :func:`source_from_dict` reads back)."""
     out: dict[str, Any] = {"kind": source.kind, "title": source.title, "url": source.url}
     if source.snippet is not None:
         out["snippet"] = source.snippet
@@ -47,6 +48,7 @@ def source_to_dict(source: Source) -> dict[str, Any]:
 
 
 def plan_to_dicts(plan: Plan) -> list[dict[str, Any]]:
+    """A plan's steps as plain data (what :func:`plan_from_dicts` reads back)."""
     return [
         {
             "description": s.description,
@@ -202,6 +204,7 @@ class Trace:
     issues: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, events: Iterable[TranscriptEvent]) -> None:
+        """Add the server's part of ``events`` (other events are ignored)."""
         for event in events:
             data = event_to_dict(event)
             if data is None:
@@ -221,6 +224,7 @@ class Trace:
 
     @classmethod
     def of(cls, events: Iterable[TranscriptEvent]) -> Trace:
+        """The trace of ``events``."""
         trace = cls()
         trace.add(events)
         return trace

@@ -55,6 +55,8 @@ __all__ = [
 
 Role = Literal["system", "user", "assistant", "tool"]
 ToolMode = Literal["auto", "native", "prompted"]
+"""How tools reach the server: OpenAI ``tools`` (``native``), rendered into the prompt in
+R1V4's own format (``prompted``), or native until the server refuses them (``auto``)."""
 
 _JSON_SCHEMA_TYPES = frozenset(
     {"object", "array", "string", "number", "integer", "boolean", "null"}
@@ -67,6 +69,8 @@ class _Model(BaseModel):
 
 
 class TextPart(_Model):
+    """A text part of a message's content."""
+
     type: Literal["text"] = "text"
     text: StrictStr
 
@@ -78,6 +82,8 @@ def _image_source(value: Any) -> str | os.PathLike[str]:
 
 
 class ImageURL(_Model):
+    """Where an image part's picture is."""
+
     url: Annotated[
         str | os.PathLike[str], PlainValidator(_image_source, json_schema_input_type=str)
     ]
@@ -99,17 +105,23 @@ ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
 
 
 class ToolCallFunction(_Model):
+    """The function a tool call calls: its name and its arguments as JSON text."""
+
     name: StrictStr
     arguments: StrictStr = "{}"
 
 
 class ToolCall(_Model):
+    """A call of one of your tools: in an assistant message sent back, or in a reply."""
+
     id: StrictStr
     type: Literal["function"] = "function"
     function: ToolCallFunction
 
 
 class Message(_Model):
+    """One message of a request: a role, text or content parts, and tool calls or results."""
+
     role: Role
     content: StrictStr | list[ContentPart] | None = None
     name: StrictStr | None = None
@@ -134,6 +146,8 @@ class Message(_Model):
 
 
 class FunctionDefinition(_Model):
+    """A tool's name, description and JSON-schema parameters (checked before sending)."""
+
     name: Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
     description: StrictStr | None = None
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
@@ -147,6 +161,8 @@ class FunctionDefinition(_Model):
 
 
 class Tool(_Model):
+    """A tool the model may call, in the OpenAI form."""
+
     type: Literal["function"] = "function"
     function: FunctionDefinition
 
@@ -209,6 +225,7 @@ class ChatRequest(_Model):
     """Overrides the client's tool mode for this request; never sent."""
 
     def tool_names(self) -> frozenset[str]:
+        """The names of the request's tools."""
         return frozenset(t.function.name for t in self.tools or ())
 
     def to_body(self) -> dict[str, Any]:
@@ -246,6 +263,8 @@ def _describe_validation(exc: ValidationError) -> str:
 
 @dataclass(slots=True)
 class Usage:
+    """Tokens a call used, as the server counted them."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
@@ -254,6 +273,7 @@ class Usage:
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> Usage:
+        """The usage of a wire ``usage`` object (its details' reasoning and cached tokens)."""
         details = data.get("completion_tokens_details") or {}
         prompt_details = data.get("prompt_tokens_details") or {}
         prompt = data.get("prompt_tokens") or 0
@@ -313,6 +333,8 @@ class Delta:
 
 @dataclass(slots=True)
 class ChunkChoice:
+    """One choice of a streamed chunk: what its ``delta`` adds, and why it finished."""
+
     index: int
     delta: Delta
     finish_reason: str | None = None
@@ -320,6 +342,8 @@ class ChunkChoice:
 
 @dataclass(slots=True)
 class ChatCompletionChunk:
+    """One chunk of a stream; the last may carry only ``usage``, with no choices."""
+
     id: str
     model: str
     created: int
@@ -329,6 +353,9 @@ class ChatCompletionChunk:
 
 @dataclass(slots=True)
 class AssistantMessage:
+    """A whole reply: the answer in ``content``, ``reasoning``, calls of your tools, and the
+    server's trace in ``events`` (``raw_content``: the content as the server sent it)."""
+
     content: str = ""
     reasoning: str | None = None
     tool_calls: list[ToolCall] = field(default_factory=list)
@@ -347,6 +374,8 @@ class AssistantMessage:
 
 @dataclass(slots=True)
 class Choice:
+    """One choice of a reply."""
+
     index: int
     message: AssistantMessage
     finish_reason: str | None = None
@@ -354,6 +383,8 @@ class Choice:
 
 @dataclass(slots=True)
 class ChatCompletion:
+    """A reply, as ``create()`` returns it and :func:`accumulate` gathers a stream into."""
+
     id: str
     model: str
     created: int

@@ -184,3 +184,4 @@ TranscriptEvent: TypeAlias = (
     | TranscriptIssue
     | GeneratedImage
 )
+"""Any event the transcript parser emits."""

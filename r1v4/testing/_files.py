@@ -66,9 +66,11 @@ class FileHost(LoopbackServer):
         return self.url_for(path)
 
     def url_for(self, path: str) -> str:
+        """The URL of ``path`` on this host."""
         return f"{self.url}{path}"
 
     def start(self) -> FileHost:
+        """Listen on a free port and serve in a background thread."""
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -118,6 +120,7 @@ class FileHost(LoopbackServer):
             file.sent += len(piece)
 
     def stop(self) -> None:
+        """Stop serving and close the socket."""
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()

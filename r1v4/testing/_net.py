@@ -91,6 +91,7 @@ class BlackholeServer(LoopbackServer):
         self.port = 0
 
     def start(self) -> BlackholeServer:
+        """Listen, and fill the backlog so that every further connect hangs."""
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.bind((self.host, 0))
         listener.listen(0)
@@ -109,6 +110,7 @@ class BlackholeServer(LoopbackServer):
         raise RuntimeError("could not fill the listen backlog; connect timeouts not simulable")
 
     def stop(self) -> None:
+        """Close the listener and every connection that filled its backlog."""
         for sock in self._fillers:
             sock.close()
         self._fillers.clear()

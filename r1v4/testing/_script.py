@@ -209,6 +209,7 @@ def message_text(message: dict[str, Any]) -> str:
 
 
 ReplyFactory = Callable[[RecordedRequest], Reply]
+"""A reply made from the request it answers (queue one with ``enqueue``)."""
 
 
 class _Entry:

@@ -55,7 +55,8 @@ class LocalR1V4Server(LoopbackServer):
             when ``False`` such requests get vLLM's 400.
         scenario: default reply when nothing is queued: ``"echo"`` describes the images and
             repeats the last user text; ``"agent"`` answers with a realistic R1V4 transcript.
-        host, port: where to listen; port 0 picks a free port.
+        host: the address to listen on.
+        port: the port to listen on; 0 picks a free port.
         extra_models: model names accepted besides the three R1V4 names.
         max_records: keep only the newest this many recorded requests (``None``: all). Records
             hold the request bodies, images included, so long benchmarks should set it.

@@ -22,6 +22,7 @@ __all__ = ["ChatRequest", "decode_image", "parse_body", "validate_chat"]
 TOOL_CHOICE_ERROR = (
     '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set'
 )
+"""vLLM's refusal of ``tools`` when it was started without a tool parser."""
 
 
 @dataclass

@@ -38,6 +38,7 @@ CODES: dict[str, int] = {
     "not_found": 404000,
     "method_not_allowed": 405000,
 }
+"""The local server's hosted error codes, by what they refuse."""
 
 _OPENAI_TYPES = {
     400: "BadRequestError",

@@ -38,6 +38,7 @@ def _r1v4_session_no_native_tools_server() -> Iterator[LocalR1V4Server]:
 
 @pytest.fixture
 def r1v4_api_key() -> str:
+    """The key both servers accept."""
     return API_KEY
 
 
