@@ -11,8 +11,8 @@ returned passes through untouched.
 The package, by what each module holds:
 
 - ``_sniff``: magic bytes, the structural check, pixel sizes from headers;
-- ``_sources``: the options of a call and the kind of its source;
-- ``_files``, ``_data_uri``, ``_download``: reading each kind of source (``_download`` only
+- ``_inputs``: the options of a call and the kind of its source;
+- ``_files``, ``_from_data_uri``, ``_download``: reading each kind of source (``_download`` only
   from the addresses ``_addresses`` calls public, unless allowed);
 - ``_inline``: a request's images, under a client's rules, and its download cache;
 - ``_encode``: checked bytes -> data URI; ``_checked``: the URIs already checked;
@@ -31,13 +31,11 @@ import httpx
 
 from r1v4._config import DEFAULT_IMAGE_DOWNLOAD_TIMEOUT, DEFAULT_MAX_IMAGE_BYTES
 from r1v4._images._checked import CHECKED
-from r1v4._images._data_uri import data_uri_to_data_uri
 from r1v4._images._download import Fetch, Fetching, afetch_all, fetch_all
 from r1v4._images._encode import finish
 from r1v4._images._files import file_to_data_uri
-from r1v4._images._pillow import encode_pil
-from r1v4._images._sniff import HEAD, SUPPORTED_MIME_TYPES, identify
-from r1v4._images._sources import (
+from r1v4._images._from_data_uri import data_uri_to_data_uri
+from r1v4._images._inputs import (
     DataUri,
     File,
     Options,
@@ -49,6 +47,8 @@ from r1v4._images._sources import (
     is_data_uri,
     is_remote_url,
 )
+from r1v4._images._pillow import encode_pil
+from r1v4._images._sniff import HEAD, SUPPORTED_MIME_TYPES, identify
 
 if TYPE_CHECKING:
     from PIL import Image

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TypeGuard
 
 from r1v4._fork import ForkAware
-from r1v4._images._sources import Options
+from r1v4._images._inputs import Options
 
 __all__ = ["CHECKED", "CheckedUris"]
 

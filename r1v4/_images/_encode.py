@@ -6,9 +6,9 @@ import binascii
 from collections.abc import Iterator
 
 from r1v4._images._checked import CHECKED
+from r1v4._images._inputs import Buffer, Options
 from r1v4._images._pillow import maybe_downscale
 from r1v4._images._sniff import HEAD, TAIL, ReadAt, inspect, pixel_size
-from r1v4._images._sources import Buffer, Options
 
 __all__ = ["CHUNK", "encode", "finish", "validate", "view_reader"]
 

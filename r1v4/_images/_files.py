@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from r1v4._errors import ImageError
 from r1v4._images._checked import CHECKED
 from r1v4._images._encode import CHUNK, encode, finish
+from r1v4._images._inputs import File, Options, shorten
 from r1v4._images._pillow import maybe_downscale
 from r1v4._images._sniff import HEAD, TAIL, inspect, pixel_size
-from r1v4._images._sources import File, Options, shorten
 
 __all__ = ["file_to_data_uri"]
 

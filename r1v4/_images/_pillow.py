@@ -14,8 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from r1v4._errors import ImageError
+from r1v4._images._inputs import Buffer, Options
 from r1v4._images._sniff import PIL_FORMATS, ReadAt, pixel_size
-from r1v4._images._sources import Buffer, Options
 
 __all__ = ["encode_pil", "maybe_downscale"]
 
