@@ -44,8 +44,8 @@ def image_work(monkeypatch: pytest.MonkeyPatch) -> Iterator[ImageWork]:
     )
     monkeypatch.setattr(_from_data_uri, "validate", counting(_from_data_uri.validate, "checks"))
     monkeypatch.setattr(_encode, "validate", counting(_encode.validate, "checks"))
-    # A regular file is checked from its head and tail without a buffer, so not via validate.
-    monkeypatch.setattr(_files, "inspect", counting(_files.inspect, "checks"))
+    # A regular file is checked where it lies, without a buffer, so not via validate.
+    monkeypatch.setattr(_files, "check", counting(_files.check, "checks"))
     yield seen
 
 
