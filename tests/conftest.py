@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from r1v4 import ClientSettings
-from r1v4._images import _data_uri, _encode, _files
+from r1v4._images import _encode, _files, _from_data_uri
 from r1v4._images._checked import CHECKED
 
 pytest_plugins = ["r1v4.testing.pytest_plugin"]
@@ -39,11 +39,13 @@ def image_work(monkeypatch: pytest.MonkeyPatch) -> Iterator[ImageWork]:
 
         return wrapper
 
-    monkeypatch.setattr(_data_uri, "decode_base64", counting(_data_uri.decode_base64, "decodes"))
-    monkeypatch.setattr(_data_uri, "validate", counting(_data_uri.validate, "checks"))
+    monkeypatch.setattr(
+        _from_data_uri, "decode_base64", counting(_from_data_uri.decode_base64, "decodes")
+    )
+    monkeypatch.setattr(_from_data_uri, "validate", counting(_from_data_uri.validate, "checks"))
     monkeypatch.setattr(_encode, "validate", counting(_encode.validate, "checks"))
-    # A regular file is checked from its head and tail without a buffer, so not via validate.
-    monkeypatch.setattr(_files, "inspect", counting(_files.inspect, "checks"))
+    # A regular file is checked where it lies, without a buffer, so not via validate.
+    monkeypatch.setattr(_files, "check", counting(_files.check, "checks"))
     yield seen
 
 

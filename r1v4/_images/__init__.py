@@ -3,20 +3,24 @@
 Sources: a local path (``str`` or ``os.PathLike``), raw bytes, a Pillow image, an http(s) URL or
 a data URI. What a *message* may name is narrower (no path strings, no private addresses unless
 allowed): :mod:`._inline` applies those rules to a request. Everything is checked before a
-request is sent: the format comes from the magic bytes (never the file name or a declared type),
-truncated files are caught by a structural check that needs no Pillow, and sizes are capped
-before anything large is read or downloaded. A data URI this process has already checked and
-returned passes through untouched.
+request is sent: sizes are capped before anything large is read or downloaded, the format comes
+from the magic bytes (never the file name or a declared type), and where Pillow is installed
+(the ``images`` extra) the image must decode: Pillow finds truncated and corrupt files, and
+refuses decompression bombs unread. Without Pillow only the size and the format are checked.
+A data URI this process has already checked and returned passes through untouched.
 
 The package, by what each module holds:
 
-- ``_sniff``: magic bytes, the structural check, pixel sizes from headers;
-- ``_sources``: the options of a call and the kind of its source;
-- ``_files``, ``_data_uri``, ``_download``: reading each kind of source (``_download`` only
+- ``_sniff``: the check (size, magic bytes), pixel sizes from headers;
+- ``_decoding``: Pillow's decode of the data, where Pillow is installed;
+- ``_inputs``: the options of a call and the kind of its source;
+- ``_files``, ``_from_data_uri``, ``_download``: reading each kind of source (``_download`` only
   from the addresses ``_addresses`` calls public, unless allowed);
 - ``_inline``: a request's images, under a client's rules, and its download cache;
 - ``_encode``: checked bytes -> data URI; ``_checked``: the URIs already checked;
-- ``_pillow``: PIL images and ``max_pixels`` downscaling, the only place Pillow is imported.
+- ``_pillow``: PIL images and ``max_pixels`` downscaling.
+
+Pillow is imported only by ``_decoding`` and ``_pillow``, and only when a call needs it.
 
 The sync and async entry points share everything except the download itself.
 """
@@ -31,13 +35,11 @@ import httpx
 
 from r1v4._config import DEFAULT_IMAGE_DOWNLOAD_TIMEOUT, DEFAULT_MAX_IMAGE_BYTES
 from r1v4._images._checked import CHECKED
-from r1v4._images._data_uri import data_uri_to_data_uri
 from r1v4._images._download import Fetch, Fetching, afetch_all, fetch_all
 from r1v4._images._encode import finish
 from r1v4._images._files import file_to_data_uri
-from r1v4._images._pillow import encode_pil
-from r1v4._images._sniff import HEAD, SUPPORTED_MIME_TYPES, identify
-from r1v4._images._sources import (
+from r1v4._images._from_data_uri import data_uri_to_data_uri
+from r1v4._images._inputs import (
     DataUri,
     File,
     Options,
@@ -49,6 +51,8 @@ from r1v4._images._sources import (
     is_data_uri,
     is_remote_url,
 )
+from r1v4._images._pillow import encode_pil
+from r1v4._images._sniff import HEAD, SUPPORTED_MIME_TYPES, identify
 
 if TYPE_CHECKING:
     from PIL import Image

@@ -34,8 +34,8 @@ from r1v4._images._addresses import (
     non_public,
     system_resolver,
 )
+from r1v4._images._inputs import Url, show_url
 from r1v4._images._sniff import HEAD, identify, not_an_image
-from r1v4._images._sources import Url, show_url
 from r1v4._pools import shared_ssl_context
 
 if TYPE_CHECKING:

@@ -6,9 +6,9 @@ import binascii
 from collections.abc import Iterator
 
 from r1v4._images._checked import CHECKED
+from r1v4._images._inputs import Buffer, Options
 from r1v4._images._pillow import maybe_downscale
-from r1v4._images._sniff import HEAD, TAIL, ReadAt, inspect, pixel_size
-from r1v4._images._sources import Buffer, Options
+from r1v4._images._sniff import ReadAt, check, pixel_size
 
 __all__ = ["CHUNK", "encode", "finish", "validate", "view_reader"]
 
@@ -30,9 +30,7 @@ def finish(data: Buffer, opts: Options, label: str) -> str:
 def validate(view: memoryview, opts: Options, label: str) -> tuple[str, bytes | None]:
     """The image's MIME type, and its downscaled bytes when ``max_pixels`` asked for that."""
     read_at = view_reader(view)
-    mime = inspect(
-        view[:HEAD].tobytes(), view[-TAIL:].tobytes(), view.nbytes, label, opts.max_bytes, read_at
-    )
+    mime = check(view.nbytes, label, opts.max_bytes, read_at)
     if opts.max_pixels is None:
         return mime, None
     return mime, maybe_downscale(mime, read_at, lambda: view, opts, label)

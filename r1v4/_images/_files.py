@@ -1,4 +1,4 @@
-"""Local files -> data URIs: read in bounded chunks, checked from head and tail first."""
+"""Local files -> data URIs: checked where they lie, then read in bounded chunks."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from r1v4._errors import ImageError
 from r1v4._images._checked import CHECKED
 from r1v4._images._encode import CHUNK, encode, finish
+from r1v4._images._inputs import File, Options, shorten
 from r1v4._images._pillow import maybe_downscale
-from r1v4._images._sniff import HEAD, TAIL, inspect, pixel_size
-from r1v4._images._sources import File, Options, shorten
+from r1v4._images._sniff import check, pixel_size
 
 __all__ = ["file_to_data_uri"]
 
@@ -43,9 +43,7 @@ def file_to_data_uri(item: File, opts: Options) -> str:
             f.seek(offset)
             return f.read(n)
 
-        head = read_at(0, HEAD) if size else b""
-        tail = read_at(max(0, size - TAIL), TAIL) if size else b""
-        mime = inspect(head, tail, size, label, opts.max_bytes, read_at)
+        mime = check(size, label, opts.max_bytes, read_at)
         if opts.max_pixels is not None:
             smaller = maybe_downscale(mime, read_at, lambda: read_at(0, size), opts, label)
             if smaller is not None:

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 from r1v4._errors import ImageError
 from r1v4._fork import ForkAware
 from r1v4._images._checked import CHECKED
-from r1v4._images._data_uri import data_uri_to_data_uri
 from r1v4._images._download import Download, Fetch, Fetching, afetch_all, fetch_all
 from r1v4._images._encode import finish
 from r1v4._images._files import file_to_data_uri
-from r1v4._images._sources import DataUri, File, Options, Url, classify, shorten
+from r1v4._images._from_data_uri import data_uri_to_data_uri
+from r1v4._images._inputs import DataUri, File, Options, Url, classify, shorten
 from r1v4._request import with_images
 from r1v4._types import ChatRequest, ImagePart
 

@@ -1,8 +1,9 @@
 """The Pillow path: encoding PIL images and downscaling to ``max_pixels``.
 
-Pillow is optional (the ``images`` extra) and imported only here, only when a call needs it:
-a PIL image to encode, or an image over ``max_pixels`` to shrink. Sizes come from the file
-header first, so an image that already fits never needs Pillow.
+Pillow is optional (the ``images`` extra) and imported here only when a call needs it: a PIL
+image to encode, or an image over ``max_pixels`` to shrink (the check that an image decodes is
+:mod:`._decoding`'s). Sizes come from the file header first, so where Pillow is missing an image
+that already fits does not need it.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from r1v4._errors import ImageError
+from r1v4._images._inputs import Buffer, Options
 from r1v4._images._sniff import PIL_FORMATS, ReadAt, pixel_size
-from r1v4._images._sources import Buffer, Options
 
 __all__ = ["encode_pil", "maybe_downscale"]
 

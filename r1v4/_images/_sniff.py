@@ -1,7 +1,10 @@
-"""What an image is, from its bytes alone: magic numbers, truncation, pixel size.
+"""What an image is, from its bytes: its format (magic numbers), its pixel size (headers), and
+whether it may be sent (:func:`check`: size, format, and Pillow's decode where installed).
 
-Nothing here imports Pillow or reads a file: callers hand over the first and last bytes (or a
-``read_at`` callable), so the same checks serve files, buffers, data URIs and downloads.
+This module imports no Pillow and opens no file: callers hand over a ``read_at`` callable, so
+the same checks serve files, buffers, data URIs and downloads; :mod:`._decoding` has Pillow
+decode. Without Pillow, what is checked is what the API needs from the client: the MIME type,
+from the magic bytes (never a file name or a declared type), and the size.
 """
 
 from __future__ import annotations
@@ -10,13 +13,14 @@ from collections.abc import Callable, Iterator
 from typing import TypeAlias
 
 from r1v4._errors import ImageError
+from r1v4._images._decoding import check_decodes
 
 __all__ = [
     "HEAD",
     "PIL_FORMATS",
     "SUPPORTED_MIME_TYPES",
-    "TAIL",
     "ReadAt",
+    "check",
     "identify",
     "inspect",
     "not_an_image",
@@ -38,20 +42,16 @@ SUPPORTED_TEXT = "JPEG, PNG, GIF, WebP or BMP"
 
 # Enough for every magic number, the HEIF brand list and an SVG's XML prologue.
 HEAD = 4096
-# JPEG EOI may be followed by a maker-note trailer, PNG IEND by a little junk.
-TAIL = 64 * 1024
 
 ReadAt: TypeAlias = Callable[[int, int], bytes]
 """``read_at(offset, n)``: up to ``n`` bytes of the image from ``offset``."""
 
-_PNG_IEND = b"IEND\xaeB`\x82"
 _BMP_DIB_SIZES = frozenset({12, 16, 40, 52, 56, 64, 108, 124})
 _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _HEIF_BRANDS = frozenset(
     {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
 )
 _NON_IMAGES = {"HTML": "an HTML page", "PDF": "a PDF document"}
-_SCAN_CHUNK = 1024 * 1024
 
 
 def identify(head: bytes) -> tuple[str | None, str | None]:
@@ -70,26 +70,36 @@ def identify(head: bytes) -> tuple[str | None, str | None]:
     return None, _unsupported_name(head)
 
 
-def inspect(
-    head: bytes, tail: bytes, size: int, label: str, max_bytes: int, read_at: ReadAt
-) -> str:
+def check(size: int, label: str, max_bytes: int, read_at: ReadAt) -> str:
     """The supported MIME type of an image, or the reason it cannot be sent.
 
-    ``head`` and ``tail`` decide almost every file; ``read_at`` is used only when the end
-    marker is not in the tail, to tell a long trailer after the image (a motion photo's
-    video after a JPEG) from a truncated file.
+    The size first (nothing more is read of an empty or over-large image), then the format
+    from the magic bytes, then, where Pillow is installed, its data (:mod:`._decoding`).
+
+    Raises:
+        ImageError: empty, over ``max_bytes``, not a supported image, or (with Pillow) data
+            that does not decode.
     """
     if size == 0:
         raise ImageError(f"{label}: empty (0 bytes), not an image")
     if size > max_bytes:
         raise over_limit(label, size, max_bytes)
+    head = read_at(0, HEAD)
     mime, name = identify(head)
     if mime is None:
         raise not_an_image(label, name, head)
-    problem = _structure_problem(mime, head, tail, size, read_at)
-    if problem:
-        raise ImageError(f"{label}: truncated or corrupt {PIL_FORMATS[mime]} data: {problem}")
+    check_decodes(PIL_FORMATS[mime], head, size, read_at, label)
     return mime
+
+
+def inspect(
+    head: bytes, tail: bytes, size: int, label: str, max_bytes: int, read_at: ReadAt
+) -> str:
+    """:func:`check`, in the shape the callers outside this package use (the generated images
+    of a transcript, the images a tool saved); ``head`` and ``tail`` are not needed any more,
+    ``read_at`` reads what the check reads."""
+    del head, tail
+    return check(size, label, max_bytes, read_at)
 
 
 def over_limit(label: str, size: int, max_bytes: int) -> ImageError:
@@ -137,35 +147,6 @@ def _unsupported_name(head: bytes) -> str | None:
     return None
 
 
-def _structure_problem(
-    mime: str, head: bytes, tail: bytes, size: int, read_at: ReadAt
-) -> str | None:
-    """Why the file looks truncated, judged from its head and tail (no Pillow)."""
-    if mime == "image/png":
-        if head[12:16] != b"IHDR":
-            return "no IHDR chunk after the signature"
-        if _PNG_IEND not in tail and not _png_reaches_iend(read_at, size):
-            return "the file does not end with the IEND chunk"
-    elif mime == "image/jpeg":
-        # In a small file the tail is the whole file; looking only at its second half keeps an
-        # EXIF thumbnail's end marker near the start from passing for the image's own.
-        if b"\xff\xd9" not in tail[-max(2, size // 2) :] and not _jpeg_scan_ends(read_at, size):
-            return "no end-of-image marker (FFD9) near the end of the file"
-    elif mime == "image/gif":
-        if not tail.rstrip(b"\x00").endswith(b";"):
-            return "the file does not end with the GIF trailer (0x3B)"
-    elif mime == "image/webp":
-        expected = int.from_bytes(head[4:8], "little") + 8
-        # An odd-sized RIFF body may be followed by one pad byte.
-        if not expected <= size <= expected + (expected & 1):
-            return f"the RIFF header announces {expected:,} bytes but there are {size:,}"
-    elif mime == "image/bmp":
-        declared = int.from_bytes(head[2:6], "little")
-        if declared > size:
-            return f"the header announces {declared:,} bytes but the file has {size:,}"
-    return None
-
-
 def pixel_size(mime: str, read_at: ReadAt) -> tuple[int, int] | None:
     """Width and height from the file header, without Pillow; ``None`` if unreadable."""
     if mime == "image/jpeg":
@@ -198,7 +179,7 @@ def pixel_size(mime: str, read_at: ReadAt) -> tuple[int, int] | None:
 
 
 def _jpeg_size(read_at: ReadAt) -> tuple[int, int] | None:
-    for marker, _, seg in _jpeg_segments(read_at):
+    for marker, seg in _jpeg_segments(read_at):
         if marker in _JPEG_SOF:
             if len(seg) < 9:
                 return None
@@ -207,8 +188,8 @@ def _jpeg_size(read_at: ReadAt) -> tuple[int, int] | None:
     return None
 
 
-def _jpeg_segments(read_at: ReadAt) -> Iterator[tuple[int, int, bytes]]:
-    """``(marker, offset, first bytes)`` of each header segment, up to the first scan."""
+def _jpeg_segments(read_at: ReadAt) -> Iterator[tuple[int, bytes]]:
+    """``(marker, first bytes)`` of each header segment, up to the first scan."""
     pos = 2
     for _ in range(10_000):  # bounds the walk on corrupt input
         seg = read_at(pos, 9)
@@ -218,39 +199,10 @@ def _jpeg_segments(read_at: ReadAt) -> Iterator[tuple[int, int, bytes]]:
         if marker == 0xFF:  # fill byte before a marker
             pos += 1
             continue
-        yield marker, pos, seg
+        yield marker, seg
         if marker in (0xD9, 0xDA):  # end of image, start of scan: the header ends here
             return
         if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
             pos += 2
         else:
             pos += 2 + int.from_bytes(seg[2:4], "big")
-
-
-def _jpeg_scan_ends(read_at: ReadAt, size: int) -> bool:
-    """Whether an end-of-image marker follows the first scan anywhere in the file.
-
-    Walking the header segments skips an EXIF thumbnail (and its own FFD9); in the scan data
-    that follows, every 0xFF byte is stuffed or starts a marker, so FFD9 is the image's end.
-    """
-    start = next((pos for marker, pos, _ in _jpeg_segments(read_at) if marker == 0xDA), None)
-    if start is None:
-        return False
-    for pos in range(start, size, _SCAN_CHUNK):
-        # One byte of overlap, so a marker split between two reads is still seen.
-        if b"\xff\xd9" in read_at(pos, _SCAN_CHUNK + 1):
-            return True
-    return False
-
-
-def _png_reaches_iend(read_at: ReadAt, size: int) -> bool:
-    """Whether the chunk chain, followed by its lengths, reaches IEND inside the file."""
-    pos = 8
-    for _ in range(100_000):  # bounds the walk on corrupt input
-        chunk = read_at(pos, 8)
-        if len(chunk) < 8:
-            return False
-        if chunk[4:8] == b"IEND":
-            return pos + 12 <= size
-        pos += 12 + int.from_bytes(chunk[:4], "big")  # length, type, data, CRC
-    return False

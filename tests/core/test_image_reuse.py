@@ -19,7 +19,7 @@ import r1v4
 from r1v4._errors import ImageError
 from r1v4._images import aimage_to_data_uri, image_to_data_uri
 from r1v4._images._checked import CHECKED, CheckedUris
-from r1v4._images._sources import Options
+from r1v4._images._inputs import Options
 from r1v4.testing import LocalR1V4Server, make_image
 
 PNG = make_image("PNG", (40, 30), (255, 0, 0))

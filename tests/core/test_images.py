@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import threading
+import zlib
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -395,14 +396,92 @@ def test_rejects_truncated_files(fmt: str, cut: int, fragment: str, tmp_path: Pa
     rejects(str(path), str(path), "truncated", fragment)
 
 
-def test_structural_checks_need_no_pillow(monkeypatch: pytest.MonkeyPatch) -> None:
-    cases = [(image_bytes(fmt, (64, 48))[:-cut], fragment) for fmt, cut, fragment in TRUNCATIONS]
-    good = image_bytes("JPEG")
+def test_without_pillow_only_the_format_and_the_size_are_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The structural checks are Pillow's decode now: without Pillow the client checks what the
+    # API needs from it (the MIME type, from the magic bytes) and the size; the API judges the
+    # rest. Everything is made before Pillow is hidden (saving imports its plugins).
+    cut = [image_bytes(fmt, (64, 48))[:-n] for fmt, n, _ in TRUNCATIONS]
+    good, tiff = image_bytes("JPEG"), image_bytes("TIFF")
     monkeypatch.setitem(sys.modules, "PIL", None)
     monkeypatch.setitem(sys.modules, "PIL.Image", None)
-    for data, fragment in cases:
-        rejects(data, "truncated or corrupt", fragment)
+    for data in cut:
+        assert parse(bytes_to_data_uri(data))[1] == data
+    rejects(b"just some text, definitely no image" * 3, "not an image", "JPEG, PNG")
+    rejects(tiff, "TIFF images are not supported")
+    rejects(good, f"{len(good) - 1:,}-byte limit", max_bytes=len(good) - 1)
     assert parse(bytes_to_data_uri(good))[1] == good
+
+
+def pillow_refuses(data: bytes) -> bool:
+    """Whether Pillow refuses ``data``: its strict load() (the default) of the first frame; for
+    a PNG verify(), which walks every chunk to IEND (load() stops at the last pixel)."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.verify() if img.format == "PNG" else img.load()
+    except Exception:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "GIF", "BMP", "PNG"])
+def test_every_cut_is_judged_as_pillow_judges_it(fmt: str) -> None:
+    """No check of the client's own is stricter or laxer than Pillow's decode: a cut at every
+    point is refused exactly when Pillow refuses it (a JPEG without its end marker too: Pillow
+    refuses it, and so does the client; a GIF without its trailer Pillow decodes: accepted)."""
+    data = image_bytes(fmt, (24, 16))
+    verdicts = {}
+    for n in range(1, len(data) - 16):
+        try:
+            bytes_to_data_uri(data[:-n])
+            verdicts[n] = False
+        except ImageError as exc:
+            assert "truncated or corrupt" in str(exc), str(exc)
+            verdicts[n] = True
+    assert verdicts == {n: pillow_refuses(data[:-n]) for n in verdicts}
+    assert any(verdicts.values())
+
+
+def test_a_gif_without_its_trailer_decodes_and_is_accepted() -> None:
+    gif = image_bytes("GIF")
+    assert gif.endswith(b";") and not pillow_refuses(gif[:-1])
+    assert parse(bytes_to_data_uri(gif[:-1]))[1] == gif[:-1]
+
+
+def test_a_png_whose_data_is_corrupt_is_refused() -> None:
+    data = bytearray(image_bytes("PNG"))
+    data[len(data) // 2] ^= 0xFF  # inside IDAT: its CRC no longer matches
+    rejects(bytes(data), "truncated or corrupt PNG data", "IEND", "checksum")
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header announces ``width`` x ``height`` pixels, with one row of data."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body).to_bytes(4, "big")
+        return len(body).to_bytes(4, "big") + kind + body + crc
+
+    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 0, 0, 0, 0])
+    idat = zlib.compress(b"\0" * (width + 1))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def test_decompression_bombs_are_refused_before_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    limit = Image.MAX_IMAGE_PIXELS
+    assert limit is not None
+    # Over Pillow's limit (where it only warns) and over twice it (where it refuses at open).
+    with pytest.warns(Image.DecompressionBombWarning):
+        rejects(png_header_only(limit // 1000 + 1, 1000), "possible decompression bomb")
+    rejects(png_header_only(limit // 100, 300), "decompression bomb")
+    # The application's limit is obeyed, read per call and never changed.
+    small = image_bytes("PNG", (40, 30))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1_000)
+    with pytest.warns(Image.DecompressionBombWarning):
+        rejects(small, "40x30 pixels", "limit of 1,000")
+    assert Image.MAX_IMAGE_PIXELS == 1_000
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
+    assert parse(bytes_to_data_uri(small))[1] == small
 
 
 def test_truncated_jpeg_with_an_early_end_marker_is_still_caught() -> None:

@@ -8,8 +8,8 @@ import re
 from r1v4._errors import ImageError
 from r1v4._images._checked import CHECKED
 from r1v4._images._encode import finish, validate, view_reader
+from r1v4._images._inputs import Options
 from r1v4._images._sniff import over_limit, pixel_size
-from r1v4._images._sources import Options
 
 __all__ = ["data_uri_to_data_uri", "decode_base64"]
 
