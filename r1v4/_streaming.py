@@ -231,9 +231,11 @@ class ResponseParser:
     def _completion(self, obj: dict[str, Any], body: bytes | str) -> ChatCompletion:
         self._remember(obj)
         choices = obj.get("choices")
-        if not isinstance(choices, list):
-            if _is_error(obj):
+        if not isinstance(choices, list) or not choices:
+            if not isinstance(choices, list) and _is_error(obj):
                 raise error_from_body(200, obj)
+            # A stream may end in a usage chunk with no choices; a whole reply without one
+            # has no message to give (``completion.message`` would be an IndexError).
             raise _Shape("has no choices")
         out: list[ChunkChoice] = []
         for pos, c in enumerate(choices):

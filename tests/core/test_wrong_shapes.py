@@ -94,3 +94,15 @@ def test_a_body_keeps_the_text_of_the_choices_before_the_wrong_one(
     with pytest.raises(MalformedResponseError) as info:
         _create(r1v4_server, is_async)
     assert info.value.partial_content == "first"
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+def test_a_body_with_no_choice_is_malformed(r1v4_server: LocalR1V4Server, is_async: bool) -> None:
+    """``"choices": []`` in a whole reply: no message to give, so a typed error, not an
+    ``IndexError`` on ``completion.message``."""
+    usage = {"prompt_tokens": 1, "completion_tokens": 0, "total_tokens": 1}
+    r1v4_server.enqueue(Reply(status=200, body={"id": "c", "choices": [], "usage": usage}))
+    with pytest.raises(MalformedResponseError, match="response has no choices") as info:
+        _create(r1v4_server, is_async)
+    assert info.value.partial_content == ""
+    assert len(r1v4_server.requests) == 1
