@@ -26,7 +26,7 @@ from pydantic import (
 
 from r1v4._errors import InvalidRequestError
 from r1v4._transcript import TranscriptEvent
-from r1v4._transcript._datauri import without_images
+from r1v4._transcript._image_uris import without_images
 
 __all__ = [
     "AssistantMessage",
