@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
-from r1v4 import AsyncR1V4Client, ClientsHolder, R1V4Client, R1V4Clients
+from r1v4 import AsyncR1V4Client, R1V4Client
+from r1v4._integrations import ClientsHolder, R1V4Clients
 
 __all__ = ["CoreClientsChatModel"]
 

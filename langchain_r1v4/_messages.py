@@ -23,7 +23,8 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
-from r1v4 import History, InvalidRequestError, history_text, wire_tool_call
+from r1v4 import History, InvalidRequestError
+from r1v4._integrations import history_text, wire_tool_call
 
 __all__ = ["History", "to_wire_messages"]
 

@@ -35,14 +35,8 @@ from langchain_core.messages.tool import (
 )
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
-from r1v4 import (
-    AssistantMessage,
-    ChatCompletion,
-    ChatCompletionChunk,
-    Trace,
-    TranscriptEvent,
-    Usage,
-)
+from r1v4 import AssistantMessage, ChatCompletion, ChatCompletionChunk, TranscriptEvent, Usage
+from r1v4._integrations import Trace
 
 __all__ = ["PROVIDER", "StreamConverter", "completion_to_result", "usage_metadata"]
 

@@ -75,7 +75,7 @@ class ChatR1V4(CoreClientsChatModel):
         | `max_image_pixels` | `int | None` | Larger images are downscaled to this many pixels. |
         | `default_headers` | `dict | None` | HTTP headers sent with every request. |
 
-        Every setting of the core client (`r1v4.ClientOptions`) is a parameter. For a
+        Every setting of the core client (`r1v4.ClientSettings`) is a parameter. For a
         self-hosted `Skywork/R1V4` (vLLM, SGLang) `base_url` is its `/v1` URL.
         See full list of supported init args and their descriptions below.
 

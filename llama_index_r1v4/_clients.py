@@ -13,13 +13,8 @@ import httpx
 from llama_index.core.bridge.pydantic import PrivateAttr, SecretStr
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 
-from r1v4 import (
-    AsyncR1V4Client,
-    ClientsHolder,
-    R1V4Client,
-    R1V4Clients,
-    without_clients,
-)
+from r1v4 import AsyncR1V4Client, R1V4Client
+from r1v4._integrations import ClientsHolder, R1V4Clients, without_clients
 
 __all__ = ["CoreClientsLLM"]
 

@@ -26,14 +26,8 @@ from llama_index.core.base.llms.types import (
 )
 
 from llama_index_r1v4._images import GeneratedImageBlock, image_block
-from r1v4 import (
-    ChatCompletion,
-    ChatCompletionChunk,
-    InvalidToolCall,
-    Trace,
-    TranscriptEvent,
-    Usage,
-)
+from r1v4 import ChatCompletion, ChatCompletionChunk, InvalidToolCall, TranscriptEvent, Usage
+from r1v4._integrations import Trace
 
 __all__ = ["StreamAssembler", "chat_to_completion", "completion_to_chat_response"]
 

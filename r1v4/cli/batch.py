@@ -34,9 +34,8 @@ from r1v4 import (
     GeneratedImage,
     PermissionDeniedError,
     build_request,
-    resolve_api_key,
-    resolve_base_url,
 )
+from r1v4._integrations import resolve_api_key, resolve_base_url
 from r1v4.report.records import (
     FORMAT,
     error_record,

@@ -40,10 +40,10 @@ from r1v4 import (
     GeneratedImage,
     R1V4Error,
     ReasoningDelta,
-    Trace,
     Usage,
     parse_transcript,
 )
+from r1v4._integrations import Trace
 
 __all__ = [
     "FORMAT",

@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from r1v4 import ClientsHolder, R1V4Clients, ToolMode
+from r1v4 import ToolMode
+from r1v4._integrations import ClientsHolder, R1V4Clients
 from r1v4.testing import LocalR1V4Server
 
 TOOLS = [
