@@ -9,7 +9,13 @@ only they may import it (an import-linter contract in pyproject.toml keeps it so
 with them, without a deprecation a user would need.
 """
 
-from r1v4._config import public_headers, resolve_api_key, resolve_base_url
+from r1v4._config import (
+    HOSTED_HOST,
+    is_hosted,
+    public_headers,
+    resolve_api_key,
+    resolve_base_url,
+)
 from r1v4._history import history_text
 from r1v4._model_clients import ClientsHolder, R1V4Clients, without_clients
 from r1v4._model_options import ClientOptions
@@ -17,6 +23,7 @@ from r1v4._tool_calls import tool_choice, wire_tool_call
 from r1v4._trace import Trace, image_from_dict, image_refs, plan_from_dicts, sources_from_dicts
 
 __all__ = [
+    "HOSTED_HOST",
     "ClientOptions",
     "ClientsHolder",
     "R1V4Clients",
@@ -24,6 +31,7 @@ __all__ = [
     "history_text",
     "image_from_dict",
     "image_refs",
+    "is_hosted",
     "plan_from_dicts",
     "public_headers",
     "resolve_api_key",
