@@ -26,8 +26,15 @@ from llama_index.core.base.llms.types import (
 )
 
 from llama_index_r1v4._images import GeneratedImageBlock, image_block
-from r1v4 import ChatCompletion, ChatCompletionChunk, InvalidToolCall, TranscriptEvent, Usage
-from r1v4._integrations import Trace
+from r1v4 import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    InvalidToolCall,
+    ToolCallDelta,
+    TranscriptEvent,
+    Usage,
+)
+from r1v4._integrations import ToolCallMerger, Trace
 
 __all__ = ["StreamAssembler", "chat_to_completion", "completion_to_chat_response"]
 
@@ -202,7 +209,7 @@ class StreamAssembler:
         self._content = ""
         self._reasoning = ""
         self._transcript: str | None = None  # the core's, from the last delta
-        self._calls: dict[int, list[Any]] = {}
+        self._calls = ToolCallMerger()
         self._call_blocks: list[ToolCallBlock] = []
         self._citations: list[CitationBlock] = []
         self._trace = Trace()
@@ -293,18 +300,11 @@ class StreamAssembler:
             additional_kwargs=_token_counts(self._usage),
         )
 
-    def _add_calls(self, deltas: list[Any]) -> None:
-        calls = self._calls
-        for tc in deltas:
-            slot = calls.get(tc.index)
-            if slot is None:
-                calls[tc.index] = [tc.id, tc.name or "", tc.arguments]
-            else:
-                slot[0] = slot[0] or tc.id
-                slot[1] = slot[1] or tc.name or ""
-                slot[2] += tc.arguments
+    def _add_calls(self, deltas: list[ToolCallDelta]) -> None:
+        self._calls.add(deltas)
         self._call_blocks = [
-            _call_block(cid, name, args or "{}") for _, (cid, name, args) in sorted(calls.items())
+            _call_block(c.id, c.function.name, c.function.arguments)
+            for c in self._calls.calls(self._id)
         ]
 
     def _add_events(self, events: list[TranscriptEvent]) -> None:

@@ -9,6 +9,7 @@ only they may import it (an import-linter contract in pyproject.toml keeps it so
 with them, without a deprecation a user would need.
 """
 
+from r1v4._accumulate import ToolCallMerger
 from r1v4._config import (
     HOSTED_HOST,
     is_hosted,
@@ -27,6 +28,7 @@ __all__ = [
     "ClientOptions",
     "ClientsHolder",
     "R1V4Clients",
+    "ToolCallMerger",
     "Trace",
     "history_text",
     "image_from_dict",
