@@ -46,18 +46,16 @@ _ASSISTANT = MessageRole.ASSISTANT
 _MESSAGE = ChatMessage.model_construct(role=_ASSISTANT, blocks=[], additional_kwargs={})
 
 
+# OpenAI's usage keys, which ``TokenCountingHandler`` reads from ``raw["usage"]``.
+_USAGE_KEYS: dict[str, str | tuple[str, str]] = {
+    "reasoning_tokens": ("completion_tokens_details", "reasoning_tokens"),
+    "cached_tokens": ("prompt_tokens_details", "cached_tokens"),
+}
+
+
 def usage_dict(usage: Usage) -> dict[str, Any]:
-    """OpenAI's usage keys, which ``TokenCountingHandler`` reads from ``raw["usage"]``."""
-    out: dict[str, Any] = {
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.total_tokens,
-    }
-    if usage.reasoning_tokens is not None:
-        out["completion_tokens_details"] = {"reasoning_tokens": usage.reasoning_tokens}
-    if usage.cached_tokens is not None:
-        out["prompt_tokens_details"] = {"cached_tokens": usage.cached_tokens}
-    return out
+    """The usage under OpenAI's keys (``raw["usage"]``)."""
+    return usage.to_dict(_USAGE_KEYS)
 
 
 def _token_counts(usage: dict[str, Any] | None) -> dict[str, Any]:
