@@ -3,9 +3,10 @@
 A user of the core imports the top-level ``r1v4``: clients, settings, errors, wire types,
 transcript events. The framework adapters (``langchain_r1v4``, ``llama_index_r1v4``), the batch
 CLI (``r1v4.cli``) and the report (``r1v4.report``) need a little more: how a model object owns
-its clients, the JSON-safe trace they each store, the text an earlier reply sends back, the wire
-form of a framework's tool choice. That is gathered here, from the modules that define it, and
-only they may import it (an import-linter contract in pyproject.toml keeps it so): it can change
+its clients, the JSON-safe trace they store, the text an earlier reply sends back, the wire form
+of a framework's tool choice, the rule joining streamed tool-call pieces, where the settings come
+from. Each is defined by the module whose job it is and only gathered here; import-linter lets
+these four packages, and nothing else, import this module (pyproject.toml), so it may change
 with them, without a deprecation a user would need.
 """
 
