@@ -34,9 +34,10 @@ __all__ = [
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_MODEL",
     "DEFAULT_TIMEOUT",
-    "HOSTED_HOSTS",
+    "HOSTED_HOST",
     "SECRET_HEADERS",
     "ClientSettings",
+    "is_hosted",
     "make_timeout",
     "public_headers",
     "resolve_api_key",
@@ -45,7 +46,9 @@ __all__ = [
 
 logger = logging.getLogger("r1v4")
 
-DEFAULT_BASE_URL = "https://api.skyworkmodel.ai/api/v1"
+HOSTED_HOST = "api.skyworkmodel.ai"
+"""The host of Skywork's hosted API: the one place that names it."""
+DEFAULT_BASE_URL = f"https://{HOSTED_HOST}/api/v1"
 """The hosted API; requests go to ``{base_url}/chat/completions``."""
 DEFAULT_MODEL = "skywork/r1v4-lite"
 """The hosted general model (``skywork/r1v4-vl-planner-lite`` is the planner)."""
@@ -60,7 +63,6 @@ DEFAULT_MAX_IMAGE_BYTES: int = 10 * 1024 * 1024
 """Largest image accepted by default, in (decoded) bytes."""
 DEFAULT_IMAGE_DOWNLOAD_TIMEOUT = 30.0
 """Seconds the image downloads of one request may take, all together (they run concurrently)."""
-HOSTED_HOSTS = frozenset({"api.skyworkmodel.ai"})
 
 _USER_AGENT = "r1v4-python/0.1"
 
@@ -89,6 +91,12 @@ def resolve_base_url(base_url: str | None) -> str:
     """The URL as given, else ``SKYWORK_BASE_URL``, else the hosted API."""
     url = base_url or os.environ.get("SKYWORK_BASE_URL") or DEFAULT_BASE_URL
     return url.rstrip("/")
+
+
+def is_hosted(url: str) -> bool:
+    """Whether ``url`` is on Skywork's hosted API (by its host: the path says nothing, a local
+    server may serve ``/api/v1`` too)."""
+    return urlsplit(url).hostname == HOSTED_HOST
 
 
 def make_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
@@ -206,7 +214,7 @@ class ClientSettings:
         parts = urlsplit(self.url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidRequestError(f"base_url must be an http(s) URL, got {self.base_url!r}")
-        self.hosted: Final = parts.hostname in HOSTED_HOSTS
+        self.hosted: Final = is_hosted(self.url)
         if parts.scheme == "http" and self.api_key and not _is_loopback(parts.hostname):
             warnings.warn(
                 f"r1v4: the API key will be sent unencrypted to {parts.hostname} over plain "

@@ -21,7 +21,7 @@ from r1v4._transcript import (
     TranscriptEvent,
     TranscriptParser,
 )
-from r1v4._transcript._datauri import without_images
+from r1v4._transcript._image_uris import without_images
 from r1v4._types import (
     ChatCompletion,
     ChatCompletionChunk,

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from r1v4 import R1V4Error, ResponseParser
+from r1v4 import R1V4Error
+from r1v4._streaming import ResponseParser
 from r1v4._types import ChatCompletionChunk
 
 
