@@ -136,7 +136,15 @@ class SyncPool(ForkAware):
 class LoopPools(ForkAware):
     """The async client's ``httpx.AsyncClient``: the one given (it belongs to the loop it was
     made in, is used as given and never closed), or one per event loop, made on first use in
-    that loop and closed when the loop shuts down (``asyncio.run`` finalises it)."""
+    that loop and closed when the loop shuts down (``asyncio.run`` finalises it).
+
+    The close rides on an async generator the loop knows about: ``loop.shutdown_asyncgens()``
+    (public asyncio API, which ``asyncio.run`` and ``asyncio.Runner`` await before closing the
+    loop, while it can still run the close) finalises it. asyncio has no other documented hook
+    for "this loop is ending": no close callback, and a ``weakref.finalize`` on the loop runs
+    after it can no longer run a coroutine, so the sockets could not be closed cleanly. A loop
+    closed without it (a hand-made loop's ``close()``) is forgotten on the next ``get()``.
+    """
 
     __slots__ = ("_by_loop", "_given", "_lock", "_timeout")
 
