@@ -90,11 +90,11 @@ class R1V4Client:
                     s.url, content=call.prepared.body, headers=s.headers(False)
                 )
             except httpx.HTTPError as exc:
-                time.sleep(call.lost(exc))
+                time.sleep(call.delay_after_lost(exc))
                 continue
             if response.status_code < 300:
                 return call.completion(response.content)
-            time.sleep(call.rejected(response))
+            time.sleep(call.delay_after_rejected(response))
 
     def stream(
         self, request: ChatRequest | Mapping[str, Any] | None = None, **fields: Any
@@ -114,7 +114,7 @@ class R1V4Client:
                 ) as response:
                     headers = response.headers
                     if response.status_code >= 300 or not is_event_stream(response):
-                        call.refuse(response, response.read())
+                        call.raise_refused(response, response.read())
                     body = response.iter_bytes()
                     for data in body:
                         yield from reader.feed(data)
@@ -131,7 +131,7 @@ class R1V4Client:
                 err, cause = reader.parser.fail(transport_error(exc)), exc
             except R1V4Error as exc:
                 err, cause = exc, None
-            time.sleep(call.failed(err, cause, headers, reader.parser.delivered))
+            time.sleep(call.delay_after_failure(err, cause, headers, reader.parser.delivered))
 
 
 class AsyncR1V4Client:
@@ -193,11 +193,11 @@ class AsyncR1V4Client:
                     s.url, content=call.prepared.body, headers=s.headers(False)
                 )
             except httpx.HTTPError as exc:
-                await _sleep(call.lost(exc))
+                await _sleep(call.delay_after_lost(exc))
                 continue
             if response.status_code < 300:
                 return call.completion(response.content)
-            await _sleep(call.rejected(response))
+            await _sleep(call.delay_after_rejected(response))
 
     async def stream(
         self, request: ChatRequest | Mapping[str, Any] | None = None, **fields: Any
@@ -218,7 +218,7 @@ class AsyncR1V4Client:
                 ) as response:
                     headers = response.headers
                     if response.status_code >= 300 or not is_event_stream(response):
-                        call.refuse(response, await response.aread())
+                        call.raise_refused(response, await response.aread())
                     body = response_bytes(response)
                     async for data in body:
                         for chunk in reader.feed(data):
@@ -238,7 +238,7 @@ class AsyncR1V4Client:
                 err, cause = reader.parser.fail(transport_error(exc)), exc
             except R1V4Error as exc:
                 err, cause = exc, None
-            await _sleep(call.failed(err, cause, headers, reader.parser.delivered))
+            await _sleep(call.delay_after_failure(err, cause, headers, reader.parser.delivered))
 
 
 async def _sleep(seconds: float) -> None:
