@@ -1,8 +1,9 @@
 """``R1V4Client`` and ``AsyncR1V4Client``: the I/O of one API call, and nothing else.
 
 Configuration is :mod:`r1v4._config`, the body :mod:`r1v4._request`, every decision between
-attempts :mod:`r1v4._call` (with :mod:`r1v4._retry`), the pools :mod:`r1v4._pools`. The two
-clients differ only where one awaits and the other blocks.
+attempts :mod:`r1v4._call` (with :mod:`r1v4._retry`), the pools :mod:`r1v4._pools`, how a
+stream's connection ends :mod:`r1v4._stream_close`. The two clients differ only where one awaits
+and the other blocks.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import httpx
 from r1v4._call import Call, is_event_stream
 from r1v4._config import ClientSettings
 from r1v4._errors import R1V4Error
-from r1v4._pools import LoopPools, SyncPool, adrain, drain, open_stream, response_bytes
+from r1v4._pools import LoopPools, SyncPool
 from r1v4._request import coerce, has_images
 from r1v4._retry import transport_error
+from r1v4._stream_close import adrain, drain, open_stream, response_bytes
 from r1v4._types import ChatCompletion, ChatCompletionChunk, ChatRequest
 
 __all__ = ["AsyncR1V4Client", "R1V4Client"]
