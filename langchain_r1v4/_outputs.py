@@ -157,19 +157,19 @@ _ANSWER_CHUNK = ChatGenerationChunk(message=_ANSWER_MESSAGE)
 
 def answer_chunk(text: str, msg_id: str | None) -> ChatGenerationChunk:
     """A streamed piece of answer: what ``ChatGenerationChunk(message=AIMessageChunk(content=
-    text, id=msg_id, response_metadata={"model_provider": "skywork"}))`` builds, unvalidated."""
-    message = _ANSWER_MESSAGE.model_copy()
-    # What model_copy(update=...) does with these keys, without its loop that sorts each key of
-    # a model with extra="allow" into fields or extras (1.3 µs for these seven): all are
-    # fields, and the template's fields set already names every one.
-    message.__dict__.update(
-        content=text,
-        id=msg_id,
-        additional_kwargs={},
-        response_metadata={"model_provider": PROVIDER},
-        tool_calls=[],
-        invalid_tool_calls=[],
-        tool_call_chunks=[],
+    text, id=msg_id, response_metadata={"model_provider": "skywork"}))`` builds, copied from the
+    templates with pydantic's public ``model_copy(update=...)`` instead of validated anew
+    (``model_construct`` measured slower: it fills and sorts every field)."""
+    message = _ANSWER_MESSAGE.model_copy(
+        update={
+            "content": text,
+            "id": msg_id,
+            "additional_kwargs": {},
+            "response_metadata": {"model_provider": PROVIDER},
+            "tool_calls": [],
+            "invalid_tool_calls": [],
+            "tool_call_chunks": [],
+        }
     )
     return _ANSWER_CHUNK.model_copy(update={"message": message, "text": text})
 

@@ -1,7 +1,7 @@
 """Configuration and defaults: what a client is told once, validated at construction.
 
 :class:`ClientSettings` is fixed after construction. The one thing a client learns while it runs
-(a server that refuses native tools) is kept apart, in :class:`r1v4._request.ToolFallback`.
+(a server that refuses native tools) is kept apart, in :class:`r1v4._tool_fallback.ToolFallback`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import SecretStr
 
-from r1v4 import _request
+from r1v4 import _tool_fallback
 from r1v4._errors import InvalidRequestError, R1V4Error
 from r1v4._fork import ForkSafeLock
 from r1v4._retry import RetryPolicy
@@ -123,7 +123,8 @@ _INLINER_LOCK = ForkSafeLock()
 
 class ClientSettings:
     """A client's configuration, validated once; the sync and async client of one model object
-    share one, and with it one :class:`~r1v4._request.ToolFallback` and one image download cache.
+    share one, and with it one :class:`~r1v4._tool_fallback.ToolFallback` and one image
+    download cache.
 
     What a message may make the client do (each off by default, since messages often come from
     the users of the app that runs the client):
@@ -210,7 +211,7 @@ class ClientSettings:
         self.allow_private_urls: Final = allow_private_urls
         self.image_download_timeout: Final = float(image_download_timeout)
         self._inliner: Inliner | None = None
-        self.tool_fallback: Final = _request.ToolFallback()
+        self.tool_fallback: Final = _tool_fallback.ToolFallback()
         parts = urlsplit(self.url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidRequestError(f"base_url must be an http(s) URL, got {self.base_url!r}")
