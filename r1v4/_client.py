@@ -20,7 +20,7 @@ from r1v4._errors import R1V4Error
 from r1v4._pools import LoopPools, SyncPool
 from r1v4._request import coerce, has_images
 from r1v4._retry import transport_error
-from r1v4._stream_close import adrain, drain, open_stream, response_bytes
+from r1v4._stream_close import adrain, body_bytes, drain, open_stream, response_bytes
 from r1v4._types import ChatCompletion, ChatCompletionChunk, ChatRequest
 
 __all__ = ["AsyncR1V4Client", "R1V4Client"]
@@ -117,7 +117,7 @@ class R1V4Client:
                     headers = response.headers
                     if response.status_code >= 300 or not is_event_stream(response):
                         call.raise_refused(response, response.read())
-                    body = response.iter_bytes()
+                    body = body_bytes(response)
                     for data in body:
                         yield from reader.feed(data)
                         if reader.parser.done:

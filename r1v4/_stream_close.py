@@ -9,14 +9,13 @@ asyncio is imported where used: ``import r1v4`` stays cheap for a sync caller.
 from __future__ import annotations
 
 import contextlib
+import socket
 import threading
-import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import httpx
 
-__all__ = ["DONE_GRACE", "adrain", "drain", "open_stream", "response_bytes"]
+__all__ = ["DONE_GRACE", "adrain", "body_bytes", "drain", "open_stream", "response_bytes"]
 
 
 @contextlib.asynccontextmanager
@@ -45,9 +44,7 @@ async def response_bytes(response: httpx.Response) -> AsyncIterator[bytes]:
     """``response.aiter_bytes()`` without its closing the response when the body ends (that
     close is the unshielded one :func:`open_stream` exists to avoid)."""
     stream = response.stream
-    if response.headers.get("content-encoding", "identity") in ("", "identity") and isinstance(
-        stream, httpx.AsyncByteStream
-    ):
+    if _identity(response) and isinstance(stream, httpx.AsyncByteStream):
         async for data in stream:
             yield data
     else:
@@ -61,36 +58,57 @@ chunk; only the connection waits: kept for reuse when the body ends in time, els
 server or proxy that holds the connection open cannot hold the caller."""
 
 
+def body_bytes(response: httpx.Response) -> Iterator[bytes]:
+    """The sync client's body reader: the raw stream when nothing is to be decoded, so the
+    response is closed by its ``with`` block, never by the end of the body (see :func:`drain`);
+    else ``iter_bytes()``."""
+    stream = response.stream
+    if _identity(response) and isinstance(stream, httpx.SyncByteStream):
+        return iter(stream)
+    return response.iter_bytes()
+
+
 def drain(response: httpx.Response, rest: Iterator[bytes], grace: float = DONE_GRACE) -> None:
     """Read what is left of a stream's body (after ``[DONE]``) for at most ``grace`` seconds.
 
-    A body that ends in time leaves its connection to the pool. Otherwise the read times out and
-    httpcore closes the connection. The bound comes from the connection's own socket reads (the
-    ``network_stream`` extension), for this thread only: the pool may hand the same connection
-    to another thread the moment the body ends. With no network stream (a custom transport)
-    nothing is read, and closing the response drops the connection.
+    A body that ends in time leaves its connection to the pool when the caller's ``with`` block
+    closes the response. One that does not is cut: a timer shuts the socket down (the
+    ``network_stream`` response extension's ``get_extra_info("socket")``, public API of httpx
+    and httpcore), the read in progress fails, and the close drops the connection. The timer
+    and the end of the read agree under a lock, and the connection goes back to the pool only
+    at the close, after this returns: the timer can never reach a connection another thread
+    has taken. Without a raw stream and a socket (a custom transport, an encoded body) nothing
+    is read, and the close drops the connection.
     """
-    stream = response.extensions.get("network_stream")
-    read = getattr(stream, "read", None)
-    if read is None:
+    network = response.extensions.get("network_stream")
+    sock = network.get_extra_info("socket") if network is not None else None
+    if sock is None or not _identity(response):
         return
-    deadline = time.monotonic() + grace
-    me = threading.get_ident()
+    lock = threading.Lock()
+    ended = False
 
-    def bounded(max_bytes: int, timeout: float | None = None) -> Any:
-        if threading.get_ident() == me:
-            timeout = max(0.001, deadline - time.monotonic())
-        return read(max_bytes, timeout)
+    def cut() -> None:
+        with lock:
+            if not ended:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
 
+    timer = threading.Timer(grace, cut)
+    timer.daemon = True
+    timer.start()
     try:
-        stream.read = bounded  # type: ignore[union-attr]
         for _ in rest:
             pass
-    except (httpx.HTTPError, AttributeError):
-        pass  # the body did not end in time (or the stream cannot be bounded): closed
+    except httpx.HTTPError:
+        pass  # cut, or the server closed it: the close drops the connection
     finally:
-        with contextlib.suppress(AttributeError):
-            del stream.read  # type: ignore[union-attr]
+        with lock:
+            ended = True
+        timer.cancel()
+
+
+def _identity(response: httpx.Response) -> bool:
+    return response.headers.get("content-encoding", "identity") in ("", "identity")
 
 
 async def adrain(rest: AsyncIterator[bytes], grace: float = DONE_GRACE) -> None:
