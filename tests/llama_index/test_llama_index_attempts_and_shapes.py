@@ -36,9 +36,11 @@ MESSAGES = [ChatMessage(role="user", content="hi")]
 def _call(llm: R1V4, way: str, responses: list[ChatResponse]) -> ChatResponse:
     """One call the given way; ``responses`` gets each streamed response as it comes."""
     if way == "chat":
-        return llm.chat(MESSAGES)
+        response: ChatResponse = llm.chat(MESSAGES)
+        return response
     if way == "achat":
-        return asyncio.run(llm.achat(MESSAGES))
+        response = asyncio.run(llm.achat(MESSAGES))
+        return response
     if way == "stream_chat":
         responses.extend(llm.stream_chat(MESSAGES))
     else:
