@@ -19,7 +19,7 @@ PYTHON_NEWEST ?= $(or $(lastword $(sort $(wildcard $(HOME)/.pyenv/versions/3.13.
 # python_version is the oldest Python the library supports (3.10); the locked environment installs
 # only 3.11+ (its langchain-core needs 3.11), so `lint` checks it as 3.11 and `test-lowest` checks
 # the floors' environment, the one that really is 3.10, with pyproject's setting.
-MYPY_TESTS := '*.py' real tools docs llama_index langchain core cli testing report
+MYPY_TESTS := '*.py' real tools docs llama_index langchain core cli testing report reliability
 define mypy
 	$(1)
 	for run in $(MYPY_TESTS); do MYPYPATH=tests $(1) tests/$$run || exit 1; done
