@@ -11,6 +11,20 @@ UV := $(TOOLS)/bin/uv
 PYTHON_LOWEST ?= $(or $(lastword $(sort $(wildcard $(HOME)/.pyenv/versions/3.10.*/bin/python3.10))),3.10)
 PYTHON_NEWEST ?= $(or $(lastword $(sort $(wildcard $(HOME)/.pyenv/versions/3.13.*/bin/python3.13))),3.13)
 
+# mypy: the library (pyproject's packages), then the tests one folder per run, as pytest imports
+# them ("prepend" import mode): a folder without __init__.py is its own import root, so its modules
+# are top-level (two folders' conftest.py would be one module name in a single run) and
+# tests/langchain or tests/llama_index taken as a package would shadow the real frameworks; tests/ is
+# on the path for the helpers the folders share (pictures, attempts, shapes...). pyproject's
+# python_version is the oldest Python the library supports (3.10); the locked environment installs
+# only 3.11+ (its langchain-core needs 3.11), so `lint` checks it as 3.11 and `test-lowest` checks
+# the floors' environment, the one that really is 3.10, with pyproject's setting.
+MYPY_TESTS := '*.py' real tools docs llama_index langchain core cli testing report reliability
+define mypy
+	$(1)
+	for run in $(MYPY_TESTS); do MYPYPATH=tests $(1) tests/$$run || exit 1; done
+endef
+
 .PHONY: quickstart test lint docs notebooks bench lock test-lowest test-newest
 
 $(UV): .ci/uv.txt
@@ -34,7 +48,7 @@ test: $(VENV)/.dev
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check r1v4 langchain_r1v4 llama_index_r1v4
-	$(VENV)/bin/mypy
+	$(call mypy,$(VENV)/bin/mypy --python-version 3.11)
 	$(VENV)/bin/lint-imports
 
 # The documentation site (mkdocs.yml; written to site/), as CI builds it: --strict, so any
@@ -68,6 +82,7 @@ test-lowest: $(UV)
 	$(UV) venv --quiet --allow-existing --python $(PYTHON_LOWEST) .venv-lowest
 	$(UV) pip sync --quiet --python .venv-lowest .ci/lowest.txt
 	$(UV) pip install --quiet --python .venv-lowest --no-deps -e .
+	$(call mypy,.venv-lowest/bin/mypy --cache-dir .mypy_cache/lowest)
 	.venv-lowest/bin/python -m pytest -p no:cacheprovider -m "not real"
 
 # The suite on the newest releases the registry serves today: no lock, on purpose.

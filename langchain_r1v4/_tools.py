@@ -76,7 +76,7 @@ def structured_output(
             **kwargs,
         )
         if is_pydantic:
-            parser = PydanticToolsParser(tools=[schema], first_tool_only=True)  # type: ignore[list-item]
+            parser = PydanticToolsParser(tools=[schema], first_tool_only=True)
         else:
             parser = JsonOutputKeyToolsParser(key_name=tool_name, first_tool_only=True)
     elif method in ("json_mode", "json_schema"):
@@ -85,11 +85,7 @@ def structured_output(
             ls_structured_output_format=trace_format,
             **kwargs,
         )
-        parser = (
-            PydanticOutputParser(pydantic_object=schema)  # type: ignore[arg-type]
-            if is_pydantic
-            else JsonOutputParser()
-        )
+        parser = PydanticOutputParser(pydantic_object=schema) if is_pydantic else JsonOutputParser()
     else:
         raise ValueError(
             f"unknown method {method!r}: use 'function_calling', 'json_mode' or 'json_schema'"

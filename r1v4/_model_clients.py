@@ -28,7 +28,7 @@ from r1v4._fork import ForkSafeLock
 from r1v4._model_options import ClientOptions
 
 if TYPE_CHECKING:
-    from typing import Self  # Python 3.11+; the library supports 3.10, so for the checker only
+    from typing_extensions import Self  # typing.Self is Python 3.11+; the library supports 3.10
 
 __all__ = ["ClientsHolder"]
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import textwrap
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -28,8 +28,8 @@ class Model:
 
     make: Callable[[str], Any]
     ask: Callable[[Any, str], str]
-    aask: Callable[[Any, str], Awaitable[str]]
-    astream: Callable[[Any, str], Awaitable[str]]
+    aask: Callable[[Any, str], Coroutine[Any, Any, str]]
+    astream: Callable[[Any, str], Coroutine[Any, Any, str]]
 
 
 def _langchain() -> Model:
@@ -97,7 +97,7 @@ def test_successive_event_loops_one_request_per_call(
     llm = model.make(r1v4_server.base_url)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        answers = []
+        answers: list[str] = []
         for i in range(3):
             answers.append(asyncio.run(model.aask(llm, f"a{i}")))
             answers.append(model.ask(llm, f"s{i}"))

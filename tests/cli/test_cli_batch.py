@@ -335,7 +335,8 @@ def test_out_of_range_options_are_argparse_errors(
     if value not in ("soon", "two"):  # the same range check for BatchOptions
         number = float(value) if option == "--timeout" else int(value)
         with pytest.raises(ValueError, match=f"{option} must be {message}, not {number!r}"):
-            BatchOptions(cases, tmp_path / "r.jsonl", **{option[2:].replace("-", "_"): number})
+            field: dict[str, Any] = {option[2:].replace("-", "_"): number}
+            BatchOptions(cases, tmp_path / "r.jsonl", **field)
 
 
 HOLD = 0.4  # seconds the server holds back the first output: a lower bound, never an upper one

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -208,7 +209,7 @@ async def test_local_images_are_sent_as_data_uris_read_by_the_batch(tmp_path: Pa
     (tmp_path / "a.png").write_bytes(make_image("PNG", (8, 6)))
     (tmp_path / "c.png").write_bytes(make_image("PNG", (4, 4)))
     remote = "https://example.com/b.jpg"
-    case = {
+    case: dict[str, Any] = {
         "images": ["a.png", remote, "ftp://example.com/x.png"],
         "messages": [
             {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "c.png"}}]},

@@ -231,7 +231,7 @@ def _verdict(where: str, key: str, value: Any) -> str | None:
 def _after_close(where: str, key: str, value: Any, text: str) -> bool:
     """Whether the changed chunk still sends choice 0 content (refused once it is closed)."""
     if where == "chunk" and key == "choices":
-        return value == _TWO
+        return bool(value == _TWO)
     if where == "choice" and key == "index" and value not in (_DELETE, None, 0):
         return False
     if where == "delta" and key == "content":

@@ -6,7 +6,7 @@ import base64
 import io
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from PIL import Image
@@ -263,11 +263,11 @@ def test_hosted_auth_code_in_a_200_body_is_an_authentication_error(
 
 @pytest.mark.parametrize("shape", ["hosted", "openai"])
 def test_error_object_inside_a_200_stream_keeps_partial_text(
-    r1v4_server: LocalR1V4Server, shape: str
+    r1v4_server: LocalR1V4Server, shape: Literal["hosted", "openai"]
 ) -> None:
     r1v4_server.enqueue(
         Reply(content="partial answer here", chunk_size=4, error_event_after=3, error_shape=shape)
-    )  # type: ignore[arg-type]
+    )
     seen: list[str] = []
     with client_for(r1v4_server) as c, pytest.raises(ServerError) as info:
         for ch in c.stream(model=MODEL, messages=USER):

@@ -47,4 +47,4 @@ def test_the_image_helpers_load_on_first_use_and_unknown_names_fail() -> None:
     assert callable(r1v4.image_to_data_uri)
     assert r1v4.image_to_data_uri.__module__.startswith("r1v4._images")
     with pytest.raises(AttributeError, match="ClientsHolder"):
-        r1v4.ClientsHolder  # type: ignore[attr-defined]  # noqa: B018
+        r1v4.ClientsHolder  # noqa: B018

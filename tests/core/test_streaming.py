@@ -238,7 +238,9 @@ def test_a_native_call_without_id_gets_one_on_its_first_delta() -> None:
     chunks = [c for _, d in dec.feed(sse(payloads)) if (c := parser.parse_event(d)) is not None]
     first = chunks[0].choices[0].delta.tool_calls
     assert first is not None and first[0].id
-    assert chunks[1].choices[0].delta.tool_calls[0].id is None  # only the first piece carries it
+    second = chunks[1].choices[0].delta.tool_calls
+    assert second is not None
+    assert second[0].id is None  # only the first piece carries it
     assert accumulate(chunks).message.tool_calls[0].id == first[0].id
 
 

@@ -151,7 +151,8 @@ def test_system_message_with_parts_keeps_them_and_gains_one_text_part() -> None:
     prompted = to_prompted(request([system, *CONVERSATION[1:]]))
     content = prompted.messages[0].content
     assert isinstance(content, list)
-    assert [type(p) for p in content] == [TextPart, ImagePart, TextPart, TextPart]
+    parts: list[type[object]] = [TextPart, ImagePart, TextPart, TextPart]
+    assert [type(p) for p in content] == parts
     assert isinstance(content[1], ImagePart) and content[1].image_url.url == IMAGE
     assert isinstance(content[3], TextPart)
     assert content[3].text == "\n\n" + expected_section()

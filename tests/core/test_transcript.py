@@ -315,10 +315,16 @@ def test_invalid_plan_keeps_raw_and_reports() -> None:
 # -- plain replies, HTML, comparisons, unknown tags --------------------------------------------
 
 
+def _text(event: TranscriptEvent) -> str:
+    """The text of an event that has one (an event without would fail the test)."""
+    assert isinstance(event, (ReasoningDelta, AnswerDelta, TranscriptIssue))
+    return event.text
+
+
 def test_reply_without_tags_is_answer_verbatim() -> None:
     """No transcript tags: the server's text exactly, whitespace and all (issue #14)."""
     assert parse_transcript("  Hello, world!\n") == [AnswerDelta("  Hello, world!\n")]
-    assert "".join(e.text for e in parse_transcript("…unfold,\n")) == "…unfold,\n"
+    assert "".join(_text(e) for e in parse_transcript("…unfold,\n")) == "…unfold,\n"
     assert parse_transcript("") == []
     assert parse_transcript(" \n ") == [AnswerDelta(" \n ")]
 

@@ -27,7 +27,7 @@ from r1v4 import (
 from r1v4.testing import LocalR1V4Server, Reply
 
 KEY = "test-key"
-HI = {"model": "skywork/r1v4-lite", "messages": [{"role": "user", "content": "hi"}]}
+HI: dict[str, Any] = {"model": "skywork/r1v4-lite", "messages": [{"role": "user", "content": "hi"}]}
 
 
 def _client(server: LocalR1V4Server, **kw: Any) -> R1V4Client:

@@ -58,7 +58,7 @@ def assert_all_in_flight_together(server: LocalR1V4Server, n: int) -> None:
     assert len(requests) == n
     finished = [r.completed_at for r in requests]
     assert None not in finished
-    assert max(r.received_at for r in requests) < min(finished)  # type: ignore[type-var]
+    assert max(r.received_at for r in requests) < min(t for t in finished if t is not None)
 
 
 def test_batch_runs_concurrently_and_keeps_order(
@@ -136,6 +136,12 @@ def check_run(messages: list[Any], server: LocalR1V4Server) -> None:
     assert calls == ["Paris"]
 
 
+def user_says(text: str) -> Any:
+    """An agent's input: the ("user", text) shorthand langgraph takes, which its input type (messages
+    and dicts) leaves out."""
+    return {"messages": [("user", text)]}
+
+
 @pytest.fixture(autouse=True)
 def _reset_calls() -> None:
     calls.clear()
@@ -144,7 +150,7 @@ def _reset_calls() -> None:
 def test_agent_loop_native(make_llm: Any, r1v4_server: LocalR1V4Server) -> None:
     script_agent(r1v4_server, native=True)
     agent = create_agent(make_llm(tool_mode="native"), [get_weather])
-    result = agent.invoke({"messages": [("user", "Weather in Paris?")]})
+    result = agent.invoke(user_says("Weather in Paris?"))
     check_run(result["messages"], r1v4_server)
     second = r1v4_server.requests[1].body
     assert [t["function"]["name"] for t in second["tools"]] == ["get_weather"]
@@ -162,7 +168,7 @@ async def test_agent_loop_native_async_streaming(
 ) -> None:
     script_agent(r1v4_server, native=True)
     agent = create_agent(make_llm(tool_mode="native", streaming=True), [get_weather])
-    result = await agent.ainvoke({"messages": [("user", "Weather in Paris?")]})
+    result = await agent.ainvoke(user_says("Weather in Paris?"))
     check_run(result["messages"], r1v4_server)
     assert all(r.body["stream"] is True for r in r1v4_server.requests)
 
@@ -174,7 +180,7 @@ def test_agent_loop_on_a_server_without_tool_support(
     server = no_native_tools_server
     script_agent(server, native=False)
     llm = make_llm(base_url=server.base_url, tool_mode=mode)
-    result = create_agent(llm, [get_weather]).invoke({"messages": [("user", "Weather?")]})
+    result = create_agent(llm, [get_weather]).invoke(user_says("Weather?"))
     check_run(result["messages"], server)
     accepted = [r for r in server.requests if r.status == 200]
     assert len(accepted) == 2
@@ -192,7 +198,7 @@ async def test_agent_loop_prompted_async_stream(
     script_agent(server, native=False)
     agent = create_agent(make_llm(base_url=server.base_url, tool_mode="prompted"), [get_weather])
     final_state: Any = None
-    async for state in agent.astream({"messages": [("user", "Weather?")]}, stream_mode="values"):
+    async for state in agent.astream(user_says("Weather?"), stream_mode="values"):
         final_state = state
     check_run(final_state["messages"], server)
 
@@ -212,7 +218,7 @@ def test_agent_structured_response_uses_the_tool_strategy(
         Reply(tool_calls=[{"name": "Forecast", "arguments": {"city": "Paris", "sky": "clear"}}])
     )
     agent = create_agent(make_llm(tool_mode="native"), [], response_format=Forecast)
-    result = agent.invoke({"messages": [("user", "Forecast for Paris?")]})
+    result = agent.invoke(user_says("Forecast for Paris?"))
     assert result["structured_response"] == Forecast(city="Paris", sky="clear")
     body = r1v4_server.requests[-1].body
     assert "response_format" not in body

@@ -158,8 +158,10 @@ def test_deep_research_v1_blocks_and_citations(make_llm: Any, r1v4_server: Local
     message, chunks = run_both(llm, r1v4_server, RESEARCH, 9)
     full = aggregate(chunks)
     for msg in (message, full):
-        blocks = msg.content
-        assert isinstance(blocks, list)
+        content = msg.content
+        assert isinstance(content, list)
+        blocks = [b for b in content if isinstance(b, dict)]
+        assert len(blocks) == len(content)
         kinds = [b["type"] for b in blocks if b["type"] != "reasoning"]
         assert kinds == ["server_tool_call", "server_tool_result"] * 3 + ["text"]
         text = [b for b in blocks if b["type"] == "text"]

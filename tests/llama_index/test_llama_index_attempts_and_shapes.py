@@ -28,6 +28,7 @@ def llm(r1v4_server: LocalR1V4Server, r1v4_api_key: str) -> R1V4:
     """The package's ``llm``, retrying after 10 ms instead of the default 0.5 s + 1 s."""
     return R1V4(api_key=r1v4_api_key, base_url=r1v4_server.base_url, backoff=0.01)
 
+
 STREAMING = ("stream_chat", "astream_chat")
 NON_STREAMING = ("chat", "achat")
 MESSAGES = [ChatMessage(role="user", content="hi")]
@@ -36,9 +37,11 @@ MESSAGES = [ChatMessage(role="user", content="hi")]
 def _call(llm: R1V4, way: str, responses: list[ChatResponse]) -> ChatResponse:
     """One call the given way; ``responses`` gets each streamed response as it comes."""
     if way == "chat":
-        return llm.chat(MESSAGES)
+        response: ChatResponse = llm.chat(MESSAGES)
+        return response
     if way == "achat":
-        return asyncio.run(llm.achat(MESSAGES))
+        response = asyncio.run(llm.achat(MESSAGES))
+        return response
     if way == "stream_chat":
         responses.extend(llm.stream_chat(MESSAGES))
     else:

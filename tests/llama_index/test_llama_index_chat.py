@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from llama_index.core.base.llms.types import (
@@ -16,20 +16,21 @@ from llama_index.core.base.llms.types import (
     VideoBlock,
 )
 from llama_index.core.callbacks import CallbackManager, TokenCountingHandler
-from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.instrumentation.events.llm import (
     LLMChatStartEvent,
     LLMCompletionStartEvent,
 )
+from llama_index_instrumentation import get_dispatcher  # llama_index.core re-exports it untyped
 
 import r1v4
 from llama_index_r1v4 import R1V4
 from r1v4.testing import LocalR1V4Server, Reply
 
 USER = [ChatMessage(role="user", content="Why is the sky blue?")]
-REASONING_FIELDS = ["reasoning_content", "reasoning", "inline"]
+ReasoningField = Literal["reasoning_content", "reasoning", "inline"]
+REASONING_FIELDS: list[ReasoningField] = ["reasoning_content", "reasoning", "inline"]
 
 
 def thinking(message: ChatMessage) -> str | None:
@@ -50,7 +51,7 @@ async def acollect(responses: Any) -> list[ChatResponse]:
 
 @pytest.mark.parametrize("field", REASONING_FIELDS)
 def test_chat_separates_reasoning_from_answer(
-    llm: R1V4, r1v4_server: LocalR1V4Server, field: str
+    llm: R1V4, r1v4_server: LocalR1V4Server, field: ReasoningField
 ) -> None:
     r1v4_server.enqueue(
         Reply(
@@ -66,7 +67,7 @@ def test_chat_separates_reasoning_from_answer(
 
 @pytest.mark.parametrize("field", REASONING_FIELDS)
 def test_stream_chat_deltas_and_thinking_deltas(
-    llm: R1V4, r1v4_server: LocalR1V4Server, field: str
+    llm: R1V4, r1v4_server: LocalR1V4Server, field: ReasoningField
 ) -> None:
     r1v4_server.enqueue(
         Reply(
@@ -91,7 +92,7 @@ def test_stream_chat_deltas_and_thinking_deltas(
 
 @pytest.mark.parametrize("field", REASONING_FIELDS)
 def test_astream_chat_keeps_a_reasoning_only_first_chunk(
-    llm: R1V4, r1v4_server: LocalR1V4Server, field: str
+    llm: R1V4, r1v4_server: LocalR1V4Server, field: ReasoningField
 ) -> None:
     # llama-index-llms-openai drops the first chunk here when it has no content.
     r1v4_server.enqueue(Reply(content="Blue.", reasoning="R", reasoning_field=field, chunk_size=8))
@@ -103,7 +104,7 @@ def test_astream_chat_keeps_a_reasoning_only_first_chunk(
 
 
 @pytest.mark.parametrize("field", REASONING_FIELDS)
-def test_achat(llm: R1V4, r1v4_server: LocalR1V4Server, field: str) -> None:
+def test_achat(llm: R1V4, r1v4_server: LocalR1V4Server, field: ReasoningField) -> None:
     r1v4_server.enqueue(Reply(content="Blue.", reasoning="Think.", reasoning_field=field))
     response = asyncio.run(llm.achat(USER))
     assert response.message.content == "Blue."
@@ -128,7 +129,8 @@ def test_streamed_messages_are_not_changed_afterwards(
     r1v4_server.enqueue(Reply(content="one two three four", reasoning="why", chunk_size=2))
     responses = collect(llm.stream_chat(USER))
     texts = [r.message.content for r in responses]
-    assert texts == sorted(texts, key=len)  # cumulative, each a snapshot
+    assert all(text is not None for text in texts)
+    assert texts == sorted(texts, key=lambda text: len(text or ""))  # cumulative, each a snapshot
     assert texts[0] != texts[-1]
 
 
@@ -251,6 +253,7 @@ def test_stream_usage_is_in_raw_and_additional_kwargs(
     usage = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
     r1v4_server.enqueue(Reply(content="hi there", usage=usage, chunk_size=2))
     last = collect(llm.stream_chat(USER))[-1]
+    assert last.raw is not None
     assert last.raw["usage"] == usage
     assert last.additional_kwargs["prompt_tokens"] == 3
     assert last.additional_kwargs["completion_tokens"] == 2
@@ -267,8 +270,10 @@ def test_reasoning_and_cached_tokens_keep_openais_keys_in_raw(
         "prompt_tokens_details": {"cached_tokens": 3},
     }
     r1v4_server.enqueue(Reply(content="hi there", usage=usage, repeat=2))
-    assert llm.chat(USER).raw["usage"] == usage
-    assert collect(llm.stream_chat(USER))[-1].raw["usage"] == usage
+    raw = llm.chat(USER).raw
+    assert raw is not None and raw["usage"] == usage
+    raw = collect(llm.stream_chat(USER))[-1].raw
+    assert raw is not None and raw["usage"] == usage
 
 
 # ----------------------------------------------------------------------------- request

@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 from llama_index.core.base.llms.types import ChatMessage
-from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index_instrumentation import get_dispatcher  # llama_index.core re-exports it untyped
 
 import r1v4
 from llama_index_r1v4 import R1V4

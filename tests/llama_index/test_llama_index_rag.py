@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 from llama_index.core import Document, Settings, VectorStoreIndex
+from llama_index.core.base.response.schema import StreamingResponse
 from llama_index.core.callbacks import CallbackManager, TokenCountingHandler
 from llama_index.core.embeddings import MockEmbedding
 
@@ -44,7 +45,8 @@ def test_query_engine(index: VectorStoreIndex, r1v4_server: LocalR1V4Server) -> 
 def test_streaming_query_engine(index: VectorStoreIndex, r1v4_server: LocalR1V4Server) -> None:
     r1v4_server.enqueue(Reply(content=general_transcript(final_answer=ANSWER), chunk_size=5))
     response = index.as_query_engine(streaming=True, similarity_top_k=3).query("How tall?")
-    text = "".join(response.response_gen)  # type: ignore[union-attr]
+    assert isinstance(response, StreamingResponse)
+    text = "".join(response.response_gen)
     assert text == ANSWER
     assert not any(tag in text for tag in TAGS)
     assert r1v4_server.last_request.body["stream"] is True
@@ -83,7 +85,8 @@ def test_token_counting_through_a_streaming_query(
     usage = {"prompt_tokens": 120, "completion_tokens": 9, "total_tokens": 129}
     r1v4_server.enqueue(Reply(content=ANSWER, usage=usage, chunk_size=4))
     response = index.as_query_engine(streaming=True).query("How tall?")
-    "".join(response.response_gen)  # type: ignore[union-attr]
+    assert isinstance(response, StreamingResponse)
+    "".join(response.response_gen)
     assert [(e.prompt_token_count, e.completion_token_count) for e in counter.llm_token_counts] == [
         (120, 9)
     ]

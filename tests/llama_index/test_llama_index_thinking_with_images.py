@@ -16,12 +16,12 @@ import pytest
 from llama_index.core.base.llms.types import ChatMessage, ImageBlock, TextBlock
 from llama_index.core.embeddings import MockEmbedding, MockMultiModalEmbedding
 from llama_index.core.indices import MultiModalVectorStoreIndex
-from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.instrumentation.events.llm import LLMChatEndEvent
 from llama_index.core.query_engine import SimpleMultiModalQueryEngine
 from llama_index.core.schema import Document, ImageDocument
+from llama_index_instrumentation import get_dispatcher  # llama_index.core re-exports it untyped
 from pictures import gradient, png, uri
 from PIL import Image
 
@@ -34,7 +34,8 @@ KEY = "test-key"
 def middle(picture: bytes) -> bytes:
     img = Image.open(io.BytesIO(picture)).convert("RGB")
     w, h = img.size
-    return img.crop((w // 4, h // 4, 3 * w // 4, 3 * h // 4)).tobytes()
+    pixels: bytes = img.crop((w // 4, h // 4, 3 * w // 4, 3 * h // 4)).tobytes()
+    return pixels  # typed here: Pillow 10.0, the floor, ships no types
 
 
 PICTURE = gradient((64, 48))
@@ -69,6 +70,7 @@ def check_crop(message: ChatMessage, picture: bytes = PICTURE) -> None:
     [block] = message.additional_kwargs["generated_images"]
     assert isinstance(block, ImageBlock) and isinstance(block, GeneratedImageBlock)
     assert block.tool_call_id == message.additional_kwargs["server_tool_calls"][0]["id"]
+    assert isinstance(block.image, bytes)
     assert base64.b64decode(block.image or b"") == image.data
     # The trace, not the answer: no block of the message holds it, its text has no base64.
     assert not any(isinstance(b, ImageBlock) for b in message.blocks)
@@ -200,6 +202,7 @@ def test_multi_modal_query_engine_answers_through_r1v4(
     )
     response = engine.query("What do the photos show?")
     # The retrieved pictures went to R1V4 as images, the text context as text.
+    assert response.metadata is not None
     retrieved = [n.node.metadata["name"] for n in response.metadata["image_nodes"]]
     request = agent.requests[-1]
     assert len(retrieved) >= 2 and len(request.images) == len(retrieved)

@@ -33,17 +33,19 @@ TAGS = ("<think>", "</think>", "<answer>", "<tool_call>", "<observation>", "<pla
 
 
 def plain(llm: R1V4) -> ChatResponse:
-    return llm.chat(QUESTION)
+    response: ChatResponse = llm.chat(QUESTION)
+    return response
 
 
 def streamed(llm: R1V4) -> ChatResponse:
-    responses = list(llm.stream_chat(QUESTION))
+    responses: list[ChatResponse] = list(llm.stream_chat(QUESTION))
     assert "".join(r.delta or "" for r in responses) == responses[-1].message.content
     return responses[-1]
 
 
 def aplain(llm: R1V4) -> ChatResponse:
-    return asyncio.run(llm.achat(QUESTION))
+    response: ChatResponse = asyncio.run(llm.achat(QUESTION))
+    return response
 
 
 def astreamed(llm: R1V4) -> ChatResponse:
@@ -240,7 +242,7 @@ def test_transcript_history_of_a_tool_calling_reply_sends_calls_once(
         Reply(content="Done."),
     )
     first = llm.chat(QUESTION, tools=[tool])
-    call_id = first.message.blocks[-1].tool_call_id  # type: ignore[union-attr]
+    call_id = first.message.blocks[-1].tool_call_id
     result = ChatMessage(role="tool", content="zoomed", additional_kwargs={"tool_call_id": call_id})
     llm.chat([*QUESTION, first.message, result], tools=[tool])
     sent = r1v4_server.last_request.messages[1]

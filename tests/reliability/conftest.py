@@ -175,6 +175,7 @@ class _Figures:
         params = next((v for k, v in report.user_properties if k == _KEY), None)
         if params is None:
             return
+        assert isinstance(params, dict)  # as pytest_collection_modifyitems stored them
         previous = self.outcomes.get(report.nodeid, (params, "passed"))[1]
         if report.when == "call":
             outcome = report.outcome

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import re
 import traceback
+from typing import Any
 
 import pytest
 
@@ -96,7 +97,9 @@ def test_llama_index_unknown_role_bypassing_validation_is_refused_by_the_adapter
 
     llm = R1V4(api_key=SECRET, base_url=server.base_url)
     message = ChatMessage.model_construct(
-        role="robot", blocks=[TextBlock(text="beep")], additional_kwargs={}
+        role="robot",  # type: ignore[arg-type]  # not a MessageRole: the bad input under test
+        blocks=[TextBlock(text="beep")],
+        additional_kwargs={},
     )
     with pytest.raises(InvalidRequestError, match="robot"):
         llm.chat([message])
@@ -113,7 +116,7 @@ def test_bad_settings_at_construction(
     from pydantic import ValidationError
 
     value = {"max-tokens-zero": {"max_tokens": 0}, "model-not-a-string": {"model": 123}}[bad_input]
-    kw = {"api_key": SECRET, "base_url": server.base_url, **value}
+    kw: dict[str, Any] = {"api_key": SECRET, "base_url": server.base_url, **value}
     if framework == "langchain":
         from langchain_r1v4 import ChatR1V4
 

@@ -70,16 +70,17 @@ def test_cancelling_an_async_stream_closes_the_connection(
     client_check: str, path: str, server: LocalR1V4Server
 ) -> None:
     p = PATHS[path]
-    assert p.make is not None and p.iterate is not None
+    make, iterate = p.make, p.iterate
+    assert make is not None and iterate is not None
     server.enqueue(SLOW)
 
     async def go() -> None:
-        obj = p.make(server.base_url, Settings(api_key=SECRET))
+        obj = make(server.base_url, Settings(api_key=SECRET))
         got: list[str] = []
         started = asyncio.Event()
 
         async def consume() -> None:
-            async for part in p.iterate(obj, Call()):
+            async for part in iterate(obj, Call()):
                 got.append(part)
                 if len(got) == 3:
                     started.set()
@@ -92,7 +93,7 @@ def test_cancelling_an_async_stream_closes_the_connection(
         record = await asyncio.to_thread(server.wait_for_disconnect, 0, 10)
         _assert_abandoned(server, record)
         server.enqueue(Reply(content="again"))
-        assert "".join([part async for part in p.iterate(obj, Call())]) == "again"
+        assert "".join([part async for part in iterate(obj, Call())]) == "again"
         await _aclose(p, obj)
 
     asyncio.run(go())
@@ -139,7 +140,11 @@ def test_langchain_batch_returns_the_answers_and_reports_the_failures(
     server.enqueue(*[_fail_marked] * 200)
     inputs = _batch_inputs()
     llm = ChatR1V4(api_key=SECRET, base_url=server.base_url, max_retries=2)
-    results = llm.batch(inputs, config={"max_concurrency": 16}, return_exceptions=True)
+    results = llm.batch(
+        list(inputs),  # a list of LanguageModelInput (list is invariant)
+        config={"max_concurrency": 16},
+        return_exceptions=True,
+    )
     _check_batch(inputs, results, server)
     llm.client.close()
 
@@ -156,7 +161,7 @@ def test_langchain_abatch_returns_the_answers_and_reports_the_failures(
     async def go() -> list[Any]:
         llm = ChatR1V4(api_key=SECRET, base_url=server.base_url, max_retries=2)
         try:
-            return await llm.abatch(inputs, return_exceptions=True)
+            return await llm.abatch(list(inputs), return_exceptions=True)
         finally:
             await llm.async_client.aclose()
 

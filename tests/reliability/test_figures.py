@@ -4,6 +4,7 @@ the parametrisation, and the parametrisation must cover every row of the tables.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,7 +31,7 @@ def test_readme_block_carries_the_counts_of_the_parametrisation() -> None:
     assert found == want, f"stale README figures {found} != {want}; expected block:\n\n{expected}\n"
 
 
-def _values(cases: list, position: int) -> set[str]:
+def _values(cases: list[Any], position: int) -> set[str]:
     return {case.values[position] for case in cases}
 
 

@@ -211,7 +211,9 @@ def _run_observed(path: Path, url: str, settings: Settings, call: Call, battery:
         settings = dataclasses.replace(settings, callbacks=(_langchain_handler(battery),))
         return run_path(path, url, settings, call)
     if path.framework == "llama_index":
-        from llama_index.core.instrumentation import get_dispatcher
+        from llama_index_instrumentation import (
+            get_dispatcher,  # llama_index.core: untyped re-export
+        )
 
         root = get_dispatcher()
         events, spans = _llama_index_handlers(battery)
@@ -487,7 +489,9 @@ def test_tls_verification_is_on_by_default(
     assert exc is None and outcome is not None
     assert built, "the path made no httpx client"
     for http in built:
-        ctx = http._transport._pool._ssl_context
+        transport = http._transport
+        assert isinstance(transport, (httpx.HTTPTransport, httpx.AsyncHTTPTransport))
+        ctx = transport._pool._ssl_context
         assert isinstance(ctx, ssl.SSLContext)
         assert ctx.verify_mode == ssl.CERT_REQUIRED
         assert ctx.check_hostname is True

@@ -218,7 +218,7 @@ def test_report_reads_the_vendor_scripts_results_too(tmp_path: Path) -> None:
 def test_wrong_typed_error_stats_usage_and_timings_are_shown_as_absent(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    lines = [
+    lines: list[dict[str, Any]] = [
         {"id": "str-error", "status": "failed", "error": "boom <b>bold</b>"},
         {"id": "list-stats", "status": "ok", "stats": [1], "usage": "lots", "timings": 3},
         {"id": "list-error", "status": "failed", "error": ["a"], "stats": "x", "usage": [1]},

@@ -46,7 +46,7 @@ def picture(fmt: str = "PNG", size: tuple[int, int] = (64, 48)) -> bytes:
 
 
 def ask(
-    server: LocalR1V4Server, images: list[bytes], *, stream: bool, **extra: Any
+    server: LocalR1V4Server, images: list[tuple[bytes, str]], *, stream: bool, **extra: Any
 ) -> httpx.Response:
     content: list[dict[str, Any]] = [
         {"type": "image_url", "image_url": {"url": data_uri(data, mime)}} for data, mime in images

@@ -114,7 +114,7 @@ def test_inline_reasoning(r1v4_server: LocalR1V4Server) -> None:
 
 
 def test_tool_call_deltas(r1v4_server: LocalR1V4Server) -> None:
-    calls = [
+    calls: list[dict[str, Any]] = [
         {"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}, "id": "call_a"},
         {"name": "lookup", "arguments": '{"q": "x"}'},
     ]

@@ -111,8 +111,9 @@ def test_bad_images_are_the_callers_error() -> None:
     for bad in (b"not an image", "https://example.com/a.png", "data:image/png;base64,!!!", 42):
         with pytest.raises(ImageError):
             R1V4Tools(executor=UnsandboxedExecutor()).run(
-                {"name": "code", "arguments": {"code": "1"}}, [bad]
-            )  # type: ignore[list-item]
+                {"name": "code", "arguments": {"code": "1"}},
+                [bad],  # type: ignore[list-item]
+            )
     assert (
         tools.run({"name": "code", "arguments": {"code": "1"}}, [b"junk"]).status == "unavailable"
     )

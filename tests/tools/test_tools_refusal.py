@@ -4,6 +4,7 @@ what to install or change; the probe runs once per process; going without code i
 from __future__ import annotations
 
 import json
+import os
 import stat
 import sys
 from pathlib import Path
@@ -91,7 +92,7 @@ def test_other_refusals_name_their_own_setting(
     script, _ = fake_bwrap(tmp_path, "bwrap: setting up uid map: Permission denied")
     monkeypatch.setattr(_bwrap, "_read", {"/proc/sys/kernel/unprivileged_userns_clone": "0"}.get)
     monkeypatch.setattr(
-        _bwrap.os.path, "exists", lambda path: path != "/.dockerenv" and Path(path).exists()
+        os.path, "exists", lambda path: path != "/.dockerenv" and Path(path).exists()
     )
     with pytest.raises(SandboxUnavailableError) as info:
         BubblewrapSandbox(bwrap=str(script), tmp_bytes=1 << 20)
@@ -145,7 +146,7 @@ def test_root_on_a_machine_without_a_process_filter_is_refused(
     assert _seccomp.no_new_processes("riscv64") is None  # filters exist for x86-64 and AArch64
     assert _seccomp.no_new_processes("aarch64") != _seccomp.no_new_processes("x86_64")
     monkeypatch.setattr(_bwrap, "no_new_processes", lambda: None)
-    monkeypatch.setattr(_bwrap.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
     with pytest.raises(
         SandboxUnavailableError, match="the caller is root, whom the process limit does not bind"
     ):

@@ -341,7 +341,7 @@ def test_settings_are_checked_and_the_repr_shows_no_backend() -> None:
         dict(max_page_chars=0),
     ):
         with pytest.raises(InvalidRequestError):
-            R1V4Tools(executor=None, **bad)  # type: ignore[arg-type]
+            R1V4Tools(executor=None, **bad)
     with pytest.raises(InvalidRequestError, match="run\\(job\\)"):
         R1V4Tools(executor=object())  # type: ignore[arg-type]
     assert R1V4Tools.handles("code") and not R1V4Tools.handles("get_weather")

@@ -182,12 +182,12 @@ def markdown(tally: Tally) -> str:
         "that succeeded (core: the completion, accumulated on stream paths; LangChain: the "
         "message, its chunks summed; LlamaIndex: the last response), equal to what the same "
         "path returns when that attempt is the only one (raw content, usage, trace), carrying "
-        "its id in every place (LangChain's message id is its `response_metadata[\"id\"]`), "
+        'its id in every place (LangChain\'s message id is its `response_metadata["id"]`), '
         "and every chunk the caller was handed carries that id too. A call that fails hands "
         "over nothing unless text was delivered, and then only that attempt's.",
         "",
     ]
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for f in matrix.FAULTS:
         stream = f.stream.expect.describe()
         create = f.create.expect.describe() if f.create else "n/a"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from attempts import ANSWER, DELIVERED, HELD, cut, whole
 from pydantic import ValidationError
@@ -114,9 +114,19 @@ class Fault:
         return self.stream if stream else self.create
 
 
-def _both(replies: Callable[[], list[Reply]], expect: Expect) -> dict[str, Mode]:
+class _Modes(TypedDict):
+    stream: Mode
+    create: Mode
+
+
+def _both(replies: Callable[[], list[Reply]], expect: Expect) -> _Modes:
     mode = Mode(replies, expect)
     return {"stream": mode, "create": mode}
+
+
+def _replies_with(body: Any) -> Callable[[], list[Reply]]:
+    """A 200 reply with this body, new for each call (as a lambda binding it would be)."""
+    return lambda: [Reply(status=200, body=body)]
 
 
 def _status_then_success(status: int) -> Fault:
@@ -296,7 +306,7 @@ FAULTS: list[Fault] = [
                 Expect(ServerError, 1, text=None, partial=True),
             ),
             create=Mode(
-                lambda body=body: [Reply(status=200, body=body)],
+                _replies_with(body),
                 Expect(ServerError, 1, text=None),
             ),
             create_note="non-stream: HTTP 200 whose body is the error object",

@@ -171,7 +171,7 @@ class Outcome:
 
 
 def core_messages(call: Call) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for m in call.messages:
         if isinstance(m.content, str):
             out.append({"role": m.role, "content": m.content})

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import connect
+from websockets.sync.connection import Connection
 
 INSTALL = "apt-get update && apt-get install -y chromium"
 
@@ -65,7 +66,8 @@ class Browser:
             time.sleep(0.05)
         port, path = port_file.read_text().split()
         self._stack = contextlib.ExitStack()
-        self._ws: ClientConnection = self._stack.enter_context(
+        # Connection: websockets 16 (the floor) types the entered client as its base class.
+        self._ws: Connection = self._stack.enter_context(
             connect(f"ws://127.0.0.1:{port}{path}", max_size=None)
         )
         self._next = 0
