@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -41,7 +42,11 @@ def main(config: dict[str, object]) -> None:
         params.chat_template = Path(str(config["chat_template"])).read_text()
     server = xllamacpp.Server(params)  # returns once the model is loaded and it listens
     print(f"listening on {server.listening_address}", flush=True)
-    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    # Until SIGTERM, or until the test run that started it is gone (killed, it cannot stop us).
+    parent = os.getppid()
+    while not signal.sigtimedwait({signal.SIGTERM, signal.SIGINT}, 1.0):
+        if os.getppid() != parent:
+            break
 
 
 if __name__ == "__main__":
