@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from deselect import deselect_listed, report_deselected
-from real_server import LlamaServer, provision
+from real_server import LlamaServer, RealFiles, provision
 
 REAL_KEY = "real-server-key"
 _HERE = Path(__file__).parent
@@ -47,8 +47,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 @pytest.fixture(scope="session")
-def real_files() -> tuple[Path, Path]:
-    """``(model, chat_template)``, downloaded once, cached and hash-verified."""
+def real_files() -> RealFiles:
+    """The server, the model and the chat template: downloaded once, cached, hash-verified."""
     return provision()
 
 
@@ -58,21 +58,23 @@ def real_key() -> str:
 
 
 @pytest.fixture(scope="session")
-def llama(real_files: tuple[Path, Path]) -> Iterator[LlamaServer]:
-    model, template = real_files
-    with LlamaServer(model, api_key=REAL_KEY, chat_template=template) as server:
-        yield server
+def llama(real_files: RealFiles) -> Iterator[LlamaServer]:
+    server, model, template = real_files
+    with LlamaServer(server, model, api_key=REAL_KEY, chat_template=template) as llama:
+        yield llama
 
 
 @pytest.fixture(scope="session")
-def llama_no_jinja(real_files: tuple[Path, Path]) -> Iterator[LlamaServer]:
-    model, _ = real_files
-    with LlamaServer(model, api_key=REAL_KEY, jinja=False, ctx_size=2048, parallel=1) as server:
-        yield server
+def llama_no_jinja(real_files: RealFiles) -> Iterator[LlamaServer]:
+    server, model, _ = real_files
+    with LlamaServer(
+        server, model, api_key=REAL_KEY, jinja=False, ctx_size=2048, parallel=1
+    ) as llama:
+        yield llama
 
 
 @pytest.fixture(scope="session")
-def llama_no_tool_template(real_files: tuple[Path, Path]) -> Iterator[LlamaServer]:
-    model, _ = real_files
-    with LlamaServer(model, api_key=REAL_KEY, ctx_size=2048, parallel=1) as server:
-        yield server
+def llama_no_tool_template(real_files: RealFiles) -> Iterator[LlamaServer]:
+    server, model, _ = real_files
+    with LlamaServer(server, model, api_key=REAL_KEY, ctx_size=2048, parallel=1) as llama:
+        yield llama

