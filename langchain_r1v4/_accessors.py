@@ -4,14 +4,8 @@ from __future__ import annotations
 
 from langchain_core.messages import BaseMessage
 
-from r1v4 import (
-    GeneratedImage,
-    PlanStep,
-    Source,
-    image_from_dict,
-    plan_from_dicts,
-    sources_from_dicts,
-)
+from r1v4 import GeneratedImage, PlanStep, Source
+from r1v4._integrations import image_from_dict, plan_from_dicts, sources_from_dicts
 
 __all__ = ["get_images", "get_plan", "get_sources"]
 

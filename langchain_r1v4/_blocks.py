@@ -32,7 +32,7 @@ from langchain_core.messages import content as types
 from langchain_core.messages.block_translators import register_translator
 
 from langchain_r1v4._outputs import PROVIDER
-from r1v4 import image_refs
+from r1v4._integrations import image_refs
 
 __all__ = ["register"]
 

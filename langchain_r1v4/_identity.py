@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.language_models import LangSmithParams, ModelProfile
 from langchain_core.load.serializable import SerializedConstructor, SerializedNotImplemented
 
-from r1v4 import public_headers
+from r1v4._integrations import public_headers
 
 if TYPE_CHECKING:
     from langchain_r1v4.chat_models import ChatR1V4

@@ -23,30 +23,14 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
-from r1v4 import History, InvalidRequestError, history_text, wire_tool_call
+from r1v4 import History, InvalidRequestError
+from r1v4._integrations import history_text, wire_tool_call
 
 __all__ = ["History", "to_wire_messages"]
 
 # Block types that carry media the R1V4 API cannot take (it reads text and images only).
 _UNSUPPORTED_MEDIA = frozenset(
     {"audio", "input_audio", "video", "file", "document", "pdf", "media", "text-plain"}
-)
-# What a replayed assistant message may hold besides its answer text; none of it is sent back.
-_ASSISTANT_SKIP = frozenset(
-    {
-        "reasoning",
-        "thinking",
-        "reasoning_content",
-        "redacted_thinking",
-        "server_tool_call",
-        "server_tool_call_chunk",
-        "server_tool_result",
-        "tool_call",
-        "tool_call_chunk",
-        "invalid_tool_call",
-        "tool_use",
-        "non_standard",
-    }
 )
 _ROLES = {
     "system": "system",
@@ -306,10 +290,9 @@ def _answer_text(message: AIMessage) -> str:
             texts.append(block)
         elif block.get("type") == "text" and isinstance(block.get("text"), str):
             texts.append(block["text"])
-        elif block.get("type") in _ASSISTANT_SKIP:
-            continue
-        # Anything else in a replayed reply (an image, say) the API could not take back; an
-        # assistant turn is text, so it is left out rather than failing the whole request.
+        # Nothing else in a replayed reply is sent back as its text: reasoning and tool calls
+        # travel apart (or not at all), and media (an image, say) the API could not take back
+        # in an assistant turn, so it is left out rather than failing the whole request.
     return "".join(texts)
 
 

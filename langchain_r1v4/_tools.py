@@ -22,7 +22,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
 
-from r1v4 import tool_choice as wire_tool_choice
+from r1v4._integrations import tool_choice as wire_tool_choice
 
 __all__ = ["StructuredMethod", "ToolLike", "bind_tools", "structured_output"]
 

@@ -26,7 +26,7 @@ from langchain_r1v4._messages import History
 from langchain_r1v4._outputs import StreamConverter, completion_to_result
 from langchain_r1v4._request import chat_request
 from r1v4 import DEFAULT_BASE_URL, DEFAULT_MODEL
-from r1v4._model_clients import ClientsHolder
+from r1v4._integrations import ClientsHolder
 
 __all__ = ["ChatR1V4"]
 
@@ -76,7 +76,7 @@ class ChatR1V4(ClientsHolder, BaseChatModel):
         | `max_image_pixels` | `int | None` | Larger images are downscaled to this many pixels. |
         | `default_headers` | `dict | None` | HTTP headers sent with every request. |
 
-        Every setting of the core client (`r1v4.ClientOptions`) is a parameter. For a
+        Every setting of the core client (`r1v4.ClientSettings`) is a parameter. For a
         self-hosted `Skywork/R1V4` (vLLM, SGLang) `base_url` is its `/v1` URL.
         See full list of supported init args and their descriptions below.
 

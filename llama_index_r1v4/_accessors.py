@@ -11,7 +11,8 @@ from typing import Any
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse, CompletionResponse
 
 from llama_index_r1v4._images import to_generated_image
-from r1v4 import GeneratedImage, PlanStep, Source, plan_from_dicts, sources_from_dicts
+from r1v4 import GeneratedImage, PlanStep, Source
+from r1v4._integrations import plan_from_dicts, sources_from_dicts
 
 __all__ = ["get_images", "get_plan", "get_sources"]
 

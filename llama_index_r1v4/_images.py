@@ -11,7 +11,8 @@ from typing import Any
 
 from llama_index.core.base.llms.types import ImageBlock
 
-from r1v4 import GeneratedImage, image_from_dict
+from r1v4 import GeneratedImage
+from r1v4._integrations import image_from_dict
 
 __all__ = ["GeneratedImageBlock", "image_block", "to_generated_image"]
 

@@ -29,7 +29,8 @@ from llama_index.core.base.llms.types import (
     VideoBlock,
 )
 
-from r1v4 import History, InvalidRequestError, history_text, image_to_data_uri, wire_tool_call
+from r1v4 import History, InvalidRequestError, image_to_data_uri
+from r1v4._integrations import history_text, wire_tool_call
 
 __all__ = ["History", "legacy_tool_call", "to_wire_messages"]
 

@@ -30,10 +30,11 @@ from r1v4 import (
     ChatCompletion,
     ChatCompletionChunk,
     InvalidToolCall,
-    Trace,
+    ToolCallDelta,
     TranscriptEvent,
     Usage,
 )
+from r1v4._integrations import ToolCallMerger, Trace
 
 __all__ = ["StreamAssembler", "chat_to_completion", "completion_to_chat_response"]
 
@@ -45,18 +46,16 @@ _ASSISTANT = MessageRole.ASSISTANT
 _MESSAGE = ChatMessage.model_construct(role=_ASSISTANT, blocks=[], additional_kwargs={})
 
 
+# OpenAI's usage keys, which ``TokenCountingHandler`` reads from ``raw["usage"]``.
+_USAGE_KEYS: dict[str, str | tuple[str, str]] = {
+    "reasoning_tokens": ("completion_tokens_details", "reasoning_tokens"),
+    "cached_tokens": ("prompt_tokens_details", "cached_tokens"),
+}
+
+
 def usage_dict(usage: Usage) -> dict[str, Any]:
-    """OpenAI's usage keys, which ``TokenCountingHandler`` reads from ``raw["usage"]``."""
-    out: dict[str, Any] = {
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.total_tokens,
-    }
-    if usage.reasoning_tokens is not None:
-        out["completion_tokens_details"] = {"reasoning_tokens": usage.reasoning_tokens}
-    if usage.cached_tokens is not None:
-        out["prompt_tokens_details"] = {"cached_tokens": usage.cached_tokens}
-    return out
+    """The usage under OpenAI's keys (``raw["usage"]``)."""
+    return usage.to_dict(_USAGE_KEYS)
 
 
 def _token_counts(usage: dict[str, Any] | None) -> dict[str, Any]:
@@ -208,7 +207,7 @@ class StreamAssembler:
         self._content = ""
         self._reasoning = ""
         self._transcript: str | None = None  # the core's, from the last delta
-        self._calls: dict[int, list[Any]] = {}
+        self._calls = ToolCallMerger()
         self._call_blocks: list[ToolCallBlock] = []
         self._citations: list[CitationBlock] = []
         self._trace = Trace()
@@ -299,18 +298,11 @@ class StreamAssembler:
             additional_kwargs=_token_counts(self._usage),
         )
 
-    def _add_calls(self, deltas: list[Any]) -> None:
-        calls = self._calls
-        for tc in deltas:
-            slot = calls.get(tc.index)
-            if slot is None:
-                calls[tc.index] = [tc.id, tc.name or "", tc.arguments]
-            else:
-                slot[0] = slot[0] or tc.id
-                slot[1] = slot[1] or tc.name or ""
-                slot[2] += tc.arguments
+    def _add_calls(self, deltas: list[ToolCallDelta]) -> None:
+        self._calls.add(deltas)
         self._call_blocks = [
-            _call_block(cid, name, args or "{}") for _, (cid, name, args) in sorted(calls.items())
+            _call_block(c.id, c.function.name, c.function.arguments)
+            for c in self._calls.calls(self._id)
         ]
 
     def _add_events(self, events: list[TranscriptEvent]) -> None:

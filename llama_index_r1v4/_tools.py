@@ -16,7 +16,7 @@ from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.llms.utils import parse_partial_json
 
 from llama_index_r1v4._messages import legacy_tool_call
-from r1v4 import tool_choice as wire_tool_choice
+from r1v4._integrations import tool_choice as wire_tool_choice
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool

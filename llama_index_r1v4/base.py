@@ -31,15 +31,8 @@ from llama_index_r1v4._responses import (
     completion_to_chat_response,
 )
 from llama_index_r1v4._tools import chat_with_tools_kwargs, keep_first_tool_call, tool_selections
-from r1v4 import (
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_MODEL,
-    DEFAULT_TIMEOUT,
-    ToolMode,
-    resolve_api_key,
-    resolve_base_url,
-)
-from r1v4._model_clients import ClientsHolder
+from r1v4 import DEFAULT_MAX_RETRIES, DEFAULT_MODEL, DEFAULT_TIMEOUT, ToolMode
+from r1v4._integrations import ClientsHolder, resolve_api_key, resolve_base_url
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
@@ -95,7 +88,7 @@ class R1V4(ClientsHolder, FunctionCallingLLM):
             the calls go back as calls).
         send_reasoning: also send earlier replies' reasoning back, as ``<think>…</think>``.
         **kwargs: LlamaIndex's own LLM fields (``system_prompt``, ...) and every other client
-            setting of the core (:class:`r1v4.ClientOptions`): ``backoff`` (seconds before the
+            setting of the core (:class:`r1v4.ClientSettings`): ``backoff`` (seconds before the
             first retry), ``max_image_bytes`` (largest image sent), ``max_image_pixels``
             (larger images are downscaled), ``stream_usage``, ``allow_file_paths`` (read a
             string image URL that is neither a data URI nor an http(s) URL as a local file

@@ -2,6 +2,10 @@
 
 It knows HTTP, SSE, images, errors and R1V4's agentic transcript; it knows no framework.
 ``langchain_r1v4`` and ``llama_index_r1v4`` sit on top of it and only translate.
+
+What is exported here is what a user of the core writes: the clients and their settings, the
+errors, the wire types, the transcript's events and parser, ``accumulate`` and the image
+helpers. What only the adapters, the CLI and the report need is in ``r1v4._integrations``.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -17,9 +21,6 @@ from r1v4._config import (
     DEFAULT_MODEL,
     DEFAULT_TIMEOUT,
     ClientSettings,
-    public_headers,
-    resolve_api_key,
-    resolve_base_url,
 )
 from r1v4._errors import (
     APIConnectionError,
@@ -36,27 +37,12 @@ from r1v4._errors import (
     PermissionDeniedError,
     R1V4Error,
     RateLimitError,
+    SandboxUnavailableError,
     ServerError,
     StreamError,
     UnprocessableEntityError,
 )
-from r1v4._history import History, history_text
-from r1v4._model_clients import ClientsHolder
-from r1v4._model_options import ClientOptions
-from r1v4._streaming import ResponseParser
-from r1v4._tool_calls import tool_choice, wire_tool_call
-from r1v4._trace import (
-    Trace,
-    event_to_dict,
-    image_from_dict,
-    image_refs,
-    plan_from_dicts,
-    plan_to_dicts,
-    server_call_id,
-    source_from_dict,
-    source_to_dict,
-    sources_from_dicts,
-)
+from r1v4._history import History
 from r1v4._transcript import (
     AnswerDelta,
     ClientToolCall,
@@ -150,10 +136,8 @@ __all__ = [
     "Choice",
     "ChunkAccumulator",
     "ChunkChoice",
-    "ClientOptions",
     "ClientSettings",
     "ClientToolCall",
-    "ClientsHolder",
     "ConflictError",
     "Delta",
     "FunctionDefinition",
@@ -176,7 +160,7 @@ __all__ = [
     "R1V4Error",
     "RateLimitError",
     "ReasoningDelta",
-    "ResponseParser",
+    "SandboxUnavailableError",
     "ServerError",
     "ServerToolCall",
     "ServerToolResult",
@@ -188,7 +172,6 @@ __all__ = [
     "ToolCallDelta",
     "ToolCallFunction",
     "ToolMode",
-    "Trace",
     "TranscriptEvent",
     "TranscriptIssue",
     "TranscriptParser",
@@ -199,23 +182,8 @@ __all__ = [
     "build_request",
     "bytes_to_data_uri",
     "detect_image_mime",
-    "event_to_dict",
-    "history_text",
-    "image_from_dict",
-    "image_refs",
     "image_to_data_uri",
     "is_data_uri",
     "is_remote_url",
     "parse_transcript",
-    "plan_from_dicts",
-    "plan_to_dicts",
-    "public_headers",
-    "resolve_api_key",
-    "resolve_base_url",
-    "server_call_id",
-    "source_from_dict",
-    "source_to_dict",
-    "sources_from_dicts",
-    "tool_choice",
-    "wire_tool_call",
 ]

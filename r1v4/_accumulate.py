@@ -14,11 +14,51 @@ from r1v4._types import (
     Choice,
     InvalidToolCall,
     ToolCall,
+    ToolCallDelta,
     ToolCallFunction,
     Usage,
 )
 
-__all__ = ["ChunkAccumulator", "accumulate"]
+__all__ = ["ChunkAccumulator", "ToolCallMerger", "accumulate"]
+
+
+class ToolCallMerger:
+    """Streamed tool-call pieces (:class:`ToolCallDelta`) joined into whole calls.
+
+    Pieces with the same ``index`` are one call: the first names it (its ``id`` and ``name``),
+    the others carry more of its arguments. :meth:`calls` gives the calls so far, so a consumer
+    that shows the whole message at every chunk (LlamaIndex) asks for them after each piece.
+    """
+
+    __slots__ = ("_calls",)
+
+    def __init__(self) -> None:
+        self._calls: dict[int, list[Any]] = {}  # index -> [id, name, [argument pieces]]
+
+    def __bool__(self) -> bool:
+        return bool(self._calls)
+
+    def add(self, deltas: Iterable[ToolCallDelta]) -> None:
+        calls = self._calls
+        for tc in deltas:
+            slot = calls.get(tc.index)
+            if slot is None:
+                calls[tc.index] = [tc.id, tc.name, [tc.arguments]]
+            else:
+                slot[0] = slot[0] or tc.id
+                slot[1] = slot[1] or tc.name
+                slot[2].append(tc.arguments)
+
+    def calls(self, response_id: str) -> list[ToolCall]:
+        """The calls in index order; arguments never sent are ``"{}"``, and a call the server
+        sent no id for gets the stable one of :func:`~r1v4._call_ids.native_call_id`."""
+        return [
+            ToolCall(
+                id=cid or native_call_id(response_id, i),
+                function=ToolCallFunction(name=name or "", arguments="".join(args) or "{}"),
+            )
+            for i, (cid, name, args) in sorted(self._calls.items())
+        ]
 
 
 class _Acc:
@@ -28,7 +68,7 @@ class _Acc:
         self.content: list[str] = []
         self.reasoning: list[str] = []
         self.raw: list[str] = []
-        self.calls: dict[int, list[Any]] = {}
+        self.calls = ToolCallMerger()
         self.events: list[TranscriptEvent] = []
         self.invalid: list[InvalidToolCall] = []
         self.finish: str | None = None
@@ -70,14 +110,8 @@ class ChunkAccumulator:
                 acc.events.extend(d.events)
             if d.invalid_tool_calls:
                 acc.invalid.extend(d.invalid_tool_calls)
-            for tc in d.tool_calls or ():
-                slot = acc.calls.get(tc.index)
-                if slot is None:
-                    acc.calls[tc.index] = [tc.id, tc.name, [tc.arguments]]
-                else:
-                    slot[0] = slot[0] or tc.id
-                    slot[1] = slot[1] or tc.name
-                    slot[2].append(tc.arguments)
+            if d.tool_calls:
+                acc.calls.add(d.tool_calls)
             if c.finish_reason:
                 acc.finish = c.finish_reason
 
@@ -86,13 +120,7 @@ class ChunkAccumulator:
         choices = []
         for index in sorted(self._choices):
             acc = self._choices[index]
-            calls = [
-                ToolCall(
-                    id=cid or native_call_id(self.id, i),
-                    function=ToolCallFunction(name=name or "", arguments="".join(args) or "{}"),
-                )
-                for i, (cid, name, args) in sorted(acc.calls.items())
-            ]
+            calls = acc.calls.calls(self.id)
             finish = acc.finish
             if calls and finish in (None, "stop"):
                 finish = "tool_calls"

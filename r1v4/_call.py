@@ -49,22 +49,22 @@ class Call:
     def completion(self, body: bytes) -> ChatCompletion:
         return ResponseParser(self.prepared.client_tools).parse_completion(body)
 
-    def refuse(self, response: httpx.Response, body: bytes) -> NoReturn:
+    def raise_refused(self, response: httpx.Response, body: bytes) -> NoReturn:
         """Raise for a stream request answered with an error status or not as an event stream."""
         if response.status_code >= 300:
             raise error_from_response(response.status_code, response.headers, body)
         _not_an_event_stream(response, body)
 
-    def lost(self, exc: httpx.HTTPError) -> float:
-        """:meth:`failed` for a request the transport lost."""
-        return self.failed(transport_error(exc), exc)
+    def delay_after_lost(self, exc: httpx.HTTPError) -> float:
+        """:meth:`delay_after_failure` for a request the transport lost."""
+        return self.delay_after_failure(transport_error(exc), exc)
 
-    def rejected(self, response: httpx.Response) -> float:
-        """:meth:`failed` for a non-stream request answered with an error status."""
+    def delay_after_rejected(self, response: httpx.Response) -> float:
+        """:meth:`delay_after_failure` for a non-stream request answered with an error status."""
         err = error_from_response(response.status_code, response.headers, response.content)
-        return self.failed(err, None, response.headers)
+        return self.delay_after_failure(err, None, response.headers)
 
-    def failed(
+    def delay_after_failure(
         self,
         err: R1V4Error,
         cause: BaseException | None,

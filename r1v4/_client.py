@@ -1,8 +1,9 @@
 """``R1V4Client`` and ``AsyncR1V4Client``: the I/O of one API call, and nothing else.
 
 Configuration is :mod:`r1v4._config`, the body :mod:`r1v4._request`, every decision between
-attempts :mod:`r1v4._call` (with :mod:`r1v4._retry`), the pools :mod:`r1v4._pools`. The two
-clients differ only where one awaits and the other blocks.
+attempts :mod:`r1v4._call` (with :mod:`r1v4._retry`), the pools :mod:`r1v4._pools`, how a
+stream's connection ends :mod:`r1v4._stream_close`. The two clients differ only where one awaits
+and the other blocks.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import httpx
 from r1v4._call import Call, is_event_stream
 from r1v4._config import ClientSettings
 from r1v4._errors import R1V4Error
-from r1v4._pools import LoopPools, SyncPool, adrain, drain, open_stream, response_bytes
+from r1v4._pools import LoopPools, SyncPool
 from r1v4._request import coerce, has_images
 from r1v4._retry import transport_error
+from r1v4._stream_close import adrain, body_bytes, drain, open_stream, response_bytes
 from r1v4._types import ChatCompletion, ChatCompletionChunk, ChatRequest
 
 __all__ = ["AsyncR1V4Client", "R1V4Client"]
@@ -90,11 +92,11 @@ class R1V4Client:
                     s.url, content=call.prepared.body, headers=s.headers(False)
                 )
             except httpx.HTTPError as exc:
-                time.sleep(call.lost(exc))
+                time.sleep(call.delay_after_lost(exc))
                 continue
             if response.status_code < 300:
                 return call.completion(response.content)
-            time.sleep(call.rejected(response))
+            time.sleep(call.delay_after_rejected(response))
 
     def stream(
         self, request: ChatRequest | Mapping[str, Any] | None = None, **fields: Any
@@ -114,8 +116,8 @@ class R1V4Client:
                 ) as response:
                     headers = response.headers
                     if response.status_code >= 300 or not is_event_stream(response):
-                        call.refuse(response, response.read())
-                    body = response.iter_bytes()
+                        call.raise_refused(response, response.read())
+                    body = body_bytes(response)
                     for data in body:
                         yield from reader.feed(data)
                         if reader.parser.done:
@@ -131,7 +133,7 @@ class R1V4Client:
                 err, cause = reader.parser.fail(transport_error(exc)), exc
             except R1V4Error as exc:
                 err, cause = exc, None
-            time.sleep(call.failed(err, cause, headers, reader.parser.delivered))
+            time.sleep(call.delay_after_failure(err, cause, headers, reader.parser.delivered))
 
 
 class AsyncR1V4Client:
@@ -193,11 +195,11 @@ class AsyncR1V4Client:
                     s.url, content=call.prepared.body, headers=s.headers(False)
                 )
             except httpx.HTTPError as exc:
-                await _sleep(call.lost(exc))
+                await _sleep(call.delay_after_lost(exc))
                 continue
             if response.status_code < 300:
                 return call.completion(response.content)
-            await _sleep(call.rejected(response))
+            await _sleep(call.delay_after_rejected(response))
 
     async def stream(
         self, request: ChatRequest | Mapping[str, Any] | None = None, **fields: Any
@@ -218,7 +220,7 @@ class AsyncR1V4Client:
                 ) as response:
                     headers = response.headers
                     if response.status_code >= 300 or not is_event_stream(response):
-                        call.refuse(response, await response.aread())
+                        call.raise_refused(response, await response.aread())
                     body = response_bytes(response)
                     async for data in body:
                         for chunk in reader.feed(data):
@@ -238,7 +240,7 @@ class AsyncR1V4Client:
                 err, cause = reader.parser.fail(transport_error(exc)), exc
             except R1V4Error as exc:
                 err, cause = exc, None
-            await _sleep(call.failed(err, cause, headers, reader.parser.delivered))
+            await _sleep(call.delay_after_failure(err, cause, headers, reader.parser.delivered))
 
 
 async def _sleep(seconds: float) -> None:

@@ -1,7 +1,7 @@
 """Configuration and defaults: what a client is told once, validated at construction.
 
 :class:`ClientSettings` is fixed after construction. The one thing a client learns while it runs
-(a server that refuses native tools) is kept apart, in :class:`r1v4._request.ToolFallback`.
+(a server that refuses native tools) is kept apart, in :class:`r1v4._tool_fallback.ToolFallback`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import SecretStr
 
-from r1v4 import _request
+from r1v4 import _tool_fallback
 from r1v4._errors import InvalidRequestError, R1V4Error
 from r1v4._fork import ForkSafeLock
 from r1v4._retry import RetryPolicy
@@ -34,9 +34,10 @@ __all__ = [
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_MODEL",
     "DEFAULT_TIMEOUT",
-    "HOSTED_HOSTS",
+    "HOSTED_HOST",
     "SECRET_HEADERS",
     "ClientSettings",
+    "is_hosted",
     "make_timeout",
     "public_headers",
     "resolve_api_key",
@@ -45,7 +46,9 @@ __all__ = [
 
 logger = logging.getLogger("r1v4")
 
-DEFAULT_BASE_URL = "https://api.skyworkmodel.ai/api/v1"
+HOSTED_HOST = "api.skyworkmodel.ai"
+"""The host of Skywork's hosted API: the one place that names it."""
+DEFAULT_BASE_URL = f"https://{HOSTED_HOST}/api/v1"
 """The hosted API; requests go to ``{base_url}/chat/completions``."""
 DEFAULT_MODEL = "skywork/r1v4-lite"
 """The hosted general model (``skywork/r1v4-vl-planner-lite`` is the planner)."""
@@ -60,7 +63,6 @@ DEFAULT_MAX_IMAGE_BYTES: int = 10 * 1024 * 1024
 """Largest image accepted by default, in (decoded) bytes."""
 DEFAULT_IMAGE_DOWNLOAD_TIMEOUT = 30.0
 """Seconds the image downloads of one request may take, all together (they run concurrently)."""
-HOSTED_HOSTS = frozenset({"api.skyworkmodel.ai"})
 
 _USER_AGENT = "r1v4-python/0.1"
 
@@ -91,6 +93,12 @@ def resolve_base_url(base_url: str | None) -> str:
     return url.rstrip("/")
 
 
+def is_hosted(url: str) -> bool:
+    """Whether ``url`` is on Skywork's hosted API (by its host: the path says nothing, a local
+    server may serve ``/api/v1`` too)."""
+    return urlsplit(url).hostname == HOSTED_HOST
+
+
 def make_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
     """A long read timeout (R1V4 thinks for minutes) with a short connect timeout, so an
     unreachable host fails fast instead of after ten minutes."""
@@ -115,7 +123,8 @@ _INLINER_LOCK = ForkSafeLock()
 
 class ClientSettings:
     """A client's configuration, validated once; the sync and async client of one model object
-    share one, and with it one :class:`~r1v4._request.ToolFallback` and one image download cache.
+    share one, and with it one :class:`~r1v4._tool_fallback.ToolFallback` and one image
+    download cache.
 
     What a message may make the client do (each off by default, since messages often come from
     the users of the app that runs the client):
@@ -202,11 +211,11 @@ class ClientSettings:
         self.allow_private_urls: Final = allow_private_urls
         self.image_download_timeout: Final = float(image_download_timeout)
         self._inliner: Inliner | None = None
-        self.tool_fallback: Final = _request.ToolFallback()
+        self.tool_fallback: Final = _tool_fallback.ToolFallback()
         parts = urlsplit(self.url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidRequestError(f"base_url must be an http(s) URL, got {self.base_url!r}")
-        self.hosted: Final = parts.hostname in HOSTED_HOSTS
+        self.hosted: Final = is_hosted(self.url)
         if parts.scheme == "http" and self.api_key and not _is_loopback(parts.hostname):
             warnings.warn(
                 f"r1v4: the API key will be sent unencrypted to {parts.hostname} over plain "

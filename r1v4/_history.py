@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from r1v4._transcript._datauri import IMAGE_PLACEHOLDER, without_images
+from r1v4._transcript._image_uris import IMAGE_PLACEHOLDER, without_images
 
 __all__ = ["IMAGE_PLACEHOLDER", "History", "history_text"]
 

@@ -5,8 +5,7 @@
 - The async client gets one pool per event loop, closed when that loop shuts down
   (:class:`LoopPools`); the sync client one pool, closed at garbage collection or exit
   (:class:`SyncPool`).
-- A cancelled stream gives its connection back to the pool (:func:`open_stream`,
-  encode/httpcore#1093).
+- How a stream's connection is closed (and given back) is :mod:`r1v4._stream_close`.
 
 asyncio is imported where used: ``import r1v4`` stays cheap for a sync caller.
 """
@@ -17,9 +16,8 @@ import contextlib
 import importlib
 import ssl
 import threading
-import time
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -29,16 +27,7 @@ from r1v4._fork import ForkAware, ForkSafeLock
 if TYPE_CHECKING:
     import asyncio
 
-__all__ = [
-    "DONE_GRACE",
-    "LoopPools",
-    "SyncPool",
-    "adrain",
-    "drain",
-    "open_stream",
-    "response_bytes",
-    "shared_ssl_context",
-]
+__all__ = ["LoopPools", "SyncPool", "shared_ssl_context"]
 
 # httpx's default pool (100 connections, 20 kept alive) queues stream 101 behind streams that
 # last minutes, and httpcore re-scans its whole queue on every request and release (quadratic):
@@ -136,7 +125,15 @@ class SyncPool(ForkAware):
 class LoopPools(ForkAware):
     """The async client's ``httpx.AsyncClient``: the one given (it belongs to the loop it was
     made in, is used as given and never closed), or one per event loop, made on first use in
-    that loop and closed when the loop shuts down (``asyncio.run`` finalises it)."""
+    that loop and closed when the loop shuts down (``asyncio.run`` finalises it).
+
+    The close rides on an async generator the loop knows about: ``loop.shutdown_asyncgens()``
+    (public asyncio API, which ``asyncio.run`` and ``asyncio.Runner`` await before closing the
+    loop, while it can still run the close) finalises it. asyncio has no other documented hook
+    for "this loop is ending": no close callback, and a ``weakref.finalize`` on the loop runs
+    after it can no longer run a coroutine, so the sockets could not be closed cleanly. A loop
+    closed without it (a hand-made loop's ``close()``) is forgotten on the next ``get()``.
+    """
 
     __slots__ = ("_by_loop", "_given", "_lock", "_timeout")
 
@@ -216,91 +213,3 @@ class LoopPools(ForkAware):
                         del self._by_loop[lp]
             if not abandoned:
                 await client.aclose()
-
-
-@contextlib.asynccontextmanager
-async def open_stream(
-    http: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str]
-) -> AsyncIterator[httpx.Response]:
-    """``http.stream(...)`` with a close that a cancellation cannot interrupt.
-
-    httpcore hands a connection back to its pool under a lock; a cancel landing there (asyncio's
-    native cancellation gets through anyio's shields: encode/httpcore#1093, #1115) loses the
-    pool slot for good, and a loop that cancels streams runs out of them. So the close runs in
-    a task of its own that our cancellation cannot reach.
-    """
-    response = await http.send(
-        http.build_request("POST", url, content=body, headers=headers), stream=True
-    )
-    try:
-        yield response
-    finally:
-        import asyncio
-
-        await asyncio.shield(asyncio.ensure_future(response.aclose()))
-
-
-async def response_bytes(response: httpx.Response) -> AsyncIterator[bytes]:
-    """``response.aiter_bytes()`` without its closing the response when the body ends (that
-    close is the unshielded one :func:`open_stream` exists to avoid)."""
-    stream = response.stream
-    if response.headers.get("content-encoding", "identity") in ("", "identity") and isinstance(
-        stream, httpx.AsyncByteStream
-    ):
-        async for data in stream:
-            yield data
-    else:
-        async for data in response.aiter_bytes():
-            yield data
-
-
-DONE_GRACE = 0.5
-"""Seconds a stream's body may take to end after ``data: [DONE]``. The caller already has every
-chunk; only the connection waits: kept for reuse when the body ends in time, else closed, so a
-server or proxy that holds the connection open cannot hold the caller."""
-
-
-def drain(response: httpx.Response, rest: Iterator[bytes], grace: float = DONE_GRACE) -> None:
-    """Read what is left of a stream's body (after ``[DONE]``) for at most ``grace`` seconds.
-
-    A body that ends in time leaves its connection to the pool. Otherwise the read times out and
-    httpcore closes the connection. The bound comes from the connection's own socket reads (the
-    ``network_stream`` extension), for this thread only: the pool may hand the same connection
-    to another thread the moment the body ends. With no network stream (a custom transport)
-    nothing is read, and closing the response drops the connection.
-    """
-    stream = response.extensions.get("network_stream")
-    read = getattr(stream, "read", None)
-    if read is None:
-        return
-    deadline = time.monotonic() + grace
-    me = threading.get_ident()
-
-    def bounded(max_bytes: int, timeout: float | None = None) -> Any:
-        if threading.get_ident() == me:
-            timeout = max(0.001, deadline - time.monotonic())
-        return read(max_bytes, timeout)
-
-    try:
-        stream.read = bounded  # type: ignore[union-attr]
-        for _ in rest:
-            pass
-    except (httpx.HTTPError, AttributeError):
-        pass  # the body did not end in time (or the stream cannot be bounded): closed
-    finally:
-        with contextlib.suppress(AttributeError):
-            del stream.read  # type: ignore[union-attr]
-
-
-async def adrain(rest: AsyncIterator[bytes], grace: float = DONE_GRACE) -> None:
-    """:func:`drain` for the async client: the wait is bounded by a timeout around the reads; a
-    body that does not end in time is left unread and :func:`open_stream`'s close drops the
-    connection."""
-    import asyncio
-
-    async def consume() -> None:
-        async for _ in rest:
-            pass
-
-    with contextlib.suppress(asyncio.TimeoutError, httpx.HTTPError):
-        await asyncio.wait_for(consume(), grace)

@@ -3,18 +3,17 @@ swapped for data URIs, tools sent the way the server takes them.
 
 The tool mode is the one decision that depends on what a client has seen: in ``"auto"`` mode a
 server that refuses native tools switches the client to prompted tools for good, which
-:class:`ToolFallback` remembers.
+:class:`r1v4._tool_fallback.ToolFallback` remembers.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from r1v4._errors import APIStatusError, InvalidRequestError, R1V4Error
+from r1v4._errors import InvalidRequestError
 from r1v4._types import ChatRequest, ImagePart, ImageURL, TextPart, build_request
 
 if TYPE_CHECKING:
@@ -22,15 +21,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Prepared",
-    "ToolFallback",
     "coerce",
     "effective_tool_mode",
     "has_images",
     "prepare",
     "with_images",
 ]
-
-logger = logging.getLogger("r1v4")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,72 +37,6 @@ class Prepared:
     client_tools: frozenset[str]
     native_tools: bool  # the body carries OpenAI ``tools``: a 400 may mean "no tool parser"
     request: ChatRequest
-
-
-class ToolFallback:
-    """Whether auto tool mode has met a server that refuses native tools.
-
-    Held by :class:`~r1v4._config.ClientSettings`, so the sync and async client of one model
-    object learn it together.
-    """
-
-    __slots__ = ("active",)
-
-    def __init__(self) -> None:
-        self.active = False
-
-    def learn(self, err: R1V4Error, prepared: Prepared, settings: ClientSettings) -> bool:
-        """Whether ``err`` is a server refusing native tools in auto mode: then the request is
-        resent prompted, and this client stays prompted."""
-        if not (
-            isinstance(err, APIStatusError)
-            and prepared.native_tools
-            and (prepared.request.tool_mode or settings.tool_mode) == "auto"
-            and _refuses_tools(err)
-        ):
-            return False
-        # Every native request refused this way is resent, including ones already in flight
-        # when an earlier refusal switched the client; only the switch itself is logged.
-        if not self.active:
-            self.active = True
-            logger.info(
-                "r1v4: %s refused a request with tools (%s); switching this client to "
-                "tool_mode='prompted'",
-                settings.base_url,
-                err.message,
-            )
-        return True
-
-
-# The refusals that mean "this server cannot take native tools", as the servers word them.
-# Only these switch auto mode to prompted tools: any other error that names a tool (a bad tool
-# schema, a tool message without its call id) is the caller's to see.
-_TOOL_REFUSALS = (
-    # vLLM without a tool parser, 400: '"auto" tool choice requires --enable-auto-tool-choice
-    # and --tool-call-parser to be set' (and the same flags named for "required" / named tools)
-    "--enable-auto-tool-choice",
-    "--tool-call-parser",
-    # older vLLM, 400: 'tool_choice = "required" is not supported!'
-    'tool_choice = "required" is not supported',
-    # SGLang without --tool-call-parser (before 2025-09), 500:
-    # 'Internal server error: Unsupported tool_call_parser: None'
-    "unsupported tool_call_parser: none",
-    # llama.cpp started without --jinja, 500: 'tools param requires --jinja flag'
-    "tools param requires --jinja",
-    # OpenAI-compatible providers and local runners that have no tool calling for a model
-    "does not support tools",
-    "tools are not supported",
-    "tool calling is not supported",
-)
-
-
-def _refuses_tools(err: APIStatusError) -> bool:
-    """Whether an error status is a server saying it cannot take native tools (vLLM's 400,
-    SGLang's and llama.cpp's 500 and the like), not any error that happens to name a tool."""
-    if err.status_code not in (400, 422, 500, 501):
-        return False
-    text = err.message.lower()
-    return any(phrase.lower() in text for phrase in _TOOL_REFUSALS)
 
 
 def coerce(request: ChatRequest | Mapping[str, Any] | None, fields: dict[str, Any]) -> ChatRequest:

@@ -9,6 +9,7 @@ validating model per chunk would cost more than the HTTP stack itself.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -26,7 +27,7 @@ from pydantic import (
 
 from r1v4._errors import InvalidRequestError
 from r1v4._transcript import TranscriptEvent
-from r1v4._transcript._datauri import without_images
+from r1v4._transcript._image_uris import without_images
 
 __all__ = [
     "AssistantMessage",
@@ -285,6 +286,39 @@ class Usage:
             reasoning_tokens=details.get("reasoning_tokens"),
             cached_tokens=prompt_details.get("cached_tokens"),
         )
+
+    def to_dict(self, names: Mapping[str, str | tuple[str, str]] | None = None) -> dict[str, Any]:
+        """The counts as a dict: the three totals always, ``reasoning_tokens`` and
+        ``cached_tokens`` only when the server reported them.
+
+        Args:
+            names: a framework's key for a field (``{"prompt_tokens": "input_tokens"}``), or
+                the two keys of a nested one (``{"cached_tokens": ("input_token_details",
+                "cache_read")}``); a field not named keeps its own name.
+
+        Returns:
+            A new dict of ints (and dicts of ints, for nested keys), JSON-safe.
+        """
+        out: dict[str, Any] = {}
+        for name in _USAGE_FIELDS:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            key = names.get(name, name) if names else name
+            if isinstance(key, tuple):
+                out.setdefault(key[0], {})[key[1]] = value
+            else:
+                out[key] = value
+        return out
+
+
+_USAGE_FIELDS = (
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "reasoning_tokens",
+    "cached_tokens",
+)
 
 
 @dataclass(slots=True)

@@ -38,7 +38,7 @@ Rules:
   otherwise ``<code>…</code>`` is answer text verbatim.
 * Server calls and client calls are numbered separately from 0 (invalid client calls share the
   client numbering). An observation answers the latest server call not yet answered.
-* Sources: search observations give :class:`Source` s (see ``_sources`` for the shapes read).
+* Sources: search observations give :class:`Source` s (see ``_search_results`` for the shapes read).
 * Generated images: a ``data:image/<type>;base64,<data>`` URI anywhere in an observation (a
   JSON string at any depth, bare text, base64 wrapped over lines) is a :class:`GeneratedImage`,
   emitted on the delta that completes it, before the observation's result; in the result's
@@ -63,8 +63,8 @@ Rules:
 
 Layout: ``_events`` (the event types), ``_parser`` (:class:`TranscriptParser`), ``_segments``
 (streamed text and held payloads), ``_payloads`` (reading ``<tool_call>`` and ``<plan>`` JSON),
-``_sources`` (search results), ``_datauri`` (finding image data URIs), ``_generated``
-(checking them and putting references in their place).
+``_search_results`` (search observations to sources), ``_image_uris`` (finding image data URIs
+in streamed text), ``_generated`` (checking them and putting references in their place).
 """
 
 from r1v4._transcript._events import (

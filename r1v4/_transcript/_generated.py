@@ -20,8 +20,8 @@ from collections.abc import Callable
 from typing import Any, TypeAlias
 
 from r1v4._errors import ImageError
-from r1v4._transcript._datauri import FoundUri, find_data_uris
 from r1v4._transcript._events import GeneratedImage, TranscriptIssue, image_ref_id
+from r1v4._transcript._image_uris import FoundUri, find_data_uris
 
 __all__ = ["ImageBook", "check_image", "cut_off", "observation_content"]
 

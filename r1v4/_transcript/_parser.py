@@ -8,7 +8,6 @@ import re
 from collections.abc import Collection, Iterable
 from typing import Any
 
-from r1v4._transcript._datauri import FoundUri
 from r1v4._transcript._events import (
     AnswerDelta,
     ClientToolCall,
@@ -22,9 +21,10 @@ from r1v4._transcript._events import (
     server_call_id,
 )
 from r1v4._transcript._generated import check_image, cut_off, observation_content
+from r1v4._transcript._image_uris import FoundUri
 from r1v4._transcript._payloads import CallInfo, read_call, read_plan
+from r1v4._transcript._search_results import SEARCH_HINTS, sources
 from r1v4._transcript._segments import Payload, Segment
-from r1v4._transcript._sources import SEARCH_HINTS, sources
 
 __all__ = ["TranscriptParser", "parse_transcript", "unanswered_issue"]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from r1v4._transcript._datauri import MARK, DataUriScanner, FoundUri
 from r1v4._transcript._events import AnswerDelta, ReasoningDelta, TranscriptEvent
+from r1v4._transcript._image_uris import MARK, DataUriScanner, FoundUri
 
 __all__ = ["Payload", "Segment"]
 

@@ -20,10 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urlsplit
 
 from r1v4 import (
-    DEFAULT_BASE_URL,
     DEFAULT_MAX_RETRIES,
     DEFAULT_MODEL,
     DEFAULT_TIMEOUT,
@@ -34,9 +32,8 @@ from r1v4 import (
     GeneratedImage,
     PermissionDeniedError,
     build_request,
-    resolve_api_key,
-    resolve_base_url,
 )
+from r1v4._integrations import HOSTED_HOST, is_hosted, resolve_api_key, resolve_base_url
 from r1v4.report.records import (
     FORMAT,
     error_record,
@@ -285,11 +282,10 @@ async def _run(
 def _check_key(options: BatchOptions) -> None:
     if resolve_api_key(None) is not None:
         return
-    host = urlsplit(resolve_base_url(options.base_url)).hostname
-    if host == urlsplit(DEFAULT_BASE_URL).hostname:
+    if is_hosted(resolve_base_url(options.base_url)):
         raise ValueError(
-            f"SKYWORK_API_KEY is not set, and the hosted API ({host}) needs it: export it, or "
-            "give --base-url of a server that takes no key"
+            f"SKYWORK_API_KEY is not set, and the hosted API ({HOSTED_HOST}) needs it: export it, "
+            "or give --base-url of a server that takes no key"
         )
 
 

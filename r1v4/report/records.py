@@ -40,10 +40,9 @@ from r1v4 import (
     GeneratedImage,
     R1V4Error,
     ReasoningDelta,
-    Trace,
-    Usage,
     parse_transcript,
 )
+from r1v4._integrations import Trace
 
 __all__ = [
     "FORMAT",
@@ -58,7 +57,6 @@ __all__ = [
     "record_of",
     "reply_fields",
     "round_stats",
-    "usage_dict",
 ]
 
 FORMAT = "r1v4.batch/1"
@@ -98,21 +96,6 @@ def image_record(
         sha256=hashlib.sha256(data).hexdigest(),
     )
     return entry
-
-
-def usage_dict(usage: Usage | None) -> dict[str, Any] | None:
-    if usage is None:
-        return None
-    out: dict[str, Any] = {
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.total_tokens,
-    }
-    if usage.reasoning_tokens is not None:
-        out["reasoning_tokens"] = usage.reasoning_tokens
-    if usage.cached_tokens is not None:
-        out["cached_tokens"] = usage.cached_tokens
-    return out
 
 
 def _tool_trace(trace: Trace) -> list[dict[str, Any]]:
@@ -163,7 +146,7 @@ def reply_fields(reply: ChatCompletion) -> dict[str, Any]:
         "plan": trace.plan,
         "transcript_issues": trace.issues,
         "stats": round_stats(tool_trace, answer),
-        "usage": usage_dict(reply.usage),
+        "usage": reply.usage.to_dict() if reply.usage is not None else None,
     }
 
 

@@ -625,9 +625,7 @@ def test_the_callers_request_is_never_changed(r1v4_server: LocalR1V4Server, tmp_
     path.write_bytes(png_bytes())
     request = r1v4.build_request(
         model=MODEL,
-        messages=[
-            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": path}}]}
-        ],
+        messages=[{"role": "user", "content": [{"type": "image_url", "image_url": {"url": path}}]}],
     )
     with client_for(r1v4_server) as c:
         c.create(request)

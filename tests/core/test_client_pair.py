@@ -13,7 +13,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from r1v4 import ClientsHolder, ToolMode
+from r1v4 import ToolMode
+from r1v4._integrations import ClientsHolder
 from r1v4.testing import LocalR1V4Server
 
 TOOLS = [

@@ -22,11 +22,10 @@ from r1v4 import (
     TranscriptIssue,
     TranscriptParser,
     accumulate,
-    history_text,
-    image_from_dict,
     parse_transcript,
 )
 from r1v4._history import IMAGE_PLACEHOLDER
+from r1v4._integrations import history_text, image_from_dict
 from r1v4._trace import Trace, image_to_dict
 from r1v4.testing import (
     LocalR1V4Server,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from r1v4 import history_text
+from r1v4._integrations import history_text
 
 RAW = "<think>secret plan</think>\n<tool_call>{}</tool_call><observation>1</observation>\n<answer>It is 1.</answer>"
 

@@ -11,7 +11,8 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import AliasChoices, Field, SecretStr
 
-from r1v4 import ClientOptions, ClientSettings, ClientsHolder
+from r1v4 import ClientSettings
+from r1v4._integrations import ClientOptions, ClientsHolder
 from r1v4._model_options import CLIENT_SETTINGS
 from r1v4.testing import LocalR1V4Server
 

@@ -7,15 +7,9 @@ from typing import Any
 
 import pytest
 
-from r1v4 import (
-    MalformedResponseError,
-    ResponseParser,
-    ServerError,
-    ServerToolCall,
-    ServerToolResult,
-    accumulate,
-)
+from r1v4 import MalformedResponseError, ServerError, ServerToolCall, ServerToolResult, accumulate
 from r1v4._sse import SSEDecoder
+from r1v4._streaming import ResponseParser
 
 
 def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from r1v4 import tool_choice, wire_tool_call
+from r1v4._integrations import tool_choice, wire_tool_call
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ from r1v4._transcript import (
     TranscriptParser,
     parse_transcript,
 )
-from r1v4._transcript._datauri import DataUriScanner
+from r1v4._transcript._image_uris import DataUriScanner
 from r1v4._transcript._segments import Payload, Segment
 
 

@@ -23,7 +23,14 @@ def tavily_like(query: str, max_results: int = 5, topic: str = "general") -> dic
     calls.append(query)
     return {
         "query": query,
-        "results": [{"title": "Kilimanjaro", "url": "https://example.com/kili", "content": "5,895 m.", "score": 0.9}],
+        "results": [
+            {
+                "title": "Kilimanjaro",
+                "url": "https://example.com/kili",
+                "content": "5,895 m.",
+                "score": 0.9,
+            }
+        ],
     }
 
 
@@ -34,10 +41,18 @@ class PageLoader(BaseTool):
     description: str = "Read a web page."
 
     def _run(self, url: str) -> list[Document]:
-        return [Document(page_content=f"The text of {url}.", metadata={"source": url, "title": "A page"})]
+        return [
+            Document(
+                page_content=f"The text of {url}.", metadata={"source": url, "title": "A page"}
+            )
+        ]
 
     async def _arun(self, url: str) -> list[Document]:
-        return [Document(page_content=f"Async text of {url}.", metadata={"source": url, "title": "A page"})]
+        return [
+            Document(
+                page_content=f"Async text of {url}.", metadata={"source": url, "title": "A page"}
+            )
+        ]
 
 
 @tool
@@ -49,9 +64,13 @@ def broken(query: str) -> str:
 def test_a_tavily_like_tool_answers_text_search() -> None:
     calls.clear()
     tools = R1V4Tools(executor=None, text_search=tool_backend(tavily_like))
-    result = tools.run({"name": "text_search", "arguments": {"query": "tallest mountain in Africa"}})
+    result = tools.run(
+        {"name": "text_search", "arguments": {"query": "tallest mountain in Africa"}}
+    )
     assert calls == ["tallest mountain in Africa"]
-    assert json.loads(result.observation) == [{"title": "Kilimanjaro", "url": "https://example.com/kili", "snippet": "5,895 m."}]
+    assert json.loads(result.observation) == [
+        {"title": "Kilimanjaro", "url": "https://example.com/kili", "snippet": "5,895 m."}
+    ]
     [res] = [e for e in result.events() if isinstance(e, ServerToolResult)]
     assert [(s.title, s.url) for s in res.sources] == [("Kilimanjaro", "https://example.com/kili")]
     assert repr(tool_backend(tavily_like)) == "tool_backend('tavily_like')"
@@ -60,14 +79,28 @@ def test_a_tavily_like_tool_answers_text_search() -> None:
 async def test_documents_answer_web_content_sync_and_async() -> None:
     tools = R1V4Tools(executor=None, web_content=tool_backend(PageLoader()))
     call = {"name": "web_content", "arguments": {"url": "https://example.com/a"}}
-    assert json.loads(tools.run(call).observation) == [{"url": "https://example.com/a", "title": "A page", "content": "The text of https://example.com/a."}]
-    assert json.loads((await tools.arun(call)).observation)[0]["content"] == "Async text of https://example.com/a."
+    assert json.loads(tools.run(call).observation) == [
+        {
+            "url": "https://example.com/a",
+            "title": "A page",
+            "content": "The text of https://example.com/a.",
+        }
+    ]
+    assert (
+        json.loads((await tools.arun(call)).observation)[0]["content"]
+        == "Async text of https://example.com/a."
+    )
 
 
 def test_a_tool_that_raises_is_an_observation() -> None:
-    result = R1V4Tools(executor=None, text_search=tool_backend(broken)).run({"name": "text_search", "arguments": {"query": "q"}})
+    result = R1V4Tools(executor=None, text_search=tool_backend(broken)).run(
+        {"name": "text_search", "arguments": {"query": "q"}}
+    )
     assert result.status == "error"
-    assert json.loads(result.observation)["result"] == "The text_search tool failed: ConnectionError: search API down"
+    assert (
+        json.loads(result.observation)["result"]
+        == "The text_search tool failed: ConnectionError: search API down"
+    )
 
 
 def test_only_langchain_tools_are_adapted() -> None:

@@ -18,7 +18,9 @@ from r1v4.tools import R1V4Tools
 
 def search(query: str, max_results: int = 5) -> list[dict[str, Any]]:
     """Search the web."""
-    return [{"title": "Kilimanjaro", "url": "https://example.com/kili", "content": f"About {query}."}]
+    return [
+        {"title": "Kilimanjaro", "url": "https://example.com/kili", "content": f"About {query}."}
+    ]
 
 
 async def aload(url: str) -> list[Document]:
@@ -34,34 +36,66 @@ class Retriever(BaseTool):
         return ToolMetadata(name="retriever", description="Find images.")
 
     def __call__(self, input: Any) -> ToolOutput:
-        node = NodeWithScore(node=TextNode(text="a lighthouse", metadata={"title": "Lighthouse", "image_url": "https://example.com/l.jpg"}), score=1.0)
-        return ToolOutput(content="a lighthouse", tool_name="retriever", raw_input={"input": input}, raw_output=[node])
+        node = NodeWithScore(
+            node=TextNode(
+                text="a lighthouse",
+                metadata={"title": "Lighthouse", "image_url": "https://example.com/l.jpg"},
+            ),
+            score=1.0,
+        )
+        return ToolOutput(
+            content="a lighthouse",
+            tool_name="retriever",
+            raw_input={"input": input},
+            raw_output=[node],
+        )
 
 
 def test_a_function_tool_answers_text_search() -> None:
     tools = R1V4Tools(executor=None, text_search=tool_backend(FunctionTool.from_defaults(search)))
     result = tools.run({"name": "text_search", "arguments": {"query": "Africa"}})
-    assert json.loads(result.observation) == [{"title": "Kilimanjaro", "url": "https://example.com/kili", "snippet": "About Africa."}]
+    assert json.loads(result.observation) == [
+        {"title": "Kilimanjaro", "url": "https://example.com/kili", "snippet": "About Africa."}
+    ]
     [res] = [e for e in result.events() if isinstance(e, ServerToolResult)]
     assert [s.url for s in res.sources] == ["https://example.com/kili"]
 
 
 async def test_an_async_reader_answers_web_content() -> None:
-    tools = R1V4Tools(executor=None, web_content=tool_backend(FunctionTool.from_defaults(async_fn=aload, name="aload", description="Read a page.")))
-    result = await tools.arun({"name": "web_content", "arguments": {"url": "https://example.com/a"}})
-    assert json.loads(result.observation) == [{"url": "https://example.com/a", "title": "A page", "content": "The text of https://example.com/a."}]
+    tools = R1V4Tools(
+        executor=None,
+        web_content=tool_backend(
+            FunctionTool.from_defaults(async_fn=aload, name="aload", description="Read a page.")
+        ),
+    )
+    result = await tools.arun(
+        {"name": "web_content", "arguments": {"url": "https://example.com/a"}}
+    )
+    assert json.loads(result.observation) == [
+        {
+            "url": "https://example.com/a",
+            "title": "A page",
+            "content": "The text of https://example.com/a.",
+        }
+    ]
 
 
 def test_a_plain_base_tool_with_nodes_answers_image_search() -> None:
-    result = R1V4Tools(executor=None, image_search=tool_backend(Retriever())).run({"name": "image_search", "arguments": {"query": "lighthouse"}})
-    assert json.loads(result.observation) == [{"title": "Lighthouse", "source": "https://example.com/l.jpg", "link": ""}]
+    result = R1V4Tools(executor=None, image_search=tool_backend(Retriever())).run(
+        {"name": "image_search", "arguments": {"query": "lighthouse"}}
+    )
+    assert json.loads(result.observation) == [
+        {"title": "Lighthouse", "source": "https://example.com/l.jpg", "link": ""}
+    ]
 
 
 def test_an_error_output_is_an_observation() -> None:
     def failing(query: str) -> str:
         raise ConnectionError("search API down")
 
-    result = R1V4Tools(executor=None, text_search=tool_backend(FunctionTool.from_defaults(failing))).run({"name": "text_search", "arguments": {"query": "q"}})
+    result = R1V4Tools(
+        executor=None, text_search=tool_backend(FunctionTool.from_defaults(failing))
+    ).run({"name": "text_search", "arguments": {"query": "q"}})
     assert result.status == "error"
     assert "search API down" in json.loads(result.observation)["result"]
     with pytest.raises(InvalidRequestError, match="LlamaIndex BaseTool"):

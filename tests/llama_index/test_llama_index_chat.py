@@ -256,6 +256,21 @@ def test_stream_usage_is_in_raw_and_additional_kwargs(
     assert last.additional_kwargs["completion_tokens"] == 2
 
 
+def test_reasoning_and_cached_tokens_keep_openais_keys_in_raw(
+    llm: R1V4, r1v4_server: LocalR1V4Server
+) -> None:
+    usage = {
+        "prompt_tokens": 11,
+        "completion_tokens": 20,
+        "total_tokens": 31,
+        "completion_tokens_details": {"reasoning_tokens": 12},
+        "prompt_tokens_details": {"cached_tokens": 3},
+    }
+    r1v4_server.enqueue(Reply(content="hi there", usage=usage, repeat=2))
+    assert llm.chat(USER).raw["usage"] == usage
+    assert collect(llm.stream_chat(USER))[-1].raw["usage"] == usage
+
+
 # ----------------------------------------------------------------------------- request
 
 

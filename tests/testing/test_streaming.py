@@ -62,9 +62,12 @@ def test_finish_reason_on_every_chunk(r1v4_server: LocalR1V4Server) -> None:
 
 def test_hold_after_done_keeps_the_body_open(r1v4_server: LocalR1V4Server) -> None:
     r1v4_server.enqueue(Reply(content="held", hold_after_done=30.0))
-    with httpx.Client(timeout=30.0) as http, http.stream(
-        "POST", url(r1v4_server), json=chat_body(stream=True), headers=AUTH
-    ) as response:
+    with (
+        httpx.Client(timeout=30.0) as http,
+        http.stream(
+            "POST", url(r1v4_server), json=chat_body(stream=True), headers=AUTH
+        ) as response,
+    ):
         seen = b""
         for piece in response.iter_raw():
             seen += piece

@@ -137,12 +137,16 @@ def test_a_probe_that_finds_the_packages_broken_says_so(tmp_path: Path) -> None:
         sys.path.remove(str(tmp_path))
 
 
-def test_root_on_a_machine_without_a_process_filter_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_root_on_a_machine_without_a_process_filter_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from r1v4.tools import _seccomp
 
     assert _seccomp.no_new_processes("riscv64") is None  # filters exist for x86-64 and AArch64
     assert _seccomp.no_new_processes("aarch64") != _seccomp.no_new_processes("x86_64")
     monkeypatch.setattr(_bwrap, "no_new_processes", lambda: None)
     monkeypatch.setattr(_bwrap.os, "geteuid", lambda: 0)
-    with pytest.raises(SandboxUnavailableError, match="the caller is root, whom the process limit does not bind"):
+    with pytest.raises(
+        SandboxUnavailableError, match="the caller is root, whom the process limit does not bind"
+    ):
         BubblewrapSandbox()

@@ -59,7 +59,6 @@ class FoundUri:
     base64: str
     start: int
     end: int
-    complete: bool = True  # False: the text ended inside it
 
 
 class DataUriScanner:
@@ -96,11 +95,6 @@ class DataUriScanner:
         # line turns out not to be part of it.
         self._cp_end: int | None = None
         self._cp_parts = 0
-
-    @property
-    def inside(self) -> bool:
-        """Whether the text so far ends inside a data URI's data."""
-        return self._mode == _DATA
 
     def feed(self, piece: str) -> list[FoundUri]:
         if self._carry:
@@ -150,7 +144,7 @@ class DataUriScanner:
         self._carry = ""
         if not at_end:
             self._mode = _SEARCH
-            return FoundUri(self._subtype, "".join(self._parts), self._start, end, False)
+            return FoundUri(self._subtype, "".join(self._parts), self._start, end)
         return self._finish(end, True)
 
     # -- data ----------------------------------------------------------------------------------
