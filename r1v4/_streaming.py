@@ -21,7 +21,9 @@ from r1v4._transcript import (
     TranscriptEvent,
     TranscriptParser,
 )
+from r1v4._transcript._events import TOOL_NAMES
 from r1v4._transcript._image_uris import without_images
+from r1v4._transcript._parser import unanswered_issue
 from r1v4._types import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -41,7 +43,15 @@ _raw_decode = json.JSONDecoder().raw_decode
 
 
 class _ChoiceState:
-    __slots__ = ("answer", "closed", "native_seen", "next_index", "text_calls", "transcript")
+    __slots__ = (
+        "answer",
+        "closed",
+        "native_seen",
+        "next_index",
+        "text_calls",
+        "transcript",
+        "unanswered",
+    )
 
     def __init__(self, client_tools: frozenset[str]) -> None:
         self.transcript = TranscriptParser(client_tools=client_tools)
@@ -49,7 +59,15 @@ class _ChoiceState:
         self.next_index = 0  # first index free for a call written as text
         self.text_calls = 0
         self.native_seen: set[int] = set()
+        # Native calls of R1V4's own tools the caller did not bind: index -> [name, arguments
+        # pieces]. Nobody runs them, so they are reported as unanswered when the choice ends.
+        self.unanswered: dict[int, list[Any]] = {}
         self.closed = False
+
+    @property
+    def has_calls(self) -> bool:
+        """Whether the caller gets tool calls (written as text, or native and bound)."""
+        return bool(self.text_calls or len(self.native_seen) > len(self.unanswered))
 
 
 class ResponseParser:
@@ -161,12 +179,8 @@ class ResponseParser:
             delta = self._delta(
                 index, role, content, reasoning, d.get("tool_calls"), finish is not None
             )
-            if finish == "stop":
-                st = self._choices[index]
-                if st.text_calls or st.native_seen:
-                    # The caller gets tool calls (some written as text, or a server that ends
-                    # native calls with "stop"): say so, as the aggregate does.
-                    finish = "tool_calls"
+            if finish is not None:
+                finish = _finish_reason(self._choices[index], finish)
             out.append(ChunkChoice(index, delta, finish))
         usage = obj.get("usage")
         return ChatCompletionChunk(
@@ -223,9 +237,10 @@ class ResponseParser:
                 calls,
                 True,
             )
-            out.append(
-                ChunkChoice(index, delta, _text(c.get("finish_reason"), "finish_reason") or None)
-            )
+            finish = _text(c.get("finish_reason"), "finish_reason") or None
+            if finish == "tool_calls":
+                finish = _finish_reason(self._choices[index], finish)
+            out.append(ChunkChoice(index, delta, finish))
         return accumulate([self._chunk(out, _usage(obj.get("usage")))])
 
     # ------------------------------------------------------------------ shared
@@ -274,14 +289,24 @@ class ResponseParser:
                 fn = _obj(tc.get("function"), "a tool call's function")
                 i = _index(tc.get("index"), 0)
                 call_id = _text(tc.get("id"), "a tool call's id")
-                if i not in st.native_seen:
-                    st.native_seen.add(i)
-                    if not call_id:
-                        call_id = native_call_id(self.id, i)
                 name = _text(fn.get("name"), "a tool call's name")
-                calls.append(ToolCallDelta(i, call_id, name, _arguments(fn.get("arguments"))))
+                arguments = _arguments(fn.get("arguments"))
                 if i >= st.next_index:
                     st.next_index = i + 1
+                if i not in st.native_seen:
+                    st.native_seen.add(i)
+                    if name in TOOL_NAMES and name not in self._client_tools:
+                        # A server's tool parser made R1V4's own call a native one: it is not
+                        # the caller's to run.
+                        st.unanswered[i] = [name, [arguments]]
+                        continue
+                    if not call_id:
+                        call_id = native_call_id(self.id, i)
+                elif i in st.unanswered:
+                    st.unanswered[i][1].append(arguments)
+                    continue
+                calls.append(ToolCallDelta(i, call_id, name, arguments))
+            calls = calls or None
         answer: str | None = None
         events: list[TranscriptEvent] | None = None
         invalid: list[InvalidToolCall] | None = None
@@ -302,6 +327,8 @@ class ResponseParser:
                 if last:
                     st.closed = closing = True
                     evs = evs + tp.close() if evs else tp.close()
+                if closing and st.unanswered:
+                    evs = evs + _unanswered_native(st.unanswered)
                 if evs:
                     answer, inline, calls, events, invalid = self._route(st, evs, calls)
                     if inline:
@@ -372,6 +399,28 @@ class ResponseParser:
             events or None,
             invalid or None,
         )
+
+
+def _finish_reason(st: _ChoiceState, finish: str) -> str:
+    """``finish`` as the caller sees it: ``"tool_calls"`` exactly when they get tool calls
+    (some written as text, or a server that ends native calls with ``"stop"``, as the
+    aggregate says too); ``"stop"`` when every call was R1V4's own, reported unanswered."""
+    if finish == "stop" and st.has_calls:
+        return "tool_calls"
+    if finish == "tool_calls" and st.unanswered and not st.has_calls:
+        return "stop"
+    return finish
+
+
+def _unanswered_native(calls: dict[int, list[Any]]) -> list[TranscriptEvent]:
+    out: list[TranscriptEvent] = []
+    for i in sorted(calls):
+        name, pieces = calls[i]
+        arguments = "".join(pieces) or "{}"
+        out.append(
+            unanswered_issue(name, f'{{"name": {json.dumps(name)}, "arguments": {arguments}}}')
+        )
+    return out
 
 
 class _Shape(Exception):

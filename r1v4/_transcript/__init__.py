@@ -26,13 +26,14 @@ Rules:
   its leading and trailing whitespace; trailing whitespace is held until more text of the same
   segment arrives. Segments of one kind are joined with ``"\\n\\n"``, emitted with the next
   segment's first non-whitespace text. Whitespace-only text between tags emits nothing.
-* ``<tool_call>``: a call whose name is in ``client_tools`` and is *not* followed, after optional
-  whitespace, by ``<observation>`` is a :class:`ClientToolCall` (or an
-  :class:`InvalidClientToolCall` when its JSON or shape is bad). Anything else is a
-  :class:`ServerToolCall`. A bound call is therefore held after ``</tool_call>`` until the next
-  non-whitespace text arrives or the stream closes. A call whose name cannot be read is held the
-  same way when ``client_tools`` is non-empty (client if no observation follows), else it is a
-  server call named ``"unknown"``.
+* ``<tool_call>`` and the deep-research tags: every call is held after its closing tag until the
+  next non-whitespace text arrives or the stream closes. Followed, after optional whitespace, by
+  ``<observation>``, it is a :class:`ServerToolCall`. Otherwise a call whose name is in
+  ``client_tools`` is a :class:`ClientToolCall` (or an :class:`InvalidClientToolCall` when its
+  JSON or shape is bad), and any other call was run by nobody: a
+  ``TranscriptIssue("unanswered_tool_call")`` whose ``text`` is the call as written, never a
+  server call. A call whose name cannot be read counts as bound when ``client_tools`` is
+  non-empty; as a server call it is named ``"unknown"``.
 * ``<code>`` is also common HTML, so it is a server call only when ``<observation>`` follows;
   otherwise ``<code>…</code>`` is answer text verbatim.
 * Server calls and client calls are numbered separately from 0 (invalid client calls share the

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
 __all__ = [
+    "TOOL_NAMES",
     "AnswerDelta",
     "ClientToolCall",
     "GeneratedImage",
@@ -22,6 +23,10 @@ __all__ = [
     "image_ref_id",
     "server_call_id",
 ]
+
+
+TOOL_NAMES = frozenset({"code", "text_search", "image_search", "web_content"})
+"""The tools R1V4 calls by name in its transcripts (``r1v4.tools`` runs them)."""
 
 
 def server_call_id(index: int) -> str:

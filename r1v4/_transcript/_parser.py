@@ -26,7 +26,7 @@ from r1v4._transcript._payloads import CallInfo, read_call, read_plan
 from r1v4._transcript._search_results import SEARCH_HINTS, sources
 from r1v4._transcript._segments import Payload, Segment
 
-__all__ = ["TranscriptParser", "parse_transcript"]
+__all__ = ["TranscriptParser", "parse_transcript", "unanswered_issue"]
 
 # Tags whose body is a payload held until the closing tag.
 _PAYLOAD_TAGS = frozenset(
@@ -69,6 +69,7 @@ class TranscriptParser:
         "_payload",
         "_pend_info",
         "_pend_payload",
+        "_pend_tag",
         "_raw_len",
         "_reasoning",
         "_seen",
@@ -90,10 +91,11 @@ class TranscriptParser:
         self._fast: Segment | None = self._answer
         self._payload: Payload | None = None  # the open payload tag, in state _PAYLOAD
         self._open_at = 0
-        # Held call awaiting the observation lookahead (_PENDING): payload and, for tool_call,
-        # the parsed call (None means a <code> block).
+        # Held call awaiting the observation lookahead (_PENDING): its tag, payload and, for a
+        # <tool_call>, the parsed call.
         self._pend_payload = ""
         self._pend_info: CallInfo | None = None
+        self._pend_tag = "code"
         self._server_count = 0
         self._client_count = 0
         self._last_call: ServerToolCall | None = None
@@ -313,25 +315,37 @@ class TranscriptParser:
 
     def _finish(self, tag: str, payload: str, out: list[TranscriptEvent]) -> None:
         self._state = _OUTSIDE
-        if tag == "code":
-            self._pend_payload = payload
-            self._pend_info = None
-            self._state = _PENDING
-            return
-        self._answer.end()
-        if tag == "tool_call":
-            info = read_call(payload)
-            if info.name in self._client_tools or (info.name is None and self._client_tools):
-                self._pend_payload = payload
-                self._pend_info = info
-                self._state = _PENDING
-            else:
-                self._server_from_call(payload, info, out)
-        elif tag == "observation":
+        if tag == "observation":
+            self._answer.end()
             self._result(payload, out)
-        elif tag == "plan":
+            return
+        if tag == "plan":
+            self._answer.end()
             read_plan(payload, out)
-        else:
+            return
+        if tag != "code":
+            self._answer.end()
+        # Every call is held until the next non-whitespace text: only an observation makes it
+        # a call the server ran (see _resolve).
+        self._pend_payload = payload
+        self._pend_info = read_call(payload) if tag == "tool_call" else None
+        self._pend_tag = tag
+        self._state = _PENDING
+
+    def _resolve(self, server: bool, out: list[TranscriptEvent]) -> None:
+        """Settle a held call: server trace if an observation follows, else client call, text
+        (a ``<code>`` block) or an unanswered call."""
+        payload, info, tag = self._pend_payload, self._pend_info, self._pend_tag
+        self._pend_payload = ""
+        self._pend_info = None
+        self._state = _OUTSIDE
+        if tag == "code":
+            if server:
+                self._answer.end()
+                self._server("code", {"code": payload.strip("\r\n")}, payload, "code", out)
+            else:
+                self._answer.emit(f"<code>{payload}</code>", out)
+        elif info is None:  # a deep-research search or page tag
             body = payload.strip()
             arguments: Any = None
             if body.startswith("{"):
@@ -339,23 +353,13 @@ class TranscriptParser:
                     arguments = json.loads(body)
             if not isinstance(arguments, dict):
                 arguments = {_SEARCH_ARG[tag]: body}
-            self._server(tag, arguments, payload, tag, out)
-
-    def _resolve(self, server: bool, out: list[TranscriptEvent]) -> None:
-        """Settle a held call: server trace if an observation follows, else client call/text."""
-        payload, info = self._pend_payload, self._pend_info
-        self._pend_payload = ""
-        self._pend_info = None
-        self._state = _OUTSIDE
-        if info is None:  # a <code> block
             if server:
-                self._answer.end()
-                self._server("code", {"code": payload.strip("\r\n")}, payload, "code", out)
+                self._server(tag, arguments, payload, tag, out)
             else:
-                self._answer.emit(f"<code>{payload}</code>", out)
+                out.append(_unanswered(tag, tag, payload))
         elif server:
             self._server_from_call(payload, info, out)
-        else:
+        elif info.name in self._client_tools or (info.name is None and self._client_tools):
             index = self._client_count
             self._client_count += 1
             error = info.json_error or info.shape_error
@@ -364,6 +368,10 @@ class TranscriptParser:
             else:
                 arguments = json.dumps(info.arguments, ensure_ascii=False, separators=(",", ":"))
                 out.append(ClientToolCall(info.name, arguments, index, info.call_id))
+        else:
+            out.append(_unanswered(info.name, "tool_call", payload))
+            if info.json_error is not None:
+                out.append(TranscriptIssue("invalid_json", payload, info.json_error))
 
     def _server_from_call(self, payload: str, info: CallInfo, out: list[TranscriptEvent]) -> None:
         name = info.name or "unknown"
@@ -421,6 +429,22 @@ class TranscriptParser:
         if isinstance(event, GeneratedImage):
             self._images += 1
         return event
+
+
+def unanswered_issue(name: str | None, text: str) -> TranscriptIssue:
+    """The issue for a call of R1V4's tool ``name`` that no observation answered: nobody ran
+    it, so it is no server call (``text`` is the call as written)."""
+    what = f"tool {name!r}" if name else "a tool"
+    return TranscriptIssue(
+        "unanswered_tool_call",
+        text,
+        f"R1V4 called {what} and no observation answered: nothing ran it (an inference "
+        "server does not run R1V4's tools; the call is not a server tool call)",
+    )
+
+
+def _unanswered(name: str | None, tag: str, payload: str) -> TranscriptIssue:
+    return unanswered_issue(name, f"<{tag}>{payload}</{tag}>")
 
 
 def parse_transcript(text: str, *, client_tools: Collection[str] = ()) -> list[TranscriptEvent]:

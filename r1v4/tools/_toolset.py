@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from r1v4._errors import InvalidRequestError
+from r1v4._transcript._events import TOOL_NAMES
 from r1v4.tools._backends import Backend, acall_backend, call_backend
 from r1v4.tools._executor import AsyncCodeExecutor, CodeExecutor, CodeJob, CodeOutcome
 from r1v4.tools._inputs import (
@@ -33,8 +34,6 @@ from r1v4.tools._shapes import image_results, page, text_results
 
 __all__ = ["TOOL_NAMES", "R1V4Tools"]
 
-TOOL_NAMES = frozenset({"code", "text_search", "image_search", "web_content"})
-"""The tools R1V4 calls by name in its transcripts."""
 
 _ARGUMENT = {
     "code": ("code", "source", "python"),

@@ -24,6 +24,7 @@ from r1v4 import (
     R1V4Client,
     ServerToolCall,
     ServerToolResult,
+    TranscriptIssue,
     accumulate,
     build_request,
 )
@@ -436,9 +437,10 @@ def test_code_without_an_observation_is_a_client_call_when_bound(
     assert (reply.message.content, reply.message.events) == ("", [])
 
 
-def test_a_call_of_an_unbound_name_stays_server_trace(
+def test_a_call_of_an_unbound_name_is_no_client_call(
     way: Way, r1v4_server: LocalR1V4Server
 ) -> None:
+    # Not the caller's tool, and no observation answered it: nobody ran it (issue 22).
     r1v4_server.enqueue(Reply(content=tool_call("code", {"code": "print(1)"}) + "Done."))
     client = way.client(r1v4_server.base_url, tool_mode="prompted")
     reply = way.call(client, messages=[{"role": "user", "content": "go"}], tools=TOOLS)
@@ -446,7 +448,8 @@ def test_a_call_of_an_unbound_name_stays_server_trace(
     assert reply.message.tool_calls == []
     assert reply.message.content == "Done."
     (event,) = reply.message.events
-    assert isinstance(event, ServerToolCall) and event.name == "code"
+    assert isinstance(event, TranscriptIssue) and event.kind == "unanswered_tool_call"
+    assert "'code'" in event.detail and '"print(1)"' in event.text
 
 
 def test_invalid_json_for_a_bound_name_is_an_invalid_tool_call(

@@ -535,11 +535,18 @@ def test_invalid_json_server_tool_call() -> None:
 
 
 def test_invalid_json_with_unreadable_name_is_unknown_server_call() -> None:
-    events = parse_transcript("<tool_call>not json at all</tool_call>")
+    events = parse_transcript("<tool_call>not json at all</tool_call><observation>x</observation>")
     assert events[0] == ServerToolCall(
         "unknown", "not json at all", "not json at all", "tool_call", 0
     )
     assert [i.kind for i in issues(events)] == ["invalid_json"]
+
+
+def test_invalid_json_unanswered_is_no_server_call() -> None:
+    events = parse_transcript("<tool_call>not json at all</tool_call>")
+    assert not [e for e in events if isinstance(e, ServerToolCall)]
+    assert [i.kind for i in issues(events)] == ["unanswered_tool_call", "invalid_json"]
+    assert issues(events)[0].text == "<tool_call>not json at all</tool_call>"
 
 
 def test_observation_not_json_keeps_text_and_without_call_has_no_index() -> None:
@@ -568,16 +575,26 @@ def test_bound_call_without_observation_is_client_call() -> None:
     ]
 
 
-def test_unbound_call_without_observation_is_server_call() -> None:
+def test_unbound_call_without_observation_is_unanswered_not_server_call() -> None:
+    # Nobody ran it: it is neither a server call nor a call for the caller's tools.
     events = parse_transcript(WEATHER, client_tools=["other"])
     assert events == [
-        ServerToolCall("get_weather", {"city": "Paris"}, WEATHER[11:-12], "tool_call", 0)
+        TranscriptIssue(
+            "unanswered_tool_call",
+            WEATHER,
+            "R1V4 called tool 'get_weather' and no observation answered: nothing ran it (an "
+            "inference server does not run R1V4's tools; the call is not a server tool call)",
+        )
     ]
+    answered = parse_transcript(WEATHER + "<observation>sunny</observation>", client_tools=["x"])
+    assert answered[0] == ServerToolCall(
+        "get_weather", {"city": "Paris"}, WEATHER[11:-12], "tool_call", 0
+    )
 
 
 def test_argument_spellings() -> None:
     events = parse_transcript(
-        '<text_search>{"query": "q", "num": 3}</text_search>'
+        '<text_search>{"query": "q", "num": 3}</text_search><observation>[]</observation>'
         '<tool_call>{"name": "get_time", "parameters": {"tz": "UTC"}}</tool_call>'
         '<tool_call>{"name": "get_time"}</tool_call>',
         client_tools=["get_time"],
@@ -590,6 +607,7 @@ def test_argument_spellings() -> None:
             "text_search",
             0,
         ),
+        ServerToolResult([], "[]", 0, "text_search", ()),
         ClientToolCall("get_time", '{"tz":"UTC"}', 0, None),
         ClientToolCall("get_time", "{}", 1, None),
     ]
