@@ -53,7 +53,7 @@ def _settings(url: str, key: str, ask: Ask) -> dict[str, Any]:
         "api_key": key,
         "base_url": url,
         "max_retries": 0,
-        "timeout": 60.0,
+        "timeout": 300.0,  # a loaded 2-core machine: a reply may take minutes
         "tool_mode": ask.tool_mode,
         **ask.extra,
     }

@@ -256,7 +256,7 @@ class LlamaServer:
         Rendering and tokenizing are the same on every machine."""
         headers = {"Authorization": f"Bearer {self.api_key}"}
         root = f"http://127.0.0.1:{self.port}"
-        with httpx.Client(timeout=60.0, headers=headers) as http:
+        with httpx.Client(timeout=300.0, headers=headers) as http:
             prompt: str = http.post(f"{root}/apply-template", json=body).json()["prompt"]
             tokens = http.post(
                 f"{root}/tokenize",

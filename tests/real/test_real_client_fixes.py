@@ -44,7 +44,7 @@ def _raw_text(llama: LlamaServer, key: str) -> str:
         f"{llama.base_url}/chat/completions",
         json=body,
         headers={"Authorization": f"Bearer {key}"},
-        timeout=60.0,  # httpx's default 5 s is too short for a busy 2-core machine
+        timeout=300.0,  # httpx's default 5 s is too short for a busy 2-core machine
     )
     text: str = reply.json()["choices"][0]["message"]["content"]
     return text

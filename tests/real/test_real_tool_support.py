@@ -78,7 +78,7 @@ def _post(llama: LlamaServer, key: str, body: dict[str, Any]) -> dict[str, Any]:
         f"{llama.base_url}/chat/completions",
         json={"model": "smollm2", "temperature": 0, "max_tokens": 24, **body},
         headers={"Authorization": f"Bearer {key}"},
-        timeout=60.0,
+        timeout=300.0,  # a loaded 2-core machine: a reply may take minutes
     )
     assert reply.status_code == 200, reply.text
     choice: dict[str, Any] = reply.json()["choices"][0]
