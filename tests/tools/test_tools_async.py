@@ -49,13 +49,16 @@ async def test_concurrent_runs_each_get_their_own_sandbox(tools: R1V4Tools) -> N
 async def test_cancelling_a_run_kills_the_sandbox(tmp_path: Path) -> None:
     tools = R1V4Tools(executor=BubblewrapSandbox(host_tmp=str(tmp_path)))
     me = psutil.Process()
+    # Earlier tests of the session may leave children running (a real llama.cpp server, a Jupyter
+    # kernel): only the processes this run starts are the sandbox's.
+    before = {p.pid for p in me.children(recursive=True)}
     task = asyncio.ensure_future(
         tools.arun({"name": "code", "arguments": {"code": "import time\ntime.sleep(60)"}})
     )
     started: list[psutil.Process] = []
     for _ in range(500):  # wait until the sandboxed Python runs (bwrap and its children)
         await asyncio.sleep(0.02)
-        started = me.children(recursive=True)
+        started = [p for p in me.children(recursive=True) if p.pid not in before]
         if any("python" in p.name() for p in started):
             break
     assert any("bwrap" in p.name() for p in started), [p.name() for p in started]
