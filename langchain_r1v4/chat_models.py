@@ -345,8 +345,10 @@ class ChatR1V4(ClientsHolder, BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        tools = self.call_builtin_tools(kwargs)
         request = chat_request(self, messages, stop, False, kwargs)
-        return completion_to_result(self.client.create(request), request.model)
+        reply = self.client.create(request, builtin_tools=tools)
+        return completion_to_result(reply, request.model)
 
     async def _agenerate(
         self,
@@ -355,8 +357,10 @@ class ChatR1V4(ClientsHolder, BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        tools = self.call_builtin_tools(kwargs)
         request = chat_request(self, messages, stop, False, kwargs)
-        return completion_to_result(await self.async_client.create(request), request.model)
+        reply = await self.async_client.create(request, builtin_tools=tools)
+        return completion_to_result(reply, request.model)
 
     def _stream(
         self,
@@ -365,9 +369,10 @@ class ChatR1V4(ClientsHolder, BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
+        tools = self.call_builtin_tools(kwargs)
         request = chat_request(self, messages, stop, True, kwargs)
         converter = StreamConverter(request.model, v1=self.output_version == "v1")
-        for chunk in self.client.stream(request):
+        for chunk in self.client.stream(request, builtin_tools=tools):
             for generation in converter.feed(chunk):
                 # LangChain reports tokens itself unless it hands us a run manager.
                 if run_manager is not None:
@@ -385,9 +390,10 @@ class ChatR1V4(ClientsHolder, BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
+        tools = self.call_builtin_tools(kwargs)
         request = chat_request(self, messages, stop, True, kwargs)
         converter = StreamConverter(request.model, v1=self.output_version == "v1")
-        async for chunk in self.async_client.stream(request):
+        async for chunk in self.async_client.stream(request, builtin_tools=tools):
             for generation in converter.feed(chunk):
                 if run_manager is not None:
                     await run_manager.on_llm_new_token(generation.text, chunk=generation)

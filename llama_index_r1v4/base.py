@@ -275,22 +275,26 @@ class R1V4(ClientsHolder, FunctionCallingLLM):
         return self._astream_chat(messages, **kwargs)
 
     def _chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        tools = self.call_builtin_tools(kwargs)
         request = chat_request(self, messages, False, kwargs)
-        return completion_to_chat_response(self.client.create(request))
+        return completion_to_chat_response(self.client.create(request, builtin_tools=tools))
 
     async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        tools = self.call_builtin_tools(kwargs)
         request = chat_request(self, messages, False, kwargs)
-        return completion_to_chat_response(await self.async_client.create(request))
+        reply = await self.async_client.create(request, builtin_tools=tools)
+        return completion_to_chat_response(reply)
 
     def _stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         # Built now, so a bad message fails at the call, before any request.
+        tools = self.call_builtin_tools(kwargs)
         request = chat_request(self, messages, True, kwargs)
         client = self.client
 
         def gen() -> ChatResponseGen:
             assembler = StreamAssembler()
             # The core's stream is a generator; closing it closes the connection.
-            chunks = client.stream(request)
+            chunks = client.stream(request, builtin_tools=tools)
             try:
                 for chunk in chunks:
                     response = assembler.add(chunk)
@@ -305,12 +309,13 @@ class R1V4(ClientsHolder, FunctionCallingLLM):
         return gen()
 
     def _astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
+        tools = self.call_builtin_tools(kwargs)
         request = chat_request(self, messages, True, kwargs)
         client = self.async_client
 
         async def gen() -> ChatResponseAsyncGen:
             assembler = StreamAssembler()
-            chunks = client.stream(request)
+            chunks = client.stream(request, builtin_tools=tools)
             try:
                 async for chunk in chunks:
                     # Every chunk with content is yielded, a first one carrying only

@@ -22,7 +22,7 @@ from r1v4._errors import (
 from r1v4._request import prepare
 from r1v4._retry import transport_error
 from r1v4._sse import SSEDecoder
-from r1v4._streaming import ResponseParser
+from r1v4._streaming import Continuation, ResponseParser
 from r1v4._types import ChatCompletion, ChatCompletionChunk, ChatRequest
 
 if TYPE_CHECKING:
@@ -34,20 +34,40 @@ __all__ = ["Call", "StreamReader", "is_event_stream"]
 
 
 class Call:
-    """One API call: the prepared body now, and each failed attempt's verdict."""
+    """One API call: the prepared body now, and each failed attempt's verdict.
 
-    __slots__ = ("attempt", "prepared", "settings")
+    ``continues`` makes it one round of a reply the client continues (see
+    :mod:`r1v4._tool_loop`): each attempt's parser starts from a copy of it, and
+    :attr:`parser` is the last attempt's, which the loop reads once the round is done.
+    """
 
-    def __init__(self, settings: ClientSettings, request: ChatRequest) -> None:
+    __slots__ = ("attempt", "continues", "parser", "prepared", "settings")
+
+    def __init__(
+        self, settings: ClientSettings, request: ChatRequest, continues: Continuation | None = None
+    ) -> None:
         self.settings = settings
         self.prepared = prepare(settings, request)
         self.attempt = 0
+        self.continues = continues
+        self.parser: ResponseParser | None = None
+
+    def new_parser(self) -> ResponseParser:
+        c = self.continues
+        self.parser = ResponseParser(
+            self.prepared.client_tools, c.for_attempt() if c is not None else None
+        )
+        return self.parser
 
     def new_reader(self) -> StreamReader:
-        return StreamReader(self.prepared.client_tools)
+        return StreamReader(self.new_parser())
 
     def completion(self, body: bytes) -> ChatCompletion:
-        return ResponseParser(self.prepared.client_tools).parse_completion(body)
+        return self.new_parser().parse_completion(body)
+
+    def completion_chunk(self, body: bytes) -> ChatCompletionChunk:
+        """The whole non-stream reply as one chunk (a round of a continued reply)."""
+        return self.new_parser().parse_completion_chunk(body)
 
     def raise_refused(self, response: httpx.Response, body: bytes) -> NoReturn:
         """Raise for a stream request answered with an error status or not as an event stream."""
@@ -118,9 +138,9 @@ class StreamReader:
 
     __slots__ = ("decoder", "held", "parser")
 
-    def __init__(self, client_tools: frozenset[str]) -> None:
+    def __init__(self, parser: ResponseParser) -> None:
         self.decoder = SSEDecoder()
-        self.parser = ResponseParser(client_tools)
+        self.parser = parser
         # The chunks not released yet; None once they were (the rest then pass straight on).
         self.held: list[ChatCompletionChunk] | None = []
 

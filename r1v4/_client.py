@@ -9,11 +9,12 @@ and the other blocks.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, Generator, Mapping
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from r1v4._accumulate import accumulate
 from r1v4._call import Call, is_event_stream
 from r1v4._config import ClientSettings
 from r1v4._errors import R1V4Error
@@ -21,7 +22,11 @@ from r1v4._pools import LoopPools, SyncPool
 from r1v4._request import coerce, has_images
 from r1v4._retry import transport_error
 from r1v4._stream_close import adrain, body_bytes, drain, open_stream, response_bytes
+from r1v4._tool_loop import ToolLoop
 from r1v4._types import ChatCompletion, ChatCompletionChunk, ChatRequest
+
+if TYPE_CHECKING:
+    from r1v4.tools import R1V4Tools
 
 __all__ = ["AsyncR1V4Client", "R1V4Client"]
 
@@ -81,11 +86,71 @@ class R1V4Client:
         return self.settings.image_inliner().inline(request)
 
     def create(
-        self, request: ChatRequest | Mapping[str, Any] | None = None, **fields: Any
+        self,
+        request: ChatRequest | Mapping[str, Any] | None = None,
+        *,
+        builtin_tools: R1V4Tools | None = None,
+        **fields: Any,
     ) -> ChatCompletion:
-        """Send a non-stream request and return the parsed completion."""
+        """Send a non-stream request and return the parsed completion.
+
+        Args:
+            request: a :class:`ChatRequest`, or a mapping of its fields.
+            builtin_tools: run R1V4's own tools where the server does not (a self-hosted
+                model stops after each call of them): each call the reply ends in is run
+                with these tools and the conversation continued with its observation, until
+                the model answers or ``max_tool_rounds`` is reached. One reply comes back,
+                shaped like a hosted one (see :class:`r1v4.tools.R1V4Tools`).
+            **fields: request fields, set over ``request``'s.
+        """
+        request = self.inline_images(coerce(request, {"stream": False, **fields}))
+        if builtin_tools is not None:
+            return accumulate(self._continued(ToolLoop(self.settings, request, builtin_tools)))
+        call = Call(self.settings, request)
+        return call.completion(self._post(call))
+
+    def stream(
+        self,
+        request: ChatRequest | Mapping[str, Any] | None = None,
+        *,
+        builtin_tools: R1V4Tools | None = None,
+        **fields: Any,
+    ) -> Generator[ChatCompletionChunk, None, None]:
+        """Send a stream request and yield chunks as they arrive.
+
+        Breaking out of the loop (or closing the generator) closes the connection at once.
+        ``builtin_tools`` is as for :meth:`create`: the rounds stream as one reply.
+        """
+        request = self.inline_images(coerce(request, {"stream": True, **fields}))
+        if builtin_tools is not None:
+            yield from self._continued(ToolLoop(self.settings, request, builtin_tools))
+        else:
+            yield from self._stream(Call(self.settings, request))
+
+    def _continued(self, loop: ToolLoop) -> Iterator[ChatCompletionChunk]:
+        """The rounds of a reply the client continues (see :mod:`r1v4._tool_loop`)."""
+        while True:
+            call = loop.call()
+            if call.prepared.request.stream:
+                for chunk in self._stream(call):
+                    out = loop.take(chunk)
+                    if out is not None:
+                        yield out
+            else:
+                out = loop.take(call.completion_chunk(self._post(call)))
+                if out is not None:
+                    yield out
+            steps = loop.steps()
+            if not steps:
+                break
+            for step in steps:
+                yield loop.answered(step, loop.tools.run(*loop.run_args(step)))
+            loop.next_round()
+        yield from loop.end()
+
+    def _post(self, call: Call) -> bytes:
+        """The body of a non-stream call's successful attempt."""
         s = self.settings
-        call = Call(s, self.inline_images(coerce(request, {"stream": False, **fields})))
         while True:
             try:
                 response = self.http_client.post(
@@ -95,18 +160,12 @@ class R1V4Client:
                 time.sleep(call.delay_after_lost(exc))
                 continue
             if response.status_code < 300:
-                return call.completion(response.content)
+                return response.content
             time.sleep(call.delay_after_rejected(response))
 
-    def stream(
-        self, request: ChatRequest | Mapping[str, Any] | None = None, **fields: Any
-    ) -> Generator[ChatCompletionChunk, None, None]:
-        """Send a stream request and yield chunks as they arrive.
-
-        Breaking out of the loop (or closing the generator) closes the connection at once.
-        """
+    def _stream(self, call: Call) -> Generator[ChatCompletionChunk, None, None]:
+        """A stream call's chunks, across its attempts."""
         s = self.settings
-        call = Call(s, self.inline_images(coerce(request, {"stream": True, **fields})))
         while True:
             reader = call.new_reader()
             headers: Mapping[str, str] | None = None
@@ -183,11 +242,71 @@ class AsyncR1V4Client:
         return await self.settings.image_inliner().ainline(request)
 
     async def create(
-        self, request: ChatRequest | Mapping[str, Any] | None = None, **fields: Any
+        self,
+        request: ChatRequest | Mapping[str, Any] | None = None,
+        *,
+        builtin_tools: R1V4Tools | None = None,
+        **fields: Any,
     ) -> ChatCompletion:
-        """Send a non-stream request and return the parsed completion."""
+        """Send a non-stream request and return the parsed completion.
+
+        ``builtin_tools`` is as for :meth:`R1V4Client.create`; the tools run without blocking
+        the event loop (the sandbox in a subprocess, awaited).
+        """
+        request = await self.inline_images(coerce(request, {"stream": False, **fields}))
+        if builtin_tools is not None:
+            loop = ToolLoop(self.settings, request, builtin_tools)
+            return accumulate([chunk async for chunk in self._continued(loop)])
+        call = Call(self.settings, request)
+        return call.completion(await self._post(call))
+
+    async def stream(
+        self,
+        request: ChatRequest | Mapping[str, Any] | None = None,
+        *,
+        builtin_tools: R1V4Tools | None = None,
+        **fields: Any,
+    ) -> AsyncGenerator[ChatCompletionChunk, None]:
+        """Send a stream request and yield chunks as they arrive.
+
+        Cancelling the task, or closing the generator, closes the connection at once (and,
+        while one of ``builtin_tools`` runs, kills it). ``builtin_tools`` is as for
+        :meth:`R1V4Client.create`.
+        """
+        request = await self.inline_images(coerce(request, {"stream": True, **fields}))
+        chunks = (
+            self._continued(ToolLoop(self.settings, request, builtin_tools))
+            if builtin_tools is not None
+            else self._stream(Call(self.settings, request))
+        )
+        async for chunk in chunks:
+            yield chunk
+
+    async def _continued(self, loop: ToolLoop) -> AsyncIterator[ChatCompletionChunk]:
+        """The rounds of a reply the client continues (see :mod:`r1v4._tool_loop`)."""
+        while True:
+            call = loop.call()
+            if call.prepared.request.stream:
+                async for chunk in self._stream(call):
+                    out = loop.take(chunk)
+                    if out is not None:
+                        yield out
+            else:
+                out = loop.take(call.completion_chunk(await self._post(call)))
+                if out is not None:
+                    yield out
+            steps = loop.steps()
+            if not steps:
+                break
+            for step in steps:
+                yield loop.answered(step, await loop.tools.arun(*loop.run_args(step)))
+            loop.next_round()
+        for chunk in loop.end():
+            yield chunk
+
+    async def _post(self, call: Call) -> bytes:
+        """The body of a non-stream call's successful attempt."""
         s = self.settings
-        call = Call(s, await self.inline_images(coerce(request, {"stream": False, **fields})))
         http = await self.http_client()
         while True:
             try:
@@ -198,18 +317,12 @@ class AsyncR1V4Client:
                 await _sleep(call.delay_after_lost(exc))
                 continue
             if response.status_code < 300:
-                return call.completion(response.content)
+                return response.content
             await _sleep(call.delay_after_rejected(response))
 
-    async def stream(
-        self, request: ChatRequest | Mapping[str, Any] | None = None, **fields: Any
-    ) -> AsyncGenerator[ChatCompletionChunk, None]:
-        """Send a stream request and yield chunks as they arrive.
-
-        Cancelling the task, or closing the generator, closes the connection at once.
-        """
+    async def _stream(self, call: Call) -> AsyncGenerator[ChatCompletionChunk, None]:
+        """A stream call's chunks, across its attempts."""
         s = self.settings
-        call = Call(s, await self.inline_images(coerce(request, {"stream": True, **fields})))
         http = await self.http_client()
         while True:
             reader = call.new_reader()

@@ -22,7 +22,15 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, ClassVar
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_serializer, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from r1v4._config import (
     DEFAULT_BACKOFF,
@@ -177,6 +185,31 @@ class ClientOptions(BaseModel):
         gt=0,
         description="Seconds the image downloads of one call may take in all (concurrent).",
     )
+
+    builtin_tools: Any = Field(
+        default=None,
+        exclude=True,
+        description=(
+            "An r1v4.tools.R1V4Tools: run R1V4's own tools (code in a sandbox, search, web "
+            "pages) where the server does not, as a self-hosted model needs, continuing the "
+            "reply until the model answers; None reports such calls as unanswered. A call may "
+            "pass its own (builtin_tools=...)."
+        ),
+    )
+
+    @field_validator("builtin_tools")
+    @classmethod
+    def _r1v4_tools(cls, value: Any) -> Any:
+        from r1v4.tools import R1V4Tools
+
+        if value is not None and not isinstance(value, R1V4Tools):
+            raise ValueError(f"builtin_tools must be an r1v4.tools.R1V4Tools, got {value!r}")
+        return value
+
+    def call_builtin_tools(self, kwargs: dict[str, Any]) -> Any:
+        """The tools a call runs R1V4's calls with: its own ``builtin_tools`` keyword (taken
+        out of ``kwargs``, so it never reaches the request body), else the model's."""
+        return kwargs.pop("builtin_tools", self.builtin_tools)
 
     @field_serializer("default_headers")
     def _public_headers(self, headers: dict[str, str] | None) -> dict[str, str] | None:

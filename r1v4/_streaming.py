@@ -7,7 +7,9 @@ non-stream body is parsed as a single chunk through the same code and then aggre
 
 from __future__ import annotations
 
+import copy
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from r1v4._accumulate import accumulate
@@ -19,11 +21,12 @@ from r1v4._transcript import (
     InvalidClientToolCall,
     ReasoningDelta,
     TranscriptEvent,
+    TranscriptIssue,
     TranscriptParser,
 )
 from r1v4._transcript._events import TOOL_NAMES
 from r1v4._transcript._image_uris import without_images
-from r1v4._transcript._parser import unanswered_issue
+from r1v4._transcript._parser import HeldCall, unanswered_issue
 from r1v4._types import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -34,7 +37,7 @@ from r1v4._types import (
     Usage,
 )
 
-__all__ = ["ResponseParser"]
+__all__ = ["Continuation", "ResponseParser", "ToolStep", "max_rounds_issue"]
 
 # json.loads() wraps raw_decode() in type checks and two whitespace regex matches; on a 200-byte
 # chunk that wrapper is a quarter of parse_event(). Payloads that are not one bare JSON value go
@@ -46,6 +49,7 @@ class _ChoiceState:
     __slots__ = (
         "answer",
         "closed",
+        "native_base",
         "native_seen",
         "next_index",
         "text_calls",
@@ -63,6 +67,9 @@ class _ChoiceState:
         # pieces]. Nobody runs them, so they are reported as unanswered when the choice ends.
         self.unanswered: dict[int, list[Any]] = {}
         self.closed = False
+        # A reply the client continues: a later round's native calls (indexed from 0 by their
+        # server) come after the earlier rounds' calls.
+        self.native_base = 0
 
     @property
     def has_calls(self) -> bool:
@@ -70,24 +77,74 @@ class _ChoiceState:
         return bool(self.text_calls or len(self.native_seen) > len(self.unanswered))
 
 
+@dataclass(slots=True)
+class Continuation:
+    """A reply the client continues over rounds (it runs R1V4's tools between them): what a
+    round's parser starts from, and how many tool calls the reply may still make.
+
+    The first round starts from nothing (``state`` is ``None``); each later one from the state
+    of the round before, fed the observations since (one transcript across rounds), under the
+    first round's id.
+    """
+
+    calls_left: int
+    state: _ChoiceState | None = None
+    id: str = ""
+    model: str = ""
+    created: int = 0
+    reasoning: list[str] = field(default_factory=list)
+
+    def for_attempt(self) -> Continuation:
+        """A copy for one attempt of a round: an attempt that fails and is retried must leave
+        the state as it found it. (The transcript's text is shared, not copied.)"""
+        return Continuation(
+            self.calls_left,
+            copy.deepcopy(self.state),
+            self.id,
+            self.model,
+            self.created,
+            list(self.reasoning),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ToolStep:
+    """A call of R1V4's own tool a round ended in, for the client to run: ``text`` is the call
+    as the transcript has it (or, for a native call, as it is written into the transcript)."""
+
+    name: str
+    arguments: Any
+    text: str
+    native: bool
+
+
 class ResponseParser:
     """Parses one response's SSE data payloads (or its whole JSON body) into typed objects.
 
-    It also remembers what was delivered, so a failure can report the partial answer.
+    It also remembers what was delivered, so a failure can report the partial answer. Given a
+    :class:`Continuation`, it parses one round of a reply the client continues: a round that
+    ends in calls of R1V4's own tools (:attr:`steps`) does not end the reply (no finish, no
+    ``unanswered_tool_call``), and :meth:`carry` hands its state to the next round.
     """
 
     __slots__ = (
         "_choices",
         "_client_tools",
         "_reasoning",
+        "_round_raw",
+        "_rounds",
+        "_wire_reasoning",
         "created",
         "delivered",
         "done",
         "id",
         "model",
+        "steps",
     )
 
-    def __init__(self, client_tools: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, client_tools: frozenset[str] = frozenset(), continues: Continuation | None = None
+    ) -> None:
         self._client_tools = client_tools
         self._choices: dict[int, _ChoiceState] = {}
         self._reasoning: list[str] = []
@@ -96,6 +153,14 @@ class ResponseParser:
         self.created = 0
         self.done = False
         self.delivered = False
+        self._rounds = continues
+        self.steps: list[ToolStep] = []
+        self._round_raw: list[str] = []  # this round's content and wire reasoning, as sent
+        self._wire_reasoning: list[str] = []
+        if continues is not None and continues.state is not None:
+            self._choices[0] = continues.state
+            self._reasoning = continues.reasoning
+            self.id, self.model, self.created = continues.id, continues.model, continues.created
 
     @property
     def partial_content(self) -> str:
@@ -180,7 +245,8 @@ class ResponseParser:
                 index, role, content, reasoning, d.get("tool_calls"), finish is not None
             )
             if finish is not None:
-                finish = _finish_reason(self._choices[index], finish)
+                # A round that waits for R1V4's tools is not the reply's end.
+                finish = None if self.steps else _finish_reason(self._choices[index], finish)
             out.append(ChunkChoice(index, delta, finish))
         usage = obj.get("usage")
         return ChatCompletionChunk(
@@ -201,6 +267,10 @@ class ResponseParser:
 
     def parse_completion(self, body: bytes | str) -> ChatCompletion:
         """A whole non-stream JSON body -> :class:`ChatCompletion`, via the stream path."""
+        return accumulate([self.parse_completion_chunk(body)])
+
+    def parse_completion_chunk(self, body: bytes | str) -> ChatCompletionChunk:
+        """A whole non-stream JSON body -> the one chunk that holds it all."""
         obj = self._load(body)
         try:
             return self._completion(obj, body)
@@ -209,8 +279,9 @@ class ResponseParser:
         except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
             raise self.fail(_malformed(f"response not understood ({exc})", body)) from None
 
-    def _completion(self, obj: dict[str, Any], body: bytes | str) -> ChatCompletion:
-        self._remember(obj)
+    def _completion(self, obj: dict[str, Any], body: bytes | str) -> ChatCompletionChunk:
+        if not self.id:
+            self._remember(obj)
         choices = obj.get("choices")
         if not isinstance(choices, list) or not choices:
             if not isinstance(choices, list) and _is_error(obj):
@@ -238,10 +309,12 @@ class ResponseParser:
                 True,
             )
             finish = _text(c.get("finish_reason"), "finish_reason") or None
-            if finish == "tool_calls":
+            if self.steps:
+                finish = None
+            elif finish == "tool_calls":
                 finish = _finish_reason(self._choices[index], finish)
             out.append(ChunkChoice(index, delta, finish))
-        return accumulate([self._chunk(out, _usage(obj.get("usage")))])
+        return self._chunk(out, _usage(obj.get("usage")))
 
     # ------------------------------------------------------------------ shared
 
@@ -281,13 +354,19 @@ class ResponseParser:
         st = self._choices.get(index)
         if st is None:
             st = self._choices[index] = _ChoiceState(self._client_tools)
+        if self._rounds is not None and (content or reasoning):
+            # The round as the model wrote it, for the request that continues it.
+            if reasoning:
+                self._wire_reasoning.append(reasoning)
+            if content:
+                self._round_raw.append(content)
         calls: list[ToolCallDelta] | None = None
         if tool_calls:
             calls = []
             for tc in _items(tool_calls, "tool_calls"):
                 tc = _obj(tc, "a tool call")
                 fn = _obj(tc.get("function"), "a tool call's function")
-                i = _index(tc.get("index"), 0)
+                i = _index(tc.get("index"), 0) + st.native_base
                 call_id = _text(tc.get("id"), "a tool call's id")
                 name = _text(fn.get("name"), "a tool call's name")
                 arguments = _arguments(fn.get("arguments"))
@@ -326,9 +405,14 @@ class ResponseParser:
                 evs = tp.feed(content) if content else []
                 if last:
                     st.closed = closing = True
-                    evs = evs + tp.close() if evs else tp.close()
-                if closing and st.unanswered:
-                    evs = evs + _unanswered_native(st.unanswered)
+                    natives = st.unanswered
+                    if self._rounds is not None and index == 0:
+                        closing, evs = self._end_round(st, evs)
+                        natives = {}  # run, or reported by _end_round
+                    if closing:
+                        evs = evs + tp.close() if evs else tp.close()
+                        if natives:
+                            evs = evs + _unanswered_native(natives)
                 if evs:
                     answer, inline, calls, events, invalid = self._route(st, evs, calls)
                     if inline:
@@ -347,6 +431,60 @@ class ResponseParser:
         return Delta(
             role, answer, reasoning or None, calls, events, content or None, invalid, transcript
         )
+
+    # ------------------------------------------------------------ rounds
+
+    def _end_round(
+        self, st: _ChoiceState, evs: list[TranscriptEvent]
+    ) -> tuple[bool, list[TranscriptEvent]]:
+        """A round of a continued reply ends: the calls of R1V4's tools it ended in become
+        :attr:`steps` (the reply goes on; returns ``False``), or, past the reply's limit, issues
+        of kind ``max_tool_rounds`` (the reply ends; returns ``True``)."""
+        assert self._rounds is not None
+        tp = st.transcript
+        steps: list[ToolStep] = []
+        held: HeldCall | None = tp.held_call
+        if held is not None:
+            steps.append(ToolStep(held.name, held.arguments, held.text, False))
+        for i in sorted(st.unanswered):
+            name, pieces = st.unanswered[i]
+            arguments = "".join(pieces) or "{}"
+            steps.append(ToolStep(name, arguments, _native_text(name, arguments), True))
+        if not steps:
+            return True, evs
+        if len(steps) <= self._rounds.calls_left:
+            self.steps = steps
+            return False, evs
+        # All or none: a round's calls answered in part would leave the model a transcript
+        # with a call no observation follows.
+        tp.drop_held_call()
+        return True, evs + [max_rounds_issue(step.name, step.text) for step in steps]
+
+    def carry(self) -> Continuation:
+        """After a round that ended in :attr:`steps`: where the next round starts (feed it the
+        observations first, with :meth:`local`)."""
+        assert self._rounds is not None and self.steps
+        st = self._choices[0]
+        st.closed = False
+        st.native_seen = set()
+        st.unanswered = {}
+        st.native_base = st.next_index
+        calls_left = self._rounds.calls_left - len(self.steps)
+        return Continuation(calls_left, st, self.id, self.model, self.created, self._reasoning)
+
+    @property
+    def round_text(self) -> str:
+        """This round as the model wrote it: reasoning a server split off put back in
+        ``<think>`` tags, then the content, then the native calls of :attr:`steps` as text."""
+        think = "".join(self._wire_reasoning)
+        text = f"<think>{think}</think>" if think else ""
+        text += "".join(self._round_raw)
+        return text + "".join(step.text for step in self.steps if step.native)
+
+    def local(self, text: str) -> ChatCompletionChunk:
+        """``text`` the client adds to the transcript (a native call written out, an
+        observation), parsed like content the server sent: the chunk of its events."""
+        return self._chunk([ChunkChoice(0, self._delta(0, None, text, None, None, False))], None)
 
     @staticmethod
     def _transcript(st: _ChoiceState) -> str | None:
@@ -421,6 +559,22 @@ def _unanswered_native(calls: dict[int, list[Any]]) -> list[TranscriptEvent]:
             unanswered_issue(name, f'{{"name": {json.dumps(name)}, "arguments": {arguments}}}')
         )
     return out
+
+
+def _native_text(name: str, arguments: str) -> str:
+    """A native call of R1V4's tool as its transcripts write one."""
+    return f'<tool_call>{{"name": {json.dumps(name)}, "arguments": {arguments}}}</tool_call>'
+
+
+def max_rounds_issue(name: str, text: str) -> TranscriptIssue:
+    """The issue that ends a reply at ``R1V4Tools(max_tool_rounds=...)``: ``text`` is the call
+    the client did not run."""
+    return TranscriptIssue(
+        "max_tool_rounds",
+        text,
+        f"R1V4 called tool {name!r} after the reply had made as many tool calls as "
+        "R1V4Tools(max_tool_rounds=...) allows: it was not run and the reply ends here",
+    )
 
 
 class _Shape(Exception):

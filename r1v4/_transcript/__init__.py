@@ -33,7 +33,12 @@ Rules:
   JSON or shape is bad), and any other call was run by nobody: a
   ``TranscriptIssue("unanswered_tool_call")`` whose ``text`` is the call as written, never a
   server call. A call whose name cannot be read counts as bound when ``client_tools`` is
-  non-empty; as a server call it is named ``"unknown"``.
+  non-empty; as a server call it is named ``"unknown"``. While a call of one of R1V4's own tools
+  is held, :attr:`TranscriptParser.held_call` gives it: a client that runs R1V4's tools (a
+  self-hosted server's reply, continued with ``builtin_tools``) runs it and feeds the
+  observation, so the call becomes a server call as in a hosted transcript. A reply that reached
+  ``R1V4Tools(max_tool_rounds=...)`` ends with a ``TranscriptIssue("max_tool_rounds")`` for
+  the call it did not run.
 * ``<code>`` is also common HTML, so it is a server call only when ``<observation>`` follows;
   otherwise ``<code>…</code>`` is answer text verbatim.
 * Server calls and client calls are numbered separately from 0 (invalid client calls share the

@@ -6,9 +6,11 @@ import contextlib
 import json
 import re
 from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from r1v4._transcript._events import (
+    TOOL_NAMES,
     AnswerDelta,
     ClientToolCall,
     GeneratedImage,
@@ -26,7 +28,7 @@ from r1v4._transcript._payloads import CallInfo, read_call, read_plan
 from r1v4._transcript._search_results import SEARCH_HINTS, sources
 from r1v4._transcript._segments import Payload, Segment
 
-__all__ = ["TranscriptParser", "parse_transcript", "unanswered_issue"]
+__all__ = ["HeldCall", "TranscriptParser", "parse_transcript", "unanswered_issue"]
 
 # Tags whose body is a payload held until the closing tag.
 _PAYLOAD_TAGS = frozenset(
@@ -223,6 +225,35 @@ class TranscriptParser:
         self._payload = None
         return out
 
+    # -- a call the client answers -----------------------------------------------------------
+
+    @property
+    def held_call(self) -> HeldCall | None:
+        """The call of one of R1V4's own tools the text fed so far ends in, not answered yet
+        (an inference server stops there): what a client that runs R1V4's tools runs before
+        it feeds the observation. ``None`` when the transcript does not end in one, or the
+        call names a tool the caller bound (it is theirs) or no tool at all."""
+        if self._state != _PENDING:
+            return None
+        tag, info, payload = self._pend_tag, self._pend_info, self._pend_payload
+        if tag in _SEARCH_ARG:
+            return HeldCall(tag, _search_arguments(tag, payload), f"<{tag}>{payload}</{tag}>")
+        if info is None or info.name not in TOOL_NAMES or info.name in self._client_tools:
+            return None
+        # Arguments that do not read as an object go to the tool as written: its observation
+        # says what is wrong, and the model can write the call again.
+        ok = info.json_error is None and info.shape_error is None
+        return HeldCall(
+            info.name, info.arguments if ok else payload, f"<tool_call>{payload}</tool_call>"
+        )
+
+    def drop_held_call(self) -> None:
+        """Forget :attr:`held_call` without an event (the client reports why it did not run)."""
+        if self._state == _PENDING:
+            self._pend_payload = ""
+            self._pend_info = None
+            self._state = _OUTSIDE
+
     # -- states --------------------------------------------------------------------------------
 
     def _outside(self, text: str, out: list[TranscriptEvent]) -> str:
@@ -346,15 +377,8 @@ class TranscriptParser:
             else:
                 self._answer.emit(f"<code>{payload}</code>", out)
         elif info is None:  # a deep-research search or page tag
-            body = payload.strip()
-            arguments: Any = None
-            if body.startswith("{"):
-                with contextlib.suppress(ValueError):
-                    arguments = json.loads(body)
-            if not isinstance(arguments, dict):
-                arguments = {_SEARCH_ARG[tag]: body}
             if server:
-                self._server(tag, arguments, payload, tag, out)
+                self._server(tag, _search_arguments(tag, payload), payload, tag, out)
             else:
                 out.append(_unanswered(tag, tag, payload))
         elif server:
@@ -429,6 +453,29 @@ class TranscriptParser:
         if isinstance(event, GeneratedImage):
             self._images += 1
         return event
+
+
+@dataclass(frozen=True, slots=True)
+class HeldCall:
+    """A call of R1V4's tool ``name`` that no observation answered yet (see
+    :attr:`TranscriptParser.held_call`): its ``arguments`` as read (the payload's text when
+    they do not read as an object) and the call as the transcript wrote it."""
+
+    name: str
+    arguments: Any
+    text: str
+
+
+def _search_arguments(tag: str, payload: str) -> Any:
+    """A deep-research tag's arguments: its JSON object, else ``{<argument>: its text}``."""
+    body = payload.strip()
+    arguments: Any = None
+    if body.startswith("{"):
+        with contextlib.suppress(ValueError):
+            arguments = json.loads(body)
+    if not isinstance(arguments, dict):
+        arguments = {_SEARCH_ARG[tag]: body}
+    return arguments
 
 
 def unanswered_issue(name: str | None, text: str) -> TranscriptIssue:

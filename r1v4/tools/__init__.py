@@ -36,6 +36,7 @@ from r1v4.tools._executor import (
     CodeOutcome,
     RunStatus,
 )
+from r1v4.tools._follow_up import observation_message
 from r1v4.tools._inputs import DEFAULT_IMAGE_NAME, ConversationImage
 from r1v4.tools._launcher import PYTHON_FLAGS, launcher_input, launcher_source
 from r1v4.tools._limits import CodeLimits
@@ -65,4 +66,5 @@ __all__ = [
     "UnsandboxedExecutor",
     "launcher_input",
     "launcher_source",
+    "observation_message",
 ]

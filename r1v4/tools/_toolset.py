@@ -19,6 +19,7 @@ from r1v4._errors import InvalidRequestError
 from r1v4._transcript._events import TOOL_NAMES
 from r1v4.tools._backends import Backend, acall_backend, call_backend
 from r1v4.tools._executor import AsyncCodeExecutor, CodeExecutor, CodeJob, CodeOutcome
+from r1v4.tools._follow_up import observation_message as default_observation_message
 from r1v4.tools._inputs import (
     DEFAULT_IMAGE_NAME,
     ConversationImage,
@@ -105,6 +106,11 @@ class R1V4Tools:
         max_page_chars: characters of a page kept by ``web_content``.
         allow_private_urls: let ``web_content`` ask its backend for ``localhost``, private and
             link-local address literals (refused by default, since the model chooses the URL).
+        observation_message: ``result -> message``: the message a client that continues a
+            reply sends after the model's call, to give it the observation (an OpenAI-format
+            message dict or an ``r1v4.Message``). By default
+            :func:`~r1v4.tools.observation_message`: a user message holding
+            ``<observation>…</observation>`` and the images the tool made.
 
     Raises:
         SandboxUnavailableError: the default sandbox cannot run here.
@@ -120,6 +126,7 @@ class R1V4Tools:
         "max_page_chars",
         "max_search_results",
         "max_tool_rounds",
+        "observation_message",
         "preload_images",
         "text_search",
         "web_content",
@@ -139,6 +146,7 @@ class R1V4Tools:
         max_search_results: int = 10,
         max_page_chars: int = 20_000,
         allow_private_urls: bool = False,
+        observation_message: Callable[[ToolResult], Any] = default_observation_message,
     ) -> None:
         if isinstance(max_tool_rounds, bool) or not isinstance(max_tool_rounds, int):
             raise InvalidRequestError(f"max_tool_rounds must be an int, got {max_tool_rounds!r}")
@@ -178,6 +186,12 @@ class R1V4Tools:
         self.max_search_results = max_search_results
         self.max_page_chars = max_page_chars
         self.allow_private_urls = allow_private_urls
+        if not callable(observation_message):
+            raise InvalidRequestError(
+                f"observation_message must be a callable (result -> message), "
+                f"got {observation_message!r}"
+            )
+        self.observation_message = observation_message
 
     def __repr__(self) -> str:
         # Backends by type only: a search client's repr may carry its key.

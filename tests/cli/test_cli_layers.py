@@ -42,7 +42,11 @@ def test_cli_and_report_import_only_the_public_core() -> None:
                 names = [alias.name for alias in node.names]
             for name in names:
                 parts = name.split(".")
-                if parts[0] == "r1v4" and len(parts) > 1 and parts[1] not in ("cli", "report", "_integrations"):
+                if (
+                    parts[0] == "r1v4"
+                    and len(parts) > 1
+                    and parts[1] not in ("cli", "report", "_integrations")
+                ):
                     offenders.append(f"{path.name}: {name}")
     assert offenders == []
     assert len(list(ROOT.joinpath("cli").rglob("*.py"))) >= 5  # the walk saw the modules

@@ -9,6 +9,7 @@ import pytest
 
 from r1v4 import IncompleteStreamError, MalformedResponseError, R1V4Error, ServerError
 from r1v4._call import StreamReader
+from r1v4._streaming import ResponseParser
 from r1v4._types import ChatCompletionChunk
 
 
@@ -30,7 +31,7 @@ def _text(text: str) -> bytes:
     ],
 )
 def test_good_chunks_of_a_read_come_before_its_error(bad: bytes, error: type[R1V4Error]) -> None:
-    reader = StreamReader(frozenset())
+    reader = StreamReader(ResponseParser())
     assert [c.choices[0].delta.content for c in reader.feed(_text("one"))] == ["one"]
     seen: list[str | None] = []
     with pytest.raises(error) as info:
@@ -42,7 +43,7 @@ def test_good_chunks_of_a_read_come_before_its_error(bad: bytes, error: type[R1V
 
 
 def test_a_read_after_done_gives_nothing() -> None:
-    reader = StreamReader(frozenset())
+    reader = StreamReader(ResponseParser())
     assert len(list(reader.feed(_text("a") + b"data: [DONE]\n\n" + _text("b")))) == 1
     assert list(reader.feed(_text("c"))) == []
     assert list(reader.end()) == []
@@ -60,7 +61,7 @@ def _contents(chunks: Iterable[ChatCompletionChunk]) -> list[tuple[str | None, s
 def test_chunks_wait_until_the_attempt_delivers_then_come_in_order() -> None:
     """Until an attempt has delivered it may be retried, so nothing of it reaches the caller;
     its first text releases everything before it, and then each chunk passes straight on."""
-    reader = StreamReader(frozenset())
+    reader = StreamReader(ResponseParser())
     assert list(reader.feed(_chunk({"role": "assistant", "content": ""}))) == []
     assert list(reader.feed(_text("\n<thi"))) == []  # whitespace, then maybe a tag: held
     assert not reader.parser.delivered
@@ -71,7 +72,7 @@ def test_chunks_wait_until_the_attempt_delivers_then_come_in_order() -> None:
 
 
 def test_an_attempt_that_failed_before_delivering_hands_over_nothing() -> None:
-    reader = StreamReader(frozenset())
+    reader = StreamReader(ResponseParser())
     seen: list[ChatCompletionChunk] = []
     with pytest.raises(MalformedResponseError) as info:
         for feed in (_chunk({"role": "assistant"}), _text("<tool_ca"), _event("{not json")):
@@ -80,7 +81,7 @@ def test_an_attempt_that_failed_before_delivering_hands_over_nothing() -> None:
 
 
 def test_an_attempt_that_delivered_nothing_is_released_when_complete() -> None:
-    reader = StreamReader(frozenset())
+    reader = StreamReader(ResponseParser())
     body = _chunk({"role": "assistant", "content": ""}) + _chunk({}, "stop")
     assert list(reader.feed(body)) == []
     released = list(reader.feed(b"data: [DONE]\n\n"))
@@ -89,7 +90,7 @@ def test_an_attempt_that_delivered_nothing_is_released_when_complete() -> None:
 
 
 def test_an_incomplete_stream_hands_over_what_it_delivered_before_its_error() -> None:
-    reader = StreamReader(frozenset())
+    reader = StreamReader(ResponseParser())
     assert list(reader.feed(_chunk({"role": "assistant"}) + _text("  "))) == []
     seen: list[ChatCompletionChunk] = []
     with pytest.raises(IncompleteStreamError) as info:

@@ -3,16 +3,26 @@ web-content tools (sync and async), its answer read into R1V4's observation shap
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import pytest
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ImageBlock,
+    TextBlock,
+    ThinkingBlock,
+    ToolCallBlock,
+)
 from llama_index.core.schema import Document, NodeWithScore, TextNode
 from llama_index.core.tools import FunctionTool, ToolMetadata, ToolOutput
 from llama_index.core.tools.types import BaseTool
 
-from llama_index_r1v4 import tool_backend
+from llama_index_r1v4 import R1V4, tool_backend
 from r1v4 import InvalidRequestError, ServerToolResult
+from r1v4.testing import LocalR1V4Server, Reply, make_image, tool_call
 from r1v4.tools import R1V4Tools
 
 
@@ -100,3 +110,81 @@ def test_an_error_output_is_an_observation() -> None:
     assert "search API down" in json.loads(result.observation)["result"]
     with pytest.raises(InvalidRequestError, match="LlamaIndex BaseTool"):
         tool_backend(search)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ R1V4(builtin_tools=...)
+
+LOOP_CROP = {"code": "img.crop((0, 0, 10, 8)).save('crop.png')\nprint(img.size)"}
+LOOP_ROUND = "<think>I crop.</think>" + tool_call("code", LOOP_CROP).rstrip("\n")
+LOOP_ANSWER = "<think>Plain.</think><answer>A plain corner.</answer>"
+
+
+def loop_question() -> list[ChatMessage]:
+    picture = make_image("PNG", (40, 30))
+    return [
+        ChatMessage(
+            role="user",
+            blocks=[TextBlock(text="What is in the corner?"), ImageBlock(image=picture)],
+        )
+    ]
+
+
+@pytest.fixture(scope="module")
+def sandboxed() -> R1V4Tools:
+    return R1V4Tools()
+
+
+@pytest.mark.parametrize("path", ["chat", "stream_chat", "achat", "astream_chat"])
+def test_r1v4_runs_r1v4s_tools_and_answers_as_one_message(
+    path: str, r1v4_server: LocalR1V4Server, r1v4_api_key: str, sandboxed: R1V4Tools
+) -> None:
+    r1v4_server.enqueue(
+        Reply(content=LOOP_ROUND, usage={"prompt_tokens": 100, "completion_tokens": 10}, id="r1"),
+        Reply(content=LOOP_ANSWER, usage={"prompt_tokens": 300, "completion_tokens": 7}),
+    )
+    llm = R1V4(api_key=r1v4_api_key, base_url=r1v4_server.base_url, builtin_tools=sandboxed)
+    response: ChatResponse
+    if path == "chat":
+        response = llm.chat(loop_question())
+    elif path == "achat":
+        response = asyncio.run(llm.achat(loop_question()))
+    elif path == "stream_chat":
+        *_, response = llm.stream_chat(loop_question())
+    else:
+
+        async def last() -> ChatResponse:
+            responses: list[ChatResponse] = [
+                r async for r in await llm.astream_chat(loop_question())
+            ]
+            return responses[-1]
+
+        response = asyncio.run(last())
+    message = response.message
+    assert message.content == "A plain corner."
+    thinking = [b for b in message.blocks if isinstance(b, ThinkingBlock)]
+    assert [b.content for b in thinking] == ["I crop.\n\nPlain."]
+    assert not [b for b in message.blocks if isinstance(b, ToolCallBlock)]
+    (server_call,) = message.additional_kwargs["server_tool_calls"]
+    assert server_call["name"] == "code" and server_call["args"] == LOOP_CROP
+    (image,) = message.additional_kwargs["generated_images"]
+    assert (image.width, image.height) == (10, 8)
+    assert response.raw is not None
+    assert response.raw["id"] == "r1" and response.raw["finish_reason"] == "stop"
+    assert response.raw["usage"]["prompt_tokens"] == 400
+    assert response.raw["usage"]["completion_tokens"] == 17
+    assert len(r1v4_server.requests) == 2
+
+
+def test_a_call_can_bring_its_own_builtin_tools(
+    r1v4_server: LocalR1V4Server, r1v4_api_key: str, sandboxed: R1V4Tools
+) -> None:
+    r1v4_server.enqueue(Reply(content=LOOP_ROUND), Reply(content=LOOP_ANSWER))
+    llm = R1V4(api_key=r1v4_api_key, base_url=r1v4_server.base_url)
+    response = llm.chat(loop_question(), builtin_tools=sandboxed)
+    assert response.message.content == "A plain corner."
+    assert "builtin_tools" not in r1v4_server.requests[-1].body
+
+
+def test_builtin_tools_must_be_r1v4_tools(r1v4_api_key: str) -> None:
+    with pytest.raises(ValueError, match="R1V4Tools"):
+        R1V4(api_key=r1v4_api_key, builtin_tools=search)
