@@ -1,4 +1,5 @@
-"""The README as the site's home page, and its guide sections as pages of their own.
+"""The README as the site's home page, its guide sections as pages of their own, and links
+to files outside docs/ made to work in the site.
 
 Each guide in the nav is ``- <README heading>: guides/<name>.md``. While no file
 docs/guides/<name>.md exists, this hook writes that page from the README section with that
@@ -6,18 +7,25 @@ heading (a nav title no README heading matches fails the build) and leaves the s
 the home page, which is the rest of the README. Moving a section into docs/guides/<name>.md
 therefore changes nothing in the site; the README's links are rewritten to where their
 targets are in the site.
+
+Links are written for GitHub, as paths in the repository relative to the file holding them. A
+page under docs/ may so link to a file outside docs/ (``../../benchmarks/README.md``), which is
+no page of the site: such a link goes to the file on ``repo_url``, or becomes its path as plain
+text without one.
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from _pages import add, log, nav_pages, root, unwritten
 from markdown.extensions.toc import slugify
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import Files
+from mkdocs.structure.pages import Page
 
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _LINK = re.compile(r"(!?)\[([^\]]*)\]\(([^)\s]+)\)")
@@ -69,18 +77,26 @@ def _relative(target: str, page: str) -> str:
 
 
 def rewrite_links(
-    text: str, page: str, places: dict[str, str], repo_url: str | None, titles: set[str]
+    text: str,
+    page: str,
+    repo_url: str | None,
+    source: str = "README.md",
+    places: dict[str, str] | None = None,
+    titles: Collection[str] = (),
 ) -> str:
-    """The README's links as seen from ``page``: its anchors on the pages holding them, docs/
-    files as pages of the site, other files of the repository on ``repo_url`` (as plain paths
-    without one)."""
+    """The links of ``source`` (a file of the repository) as seen from the site's ``page``:
+    files under docs/ as pages of the site, other files of the repository on ``repo_url`` (as
+    plain paths without one), and headings of the README (``places``: anchor -> page) on the
+    pages holding them."""
 
     def one(match: re.Match[str]) -> str:
         bang, label, target = match.groups()
         path, _, anchor = target.partition("#")
         if "://" in target or target.startswith("mailto:"):
             return match[0]
-        if not path:  # a heading of the README
+        if not path:  # a heading of the same file
+            if places is None:
+                return match[0]
             where = places.get(anchor)
             if where is None:
                 log.warning("README link to #%s: no such heading", anchor)
@@ -89,12 +105,14 @@ def rewrite_links(
                 return match[0]
             suffix = "" if anchor in titles else f"#{anchor}"
             return f"{bang}[{label}]({_relative(where, page)}{suffix})"
-        if path.startswith("docs/"):
-            new = _relative(path.removeprefix("docs/"), page)
+        file = posixpath.normpath(posixpath.join(posixpath.dirname(source), path))
+        if file.startswith("docs/"):
+            new = _relative(file.removeprefix("docs/"), page)
             return f"{bang}[{label}]({new}{'#' + anchor if anchor else ''})"
         if repo_url:
-            return f"{bang}[{label}]({repo_url.rstrip('/')}/blob/main/{target})"
-        return f"`{path}`" if label.strip("`") == path else f"{label} (`{path}`)"
+            where = f"{file}#{anchor}" if anchor else file
+            return f"{bang}[{label}]({repo_url.rstrip('/')}/blob/main/{where})"
+        return f"`{file}`" if label.strip("`") == file else f"{label} (`{file}`)"
 
     out: list[str] = []
     in_fence = False
@@ -132,7 +150,7 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     repo_url = config.repo_url
 
     def page(path: str, text: str) -> None:
-        add(files, config, path, rewrite_links(text, path, places, repo_url, titles))
+        add(files, config, path, rewrite_links(text, path, repo_url, places=places, titles=titles))
 
     for title, path in guides.items():
         if title in by_heading:
@@ -143,3 +161,11 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
         ]
         page("index.md", "\n".join([*head, *kept]))
     return files
+
+
+def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    """A page of docs/: its links to files outside docs/ rewritten (see the module docstring)."""
+    if page.file.generated_by is not None or not page.file.src_uri.endswith(".md"):
+        return markdown  # the hooks' own pages are written with their links already right
+    source = f"docs/{page.file.src_uri}"
+    return rewrite_links(markdown, page.file.src_uri, config.repo_url, source=source)
