@@ -1,4 +1,4 @@
-"""The ```python blocks of the README and of docs/*.md, as tests/docs runs them.
+"""The ```python blocks of the README and of every page under docs/, as tests/docs runs them.
 
 The blocks run in order in one Jupyter kernel, document after document, as a reader pastes
 them into a session: a later block may use what an earlier one defined, and top-level

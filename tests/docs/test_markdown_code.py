@@ -1,5 +1,6 @@
-"""Every ```python block of the README and of docs/*.md runs against the local R1V4 server
-(how: tests/docs/markdown_blocks.py), so the code the docs show cannot drift from the code."""
+"""Every ```python block of the README and of the pages under docs/ (the guides included) runs
+against the local R1V4 server (how: tests/docs/markdown_blocks.py), so the code the docs show
+cannot drift from the code."""
 
 from __future__ import annotations
 
@@ -13,8 +14,17 @@ pytestmark = pytest.mark.timeout(900)  # the blocks run once, with the notebooks
 
 
 def test_the_documents_have_python_blocks() -> None:
-    # The README's own examples are among them: a parser that finds nothing proves nothing.
-    assert sum(block.path.name == "README.md" for block in BLOCKS) >= 5
+    # The README's example of each framework and the guides' examples are among them: a parser
+    # that finds nothing (or misses a folder) proves nothing.
+    assert sum(block.path.name == "README.md" for block in BLOCKS) >= 2
+    guides = {block.path.name for block in BLOCKS if block.path.parent.name == "guides"}
+    assert {
+        "core-client.md",
+        "local-server.md",
+        "self-hosting.md",
+        "thinking-with-images.md",
+    } <= guides
+    assert sum(block.path.name in ("README.md", *guides) for block in BLOCKS) >= 5
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=lambda block: block.name)

@@ -1,5 +1,6 @@
-"""The published figures cannot go stale: the README block must carry the counts computed from
-the parametrisation, and the parametrisation must cover every row of the tables."""
+"""The published figures cannot go stale: the reliability guide's summary block must carry the
+counts computed from the parametrisation, and the parametrisation must cover every row of the
+tables."""
 
 from __future__ import annotations
 
@@ -14,21 +15,23 @@ from reliability.support.matrix import BAD_INPUTS, CLIENT_CHECKS, FAULTS, SECURI
 from reliability.support.paths import PATHS
 
 ROOT = Path(__file__).resolve().parents[2]
+GUIDE = ROOT / "docs" / "guides" / "reliability-and-security.md"
 
 
-def test_readme_block_carries_the_counts_of_the_parametrisation() -> None:
-    readme = (ROOT / "README.md").read_text()
-    block = figures.readme_section(readme)
-    expected = figures.readme_block(figures.declared_counts())
-    assert block is not None, "README.md has no <!-- reliability:start/end --> block"
-    assert block, f"the README reliability block is empty; it should read:\n\n{expected}\n"
+def test_guide_block_carries_the_counts_of_the_parametrisation() -> None:
+    block = figures.summary_section(GUIDE.read_text(encoding="utf-8"))
+    expected = figures.summary_block(figures.declared_counts())
+    assert block is not None, f"{GUIDE.name} has no <!-- reliability:start/end --> block"
+    assert block, f"the guide's reliability block is empty; it should read:\n\n{expected}\n"
     found = figures.figures_in(block)
     want = figures.declared_counts()
     missing = set(want) - set(found)
     assert not missing, (
-        f"the README block lacks the figures {sorted(missing)}; expected block:\n\n{expected}\n"
+        f"the guide's block lacks the figures {sorted(missing)}; expected block:\n\n{expected}\n"
     )
-    assert found == want, f"stale README figures {found} != {want}; expected block:\n\n{expected}\n"
+    assert found == want, (
+        f"stale figures in the guide {found} != {want}; expected block:\n\n{expected}\n"
+    )
 
 
 def _values(cases: list[Any], position: int) -> set[str]:

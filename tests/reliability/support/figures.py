@@ -1,5 +1,5 @@
 """The suite's figures: counted from the parametrisation, rendered for the terminal, the docs
-page and the README block."""
+page and the summary block of the reliability guide (docs/guides/reliability-and-security.md)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ KINDS: dict[str, str] = {
     "client_check": "client-side checks",
 }
 
-README_START = "<!-- reliability:start -->"
-README_END = "<!-- reliability:end -->"
+SUMMARY_START = "<!-- reliability:start -->"
+SUMMARY_END = "<!-- reliability:end -->"
 
 
 def declared() -> dict[str, list[str]]:
@@ -94,8 +94,8 @@ def summary_line(counts: Mapping[str, int], tally: Tally | None = None) -> str:
     return line
 
 
-def readme_block(counts: Mapping[str, int]) -> str:
-    """The README's reliability block (between the markers), figures in bold."""
+def summary_block(counts: Mapping[str, int]) -> str:
+    """The guide's summary block (between the markers), figures in bold."""
     c = {k: f"**{counts[k]} {KINDS[k]}**" for k in KINDS}
     return (
         f"`pytest tests/reliability` proves on every run, over real HTTP on loopback, on all "
@@ -108,7 +108,7 @@ def readme_block(counts: Mapping[str, int]) -> str:
         f"absent from {c['sink']}; plus {c['security_check']} (redirects, TLS, plain http) "
         f"and {c['client_check']} (closing abandoned streams, batches with failures). The "
         f"counts come from the test parametrisation; details in "
-        f"[docs/reliability.md](docs/reliability.md)."
+        f"[Reliability in detail](../reliability.md)."
     )
 
 
@@ -116,7 +116,7 @@ _FIGURE = re.compile(r"\*\*(\d+) ([a-z -]+?)\*\*")
 
 
 def figures_in(text: str) -> dict[str, int]:
-    """The bold ``**N what**`` figures of a README block, by kind."""
+    """The bold ``**N what**`` figures of a summary block, by kind."""
     by_label = {label: kind for kind, label in KINDS.items()}
     out: dict[str, int] = {}
     for number, label in _FIGURE.findall(text):
@@ -125,11 +125,11 @@ def figures_in(text: str) -> dict[str, int]:
     return out
 
 
-def readme_section(readme: str) -> str | None:
-    start, end = readme.find(README_START), readme.find(README_END)
+def summary_section(page: str) -> str | None:
+    start, end = page.find(SUMMARY_START), page.find(SUMMARY_END)
     if start < 0 or end < start:
         return None
-    return readme[start + len(README_START) : end].strip()
+    return page[start + len(SUMMARY_START) : end].strip()
 
 
 # ------------------------------------------------------------------------------ the page

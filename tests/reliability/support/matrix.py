@@ -1,7 +1,8 @@
 """What the reliability suite tries: faults, bad inputs, secret sinks and checks, as data.
 
 The tests are parametrised from these tables and the figures (terminal summary,
-docs/reliability.md, the README block) are counted from them, so no number is typed by hand.
+docs/reliability.md, the reliability guide's summary) are counted from them, so no number is
+typed by hand.
 """
 
 from __future__ import annotations
