@@ -12,16 +12,19 @@ It owns the steps of one run, written once for :meth:`~ProcessExecutor.run` and
 3. the images the code saved read back, and the outcome (:func:`~r1v4.tools._outcome.outcome`);
 4. what the command held released and the directory removed, however the run ended.
 
-The async path takes the file-system steps (1, 3 and 4) in a worker thread and runs the process
-on the event loop. A subclass says only how the launcher starts and how its process reports a
-signal; its settings and the checks it makes when built are its own.
+The async path takes the file-system steps (1, 3 and 4) in a worker thread, each to its end
+(cancelled, the run waits for the step, then cleans up), and runs the process on the event loop.
+A subclass says only how the launcher starts and how its process reports a signal; its settings
+and the checks it makes when built are its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from contextlib import AbstractContextManager, ExitStack
-from typing import ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from r1v4.tools._executor import CodeJob, CodeOutcome
 from r1v4.tools._outcome import outcome
@@ -29,6 +32,8 @@ from r1v4.tools._process import Command, Ended, arun_command, run_command
 from r1v4.tools._workspace import Workspace
 
 __all__ = ["ProcessExecutor"]
+
+_T = TypeVar("_T")
 
 
 class ProcessExecutor(ABC):
@@ -54,16 +59,15 @@ class ProcessExecutor(ABC):
 
     async def arun(self, job: CodeJob) -> CodeOutcome:
         """:meth:`run` without blocking the event loop; cancelling it kills the process group
-        (under bubblewrap, the whole sandbox) before the cancellation goes on."""
-        import asyncio
-
+        (under bubblewrap, the whole sandbox) and removes the working directory before the
+        cancellation goes on."""
         held = ExitStack()
         try:
-            workspace, command = await asyncio.to_thread(self._start, job, held)
+            workspace, command = await _in_thread(self._start, job, held)
             ended = await arun_command(command, job.limits.wall_seconds, job.limits.output_bytes)
-            return await asyncio.to_thread(self._finish, ended, workspace, job)
+            return await _in_thread(self._finish, ended, workspace, job)
         finally:
-            await asyncio.shield(asyncio.to_thread(held.close))
+            await _in_thread(held.close)
 
     @abstractmethod
     def _command(self, host_dir: str, job: CodeJob) -> AbstractContextManager[Command]:
@@ -80,3 +84,24 @@ class ProcessExecutor(ABC):
     def _finish(self, ended: Ended, workspace: Workspace, job: CodeJob) -> CodeOutcome:
         images, notes = workspace.collect(job.limits)
         return outcome(ended, images, notes, shell_signals=self._shell_signals)
+
+
+async def _in_thread(func: Callable[..., _T], *args: Any) -> _T:
+    """``func(*args)`` in a worker thread, to its end even when the caller is cancelled.
+
+    A thread cannot be stopped: a cancelled caller that went on would clean up while the step
+    still runs (and a directory made after the clean-up would stay), so the cancellation waits
+    for the step, then goes on.
+    """
+    import asyncio
+
+    step = asyncio.ensure_future(asyncio.to_thread(func, *args))
+    try:
+        return await asyncio.shield(step)
+    except asyncio.CancelledError:
+        while not step.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([step])
+        if not step.cancelled():
+            step.exception()  # seen: what the caller gets is its cancellation
+        raise
