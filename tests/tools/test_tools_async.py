@@ -142,6 +142,19 @@ async def test_a_timeout_in_async_is_an_observation(tools: R1V4Tools) -> None:
     assert json.loads(result.observation)["result"].startswith("TimeoutError: the code ran longer")
 
 
+@pytest.mark.parametrize("kind", ["bubblewrap", "unsandboxed"])
+async def test_code_that_closes_its_output_still_stops_at_the_wall_time(
+    kind: str, sandbox: BubblewrapSandbox, no_strays: None
+) -> None:
+    executor = sandbox if kind == "bubblewrap" else UnsandboxedExecutor()
+    tools = R1V4Tools(executor=executor, limits=CodeLimits(wall_seconds=1))
+    # Its output ends (no one holds the pipe) long before it does: the run is still timed.
+    code = "import os, time\nos.close(1)\nos.close(2)\ntime.sleep(20)"
+    result = await tools.arun({"name": "code", "arguments": {"code": code}})
+    assert result.status == "timeout"
+    assert tools.run({"name": "code", "arguments": {"code": code}}).status == "timeout"
+
+
 async def test_an_executor_with_run_only_runs_in_a_thread(tmp_path: Path) -> None:
     class RunOnly:
         def __init__(self) -> None:
