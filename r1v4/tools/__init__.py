@@ -20,9 +20,9 @@ a hosted one.
 
 Modules: ``_toolset`` (:class:`R1V4Tools`), ``_results``, ``_observations``, ``_shapes``
 (backend answers -> observation shapes), ``_backends``, ``_inputs`` (the conversation's images
-and their names), ``_executor`` (the protocol), ``_limits``, ``_bwrap``, ``_seccomp``,
-``_unsandboxed``, ``_workspace``, ``_process``, ``_outcome``, ``_launcher`` and
-``_sandbox_main`` (the program run inside).
+and their names), ``_executor`` (the protocol), ``_limits``, ``_process_executor`` (the run
+both executors below share), ``_bwrap``, ``_seccomp``, ``_unsandboxed``, ``_workspace``,
+``_process``, ``_outcome``, ``_launcher`` and ``_sandbox_main`` (the program run inside).
 """
 
 from r1v4._errors import SandboxUnavailableError
