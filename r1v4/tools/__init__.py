@@ -22,7 +22,8 @@ Modules: ``_toolset`` (:class:`R1V4Tools`), ``_results``, ``_observations``, ``_
 (backend answers -> observation shapes), ``_backends``, ``_inputs`` (the conversation's images
 and their names), ``_executor`` (the protocol), ``_limits``, ``_process_executor`` (the run
 both executors below share), ``_bwrap``, ``_seccomp``, ``_unsandboxed``, ``_workspace``,
-``_process``, ``_outcome``, ``_launcher`` and ``_sandbox_main`` (the program run inside).
+``_process``, ``_outcome``, ``_launcher``, ``_sandbox_main`` (the program run inside) and
+``_follow_up`` (the observation message a continued reply sends).
 """
 
 from r1v4._errors import SandboxUnavailableError
