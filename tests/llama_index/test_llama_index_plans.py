@@ -140,7 +140,7 @@ async def test_a_workflow_streams_each_step_as_it_ends(
         async for e in handler.stream_events()
         if isinstance(e, StepDone)
     ]
-    result = await handler
+    result: object = await handler
     assert streamed == [(1, "code", "ok"), (2, "text_search", "ok"), (3, "answer", "skipped")]
     assert isinstance(result, PlanResult)
     check_planner_steps(result.steps)
