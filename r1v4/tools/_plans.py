@@ -560,11 +560,17 @@ def _unknown(name: str, runner: PlanRunner) -> str:
 
 
 def _text(output: Any) -> str:
+    """A tool's output as text: a string as it is, data as JSON, another object as ``str``."""
     if isinstance(output, str):
         return output
     try:
-        return json.dumps(output, ensure_ascii=False, default=str)
-    except ValueError:  # a circular structure
+        return json.dumps(output, ensure_ascii=False)
+    except (TypeError, ValueError):
+        if isinstance(output, (Mapping, list, tuple)):  # data holding an object or two
+            try:
+                return json.dumps(output, ensure_ascii=False, default=str)
+            except (TypeError, ValueError):  # a circular structure
+                pass
         return str(output)
 
 

@@ -544,3 +544,24 @@ async def test_cancelling_a_run_stops_the_code_and_runs_no_later_step(tmp_path: 
     _, alive = psutil.wait_procs(started, timeout=5)
     assert alive == [] and later == []
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_output_is_read_as_text_a_model_can_read() -> None:
+    class Reading:
+        def __str__(self) -> str:
+            return "21 degrees"
+
+    tools: dict[str, Callable[..., Any]] = {
+        "text": lambda: "plain",
+        "data": lambda: {"n": [1, 2]},
+        "object": Reading,
+        "mixed": lambda: [Reading(), 3],
+    }
+    result = PlanRunner(tools).run([step(name) for name in tools])
+    assert [s.observation for s in result.steps] == [
+        "plain",
+        '{"n": [1, 2]}',
+        "21 degrees",
+        '["21 degrees", 3]',
+    ]
+    assert isinstance(result.steps[2].output, Reading)
