@@ -26,7 +26,7 @@ Modules: ``_toolset`` (:class:`R1V4Tools`), ``_results``, ``_observations``, ``_
 (backend answers -> observation shapes), ``_backends``, ``_inputs`` (the conversation's images
 and their names), ``_executor`` (the protocol), ``_limits``, ``_bwrap``, ``_seccomp``,
 ``_unsandboxed``, ``_workspace``, ``_process``, ``_outcome``, ``_launcher`` and
-``_sandbox_main`` (the program run inside); ``_plans`` (:class:`PlanRunner`).
+``_sandbox_main`` (the program run inside).
 """
 
 from r1v4._errors import SandboxUnavailableError
