@@ -54,10 +54,10 @@ class _StepTool:
                 return f"The {self.tool.name} tool needs {', '.join(map(repr, missing))}."
         return None
 
-    def __call__(self, **parameters: Any) -> Any:
+    def __call__(self, /, **parameters: Any) -> Any:
         return self.tool.invoke(parameters, self.config)
 
-    async def acall(self, **parameters: Any) -> Any:
+    async def acall(self, /, **parameters: Any) -> Any:
         return await self.tool.ainvoke(parameters, self.config)
 
 

@@ -54,10 +54,10 @@ class _StepTool:
             return f"The parameters do not fit the {name} tool: {exc}"
         return None
 
-    def __call__(self, **parameters: Any) -> Any:
+    def __call__(self, /, **parameters: Any) -> Any:
         return _output(self._tool.call(**parameters))
 
-    async def acall(self, **parameters: Any) -> Any:
+    async def acall(self, /, **parameters: Any) -> Any:
         return _output(await self._tool.acall(**parameters))
 
 

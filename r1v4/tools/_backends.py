@@ -12,7 +12,7 @@ calls, :func:`call_sync` and :func:`call_async`, run the user's tools of a plan
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeAlias
 
 __all__ = ["Backend", "acall_backend", "call_async", "call_backend", "call_sync"]
@@ -24,18 +24,22 @@ Backend: TypeAlias = Callable[[str], Any]
 def call_backend(backend: Backend, query: str) -> Any:
     """``backend(query)``, from sync code (an async-only backend is run to completion here,
     when no event loop runs in this thread)."""
-    return call_sync(backend, query, method="R1V4Tools.arun (not run)")
+    return call_sync(backend, (query,), {}, method="R1V4Tools.arun (not run)")
 
 
 async def acall_backend(backend: Backend, query: str) -> Any:
     """``backend(query)`` from async code, without blocking the event loop."""
-    return await call_async(backend, query)
+    return await call_async(backend, (query,), {})
 
 
-def call_sync(fn: Callable[..., Any], /, *args: Any, method: str, **kwargs: Any) -> Any:
+def call_sync(
+    fn: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any], *, method: str
+) -> Any:
     """``fn(*args, **kwargs)`` from sync code, for any callable a backend or a plan's tool may
     be: a coroutine function's coroutine is run to completion here when no event loop runs in
-    this thread, and refused (``method`` names the async call to use instead) when one does."""
+    this thread, and refused (``method`` names the async call to use instead) when one does.
+    (``args`` and ``kwargs`` as values, not ``*args``, so a tool's parameter may be named
+    anything, ``method`` and ``fn`` included.)"""
     result = fn(*args, **kwargs)
     if isinstance(result, Awaitable):
         import asyncio
@@ -51,7 +55,9 @@ def call_sync(fn: Callable[..., Any], /, *args: Any, method: str, **kwargs: Any)
     return result
 
 
-async def call_async(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+async def call_async(
+    fn: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> Any:
     """``fn(*args, **kwargs)`` from async code, without blocking the event loop: its
     ``acall`` when it has one (as the adapters' wrappers of framework tools do), a coroutine
     function awaited, anything else in a worker thread."""

@@ -87,7 +87,7 @@ class PlanTool(Protocol):
     framework tool so, checking against its schema).
     """
 
-    def __call__(self, **parameters: Any) -> Any:
+    def __call__(self, /, **parameters: Any) -> Any:
         """Run the tool with the step's parameters; what it returns is the step's output."""
 
 
@@ -416,8 +416,8 @@ class _Run:
             return StepResult(index, step, name, arguments, "failed", "error", None, error, error)
 
         return _Call(
-            lambda: call_sync(tool, method="PlanRunner.arun (not run)", **arguments),
-            lambda: call_async(tool, **arguments),
+            lambda: call_sync(tool, (), arguments, method="PlanRunner.arun (not run)"),
+            lambda: call_async(tool, (), arguments),
             finish,
             fail,
         )

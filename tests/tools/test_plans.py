@@ -565,3 +565,12 @@ def test_an_output_is_read_as_text_a_model_can_read() -> None:
         '["21 degrees", 3]',
     ]
     assert isinstance(result.steps[2].output, Reading)
+
+
+def test_a_parameter_may_have_any_name(mode: Mode) -> None:
+    def request(method: str, fn: str, args: str, kwargs: str, self: str) -> str:
+        return " ".join((method, fn, args, kwargs, self))
+
+    names = {"method": "GET", "fn": "f", "args": "a", "kwargs": "k", "self": "s"}
+    [s] = execute(PlanRunner([request]), [step("request", names)], mode=mode).steps
+    assert (s.status, s.output) == ("ok", "GET f a k s")
