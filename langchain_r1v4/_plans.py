@@ -174,6 +174,8 @@ def _images(items: Any) -> list[Any]:
             ]
         elif isinstance(item, Mapping):
             out.append(_inline(dict(item), position, 0))
+        elif isinstance(item, str) and not item.startswith("data:"):
+            out.append(_inline({"type": "image", "url": item}, position, 0))
         else:
             out.append(item)  # bytes, a data URI, an image object: the core checks it
     return out

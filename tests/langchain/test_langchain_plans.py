@@ -218,6 +218,8 @@ def test_what_cannot_run_raises(planner: ChatR1V4, agent_server: LocalR1V4Server
     remote = {"type": "image", "url": "https://example.com/street.jpg"}
     with pytest.raises(InvalidRequestError, match="inline images"):
         plan_runner().invoke({"plan": [], "images": [remote]})
+    with pytest.raises(InvalidRequestError, match="inline images"):
+        plan_runner().invoke({"plan": [], "images": ["https://example.com/street.jpg"]})
     with pytest.raises(InvalidRequestError, match="plan_runner's input"):
         plan_runner().invoke("a plan")
 
@@ -232,3 +234,14 @@ def test_a_tool_is_any_base_tool() -> None:
 
     [s] = plan_runner([Counter()]).invoke([step("count", {"text": "hello"})]).steps
     assert (s.status, s.output, s.observation) == ("ok", 5, "5")
+
+
+def test_images_come_as_messages_blocks_bytes_or_data_uris(sandbox: BubblewrapSandbox) -> None:
+    from r1v4.testing import make_image_data_uri
+
+    block = {"type": "image_url", "image_url": {"url": make_image_data_uri("PNG", (20, 10))}}
+    images = [question(), block, make_image("PNG", (30, 10)), make_image_data_uri("PNG", (40, 10))]
+    code = "from PIL import Image\nprint([Image.open(p).size[0] for p in image_paths])"
+    run_plan = plan_runner(builtin_tools=R1V4Tools(executor=sandbox))
+    [s] = run_plan.invoke({"plan": [step("code", {"code": code})], "images": images}).steps
+    assert json.loads(s.observation)["result"] == "[160, 20, 30, 40]"
