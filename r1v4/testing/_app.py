@@ -228,29 +228,29 @@ class R1V4App:
         except Rejection as rejection:
             await self._send_json(exchange, send, rejection.status, rejection.body(shape))
             return
-        rest: tuple[Reply, ...] = ()
-        cache: dict[str, Any] = {}
-        if followed is not None and followed.rest:
-            # The scenario's conversation goes on: its next round answers the follow-up.
-            reply, rest = followed.rest[0], followed.rest[1:]
-        else:
-            entry = self.script.pop()
-            cache = entry.cache if entry else {}
-            if entry is None:
-                reply, rest = await self._default_reply(record, request)
-            elif isinstance(entry.source, Reply):
-                reply = entry.source
-            else:
-                reply = entry.source(record)
-        record.reply = reply
         stopped: StoppedRound | None = None
-        if reply.followup is not None and whole(reply):
-            round_ = followed.round + 1 if followed is not None else 0
-            stopped = self.rounds.stop(record, reply, round_, rest)
         try:
+            rest: tuple[Reply, ...] = ()
+            cache: dict[str, Any] = {}
+            if followed is not None and followed.rest:
+                # The scenario's conversation goes on: its next round answers the follow-up.
+                reply, rest = followed.rest[0], followed.rest[1:]
+            else:
+                entry = self.script.pop()
+                cache = entry.cache if entry else {}
+                if entry is None:
+                    reply, rest = await self._default_reply(record, request)
+                elif isinstance(entry.source, Reply):
+                    reply = entry.source
+                else:
+                    reply = entry.source(record)
+            record.reply = reply
+            if reply.followup is not None and whole(reply):
+                round_ = followed.round + 1 if followed is not None else 0
+                stopped = self.rounds.stop(record, reply, round_, rest)
             await self._play(exchange, send, reply, request, shape, cache)
         finally:
-            if not (record.completed and whole(reply)):
+            if not (record.completed and record.reply is not None and whole(record.reply)):
                 # The client did not get this reply whole: the round it stops waits for
                 # nothing, and the round it answers waits again for the client's retry.
                 if stopped is not None:

@@ -271,3 +271,20 @@ def test_a_follow_up_whose_reply_failed_can_be_sent_again(
     check = r1v4_server.last_request.followup
     assert check is not None and check.ok and check.round == 1
     assert r1v4_server.awaiting_followup == 0
+
+
+def test_a_follow_up_whose_reply_factory_failed_can_be_sent_again(
+    r1v4_server: LocalR1V4Server,
+) -> None:
+    def broken(request: Any) -> Reply:
+        raise RuntimeError("factory bug")
+
+    r1v4_server.enqueue(hermes_round(), broken, Reply(content="<answer>Red.</answer>"))
+    first = [user("What is in the corner?")]
+    round_of(post(r1v4_server, first))
+    text = "<think>I should crop the image.</think><tool_call>" + json.dumps(CROP_CALL)
+    observation = {"result": "", "type": "code", "images": ["output_0.png"]}
+    follow = [*first, assistant(text + "</tool_call>"), observation_message(observation, TILE)]
+    assert post(r1v4_server, follow).status_code == 500
+    assert r1v4_server.awaiting_followup == 1
+    assert round_of(post(r1v4_server, follow))[0] == "<answer>Red.</answer>"
