@@ -41,8 +41,8 @@ CROP_CODE = (
     "print(f'cropped {w}x{h} to {crop.width}x{crop.height}')"
 )
 """The ``self_hosted`` scenario's ``code`` with an image: runnable in ``r1v4.tools``' sandbox
-(``img`` is the first image, preloaded), it crops the central half (:func:`crop_box`), saves it
-as ``crop_0.png`` and prints ``cropped <w>x<h> to <cw>x<ch>``."""
+(``img`` is the first image, preloaded), it crops the central half (the box of
+:func:`center_crop`), saves it as ``crop_0.png`` and prints ``cropped <w>x<h> to <cw>x<ch>``."""
 
 SUM_CODE = "print(sum(i * i for i in range(10)))"
 """The ``self_hosted`` scenario's ``code`` without an image: it prints ``285``."""
