@@ -291,9 +291,11 @@ class Rounds:
         # Each request stamped as httpx is about to send it (its body built): wall time on the
         # server's clock, and this process's CPU time.
         self.sent: list[tuple[float, float]] = []
+        self.bodies: list[bytes] = []
 
         def stamp(request: httpx.Request) -> None:
             self.sent.append((time.monotonic(), time.process_time()))
+            self.bodies.append(request.content)
 
         async def astamp(request: httpx.Request) -> None:
             stamp(request)
@@ -333,10 +335,15 @@ class Rounds:
         records = self.server.records(rounds + 1)
         stamps = tools.stamps[-rounds:]
         follow_ups = self.sent[-rounds:]
+        bodies = self.bodies[-rounds:]
+        del self.sent[:-1], self.bodies[:-1]
         out = []
-        for (_, sent, _, _), (received, _, size, _), (start, end, cpu), (built, built_cpu) in zip(
-            records[:-1], records[1:], stamps, follow_ups, strict=True
-        ):
+        for (_, sent, _, _), (received, _, size, _), (start, end, cpu), (
+            built,
+            built_cpu,
+        ), body in zip(records[:-1], records[1:], stamps, follow_ups, bodies, strict=True):
+            if len(body) != size:
+                raise SystemExit(f"the server got {size} bytes, the client sent {len(body)}")
             out.append(
                 {
                     "gap": (received - sent) * 1e3,
@@ -346,6 +353,7 @@ class Rounds:
                     "built": (built - end) * 1e3,
                     "built_cpu": (built_cpu - cpu) * 1e3,
                     "body_bytes": size,
+                    "encode_cpu": _encode_cpu(body),
                 }
             )
         return out
@@ -355,6 +363,18 @@ class Rounds:
         self.loop.run_until_complete(self._ahttp.aclose())
         self.loop.run_until_complete(self.loop.shutdown_asyncgens())
         self.loop.close()
+
+
+def _encode_cpu(body: bytes) -> float:
+    """CPU ms to encode ``body``'s JSON from Python objects as the client does: the least any
+    client spends on building that request (the best of three)."""
+    obj = json.loads(body)
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+        best = min(best, time.process_time() - start)
+    return best * 1e3
 
 
 def one_round(rounds: Rounds, sandbox: Any, repeats: int) -> dict[str, Any]:
@@ -447,7 +467,16 @@ def growth(rounds: Rounds, counts: Sequence[int], replies: int) -> dict[str, Any
         out[kind] = {
             str(n): {
                 key: statistics.median(r[n - 1][key] for r in per_reply)
-                for key in ("gap", "before", "run", "after", "built", "built_cpu", "body_bytes")
+                for key in (
+                    "gap",
+                    "before",
+                    "run",
+                    "after",
+                    "built",
+                    "built_cpu",
+                    "body_bytes",
+                    "encode_cpu",
+                )
             }
             for n in counts
         }
@@ -456,6 +485,15 @@ def growth(rounds: Rounds, counts: Sequence[int], replies: int) -> dict[str, Any
                 out[kind][str(n)][f"{key}_x_first"] = statistics.median(
                     r[n - 1][key] / r[0][key] for r in per_reply
                 )
+
+            def rest(r: dict[str, float]) -> float:
+                return r["built_cpu"] - r["encode_cpu"]
+
+            # The loop's CPU less the body's encoding, against round 1's: what grows besides
+            # the request the round must send.
+            out[kind][str(n)]["rest_x_first"] = statistics.median(
+                rest(r[n - 1]) / rest(r[0]) for r in per_reply
+            )
     return out
 
 
@@ -586,8 +624,9 @@ def rows(s: Sizes) -> tuple[list[Row], dict[str, Any]]:
                     f"after round {n}, {label}",
                     g["built_cpu"],
                     "ms",
-                    f"{g['built_cpu']:.2f} ms, {g['built_cpu_x_first']:.2f}× round 1 "
-                    f"(gap {g['gap']:.1f} ms, body {g['body_bytes'] / 1024:.0f} KB)",
+                    f"{g['built_cpu']:.2f} ms, {g['built_cpu_x_first']:.2f}× round 1; "
+                    f"less the body's JSON ({g['body_bytes'] / 1024:.0f} KB, "
+                    f"{g['encode_cpu']:.2f} ms) {g['rest_x_first']:.2f}×; gap {g['gap']:.1f} ms",
                 )
             )
     out[first].note = (
