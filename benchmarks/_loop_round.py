@@ -23,8 +23,9 @@ the transcript, the next request and its body, the state copied for the attempt.
 * ``R1V4Tools.run``: the round's call alone: crop the 256x256 conversation image, save a PNG,
   print the size (the same tools and image);
 * ``loop round, sync`` / ``async``: a one-round reply through ``R1V4Client.stream`` /
-  ``AsyncR1V4Client.stream`` (answer and events checked): its gap and its parts; the loop's
-  own share is the gap less the run inside it.
+  ``AsyncR1V4Client.stream`` (200 characters of reasoning, the call; then the answer; answer
+  and events checked): its gap and its parts; the loop's own share is the gap less the run
+  inside it.
 
 14b, how the loop's own cost per round grows with the reply: replies of many rounds (each about
 2,000 characters of reasoning in 8-character deltas, then the call) through the sync client,
@@ -382,7 +383,7 @@ def one_round(rounds: Rounds, sandbox: Any, repeats: int) -> dict[str, Any]:
     interleaved."""
     image = _image()
     tools = _tools_class()(executor=sandbox)
-    messages = _messages(_prompt(1, 0, "inline"), image)
+    messages = _messages(_prompt(1, 200, "inline"), image)
     call = {"name": "code", "arguments": {"code": CROP}}
     bare = _bare(sandbox.bwrap)
 
