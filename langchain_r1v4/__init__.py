@@ -6,6 +6,7 @@ Importing this package also registers the ``"skywork"`` content-block translator
 
 from langchain_r1v4._accessors import get_images, get_plan, get_sources
 from langchain_r1v4._builtin_tools import tool_backend
+from langchain_r1v4._plans import plan_runner
 from langchain_r1v4.chat_models import ChatR1V4
 
-__all__ = ["ChatR1V4", "get_images", "get_plan", "get_sources", "tool_backend"]
+__all__ = ["ChatR1V4", "get_images", "get_plan", "get_sources", "plan_runner", "tool_backend"]

@@ -44,6 +44,16 @@ EXPECTED = {
     ],
     "langchain_deep_research.py": ["searched: text_search", "answer: ", "[1] Result 1 for"],
     "langchain_planner.py": ["1. Look closely", "tool: text_search", "3. Combine"],
+    "langchain_plan_execute.py": [
+        "  1. Look closely at the relevant region of the image. [code]",
+        "  step 1 code: ok",
+        '    {"result": "160 120", "type": "code", "images": ["crop_0.png"]}',
+        "    made crop_0.png: image/png 80x60",
+        "  step 2 text_search: ok",
+        "    Street signs in that style are common in Lisbon, Portugal.",
+        "  step 3 answer: skipped (no_tool)",
+        "answer: Having examined image_0, image_1, here is the answer to: In which city",
+    ],
     "llama_index_rag.py": [
         "answer: The Gran Telescopio Canarias has a 10.4-metre segmented mirror.",
         "read from:",
@@ -69,6 +79,15 @@ EXPECTED = {
     ],
     "llama_index_deep_research.py": ["searched: text_search", "answer: ", "[1] Result 1 for"],
     "llama_index_planner.py": ["1. Look closely", "tool: text_search", "3. Combine"],
+    "llama_index_plan_workflow.py": [
+        "step 1 code: ok: Look closely at the relevant region of the image.",
+        '  {"result": "160 120", "type": "code", "images": ["crop_0.png"]}',
+        "  made crop_0.png: image/png 80x60",
+        "step 2 text_search: ok: Search the web for facts needed to answer: In which city",
+        "  Bakeries with blue awnings like this one are typical of Porto, Portugal.",
+        "step 3 answer: skipped (no_tool): Combine",
+        "answer: Having examined image_0, image_1, here is the answer to: In which city",
+    ],
 }
 
 

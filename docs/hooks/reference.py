@@ -85,6 +85,13 @@ class Reference:
             name: griffe.load(name, search_paths=search, resolve_aliases=True) for name in PACKAGES
         }
         self.shown: list[str] = []
+        # What some public module exports, by where it is defined.
+        self.exported = {
+            _target(module[name]).path
+            for package in self.packages.values()
+            for module in _public_modules(package)
+            for name in self.exports(module)
+        }
 
     def module(self, path: str) -> griffe.Module:
         top, _, rest = path.partition(".")
@@ -100,7 +107,28 @@ class Reference:
         """The markdown showing each name of ``module_path``."""
         paths = [f"{module_path}.{name}" for name in names]
         self.shown += paths
-        return "\n".join(_OBJECT.format(path=path) for path in paths)
+        module = self.module(module_path)
+        return "\n".join(
+            _OBJECT.format(path=path) + self._inherited(module[path.rpartition(".")[2]])
+            for path in paths
+        )
+
+    def _inherited(self, obj: griffe.Object | griffe.Alias) -> str:
+        """The option showing, as a class's own, the public methods it inherits from a base of
+        these packages that no page shows (a private base, such as the executors' one)."""
+        cls = _target(obj)
+        if not isinstance(cls, griffe.Class):
+            return ""
+        names = [
+            name
+            for name, member in cls.inherited_members.items()
+            if not name.startswith("_")
+            and isinstance(member.final_target, griffe.Function)
+            and member.final_target.parent is not None
+            and member.final_target.parent.path.split(".")[0] in PACKAGES
+            and member.final_target.parent.path not in self.exported
+        ]
+        return f"      inherited_members: {names}\n" if names else ""
 
     def module_page(self, path: str) -> str:
         module = self.module(path)
@@ -155,6 +183,13 @@ class Reference:
             if isinstance(obj, griffe.Class):
                 for member in _undocumented_methods(obj):
                     log.warning("%s.%s has no docstring", path, member)
+
+
+def _public_modules(module: griffe.Module) -> Iterable[griffe.Module]:
+    yield module
+    for name, member in module.members.items():
+        if not name.startswith("_") and not member.is_alias and isinstance(member, griffe.Module):
+            yield from _public_modules(member)
 
 
 def _target(obj: griffe.Object | griffe.Alias) -> griffe.Object:

@@ -25,7 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="refuse `tools` and the tool role like vLLM without --enable-auto-tool-choice",
     )
-    parser.add_argument("--scenario", choices=("echo", "agent"), default="echo")
+    parser.add_argument("--scenario", choices=("echo", "agent", "self_hosted"), default="echo")
     parser.add_argument(
         "--model", action="append", default=[], help="accept this extra model name (repeatable)"
     )

@@ -17,6 +17,8 @@ import uuid
 from collections.abc import Awaitable, Callable, Collection, MutableMapping
 from typing import Any, Literal
 
+from ._followups import Rounds, StoppedRound, whole
+from ._rounds import scenario_rounds
 from ._script import ImageInfo, RecordedRequest, Reply, Script
 from ._transcripts import scenario_transcript
 from ._validation import ChatRequest, decode_image, parse_body, validate_chat
@@ -39,7 +41,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Shape = Literal["hosted", "openai"]
-Scenario = Literal["echo", "agent"]
+Scenario = Literal["echo", "agent", "self_hosted"]
 
 CHAT_PATHS = frozenset({"/api/v1/chat/completions", "/v1/chat/completions"})
 MODEL_PATHS = frozenset({"/api/v1/models", "/v1/models"})
@@ -126,6 +128,7 @@ class R1V4App:
         self.script = script
         self.on_request = on_request
         self.tracker = ConnectionTracker()
+        self.rounds = Rounds()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -217,19 +220,43 @@ class R1V4App:
             body = parse_body(record.raw_body)
             request = validate_chat(body, models=self.models, native_tools=self.native_tools)
             record.images = await self._decode_images(request)
+            # A follow-up of a self-hosted round is checked before it may take a reply.
+            if len(record.raw_body) > _DECODE_INLINE_LIMIT:
+                followed = await asyncio.to_thread(self.rounds.follow, record)
+            else:
+                followed = self.rounds.follow(record)
         except Rejection as rejection:
             await self._send_json(exchange, send, rejection.status, rejection.body(shape))
             return
-        entry = self.script.pop()
-        cache: dict[str, Any] = entry.cache if entry else {}
-        if entry is None:
-            reply = await self._default_reply(record, request)
-        elif isinstance(entry.source, Reply):
-            reply = entry.source
-        else:
-            reply = entry.source(record)
-        record.reply = reply
-        await self._play(exchange, send, reply, request, shape, cache)
+        stopped: StoppedRound | None = None
+        try:
+            rest: tuple[Reply, ...] = ()
+            cache: dict[str, Any] = {}
+            if followed is not None and followed.rest:
+                # The scenario's conversation goes on: its next round answers the follow-up.
+                reply, rest = followed.rest[0], followed.rest[1:]
+            else:
+                entry = self.script.pop()
+                cache = entry.cache if entry else {}
+                if entry is None:
+                    reply, rest = await self._default_reply(record, request)
+                elif isinstance(entry.source, Reply):
+                    reply = entry.source
+                else:
+                    reply = entry.source(record)
+            record.reply = reply
+            if reply.followup is not None and whole(reply):
+                round_ = followed.round + 1 if followed is not None else 0
+                stopped = self.rounds.stop(record, reply, round_, rest)
+            await self._play(exchange, send, reply, request, shape, cache)
+        finally:
+            if not (record.completed and record.reply is not None and whole(record.reply)):
+                # The client did not get this reply whole: the round it stops waits for
+                # nothing, and the round it answers waits again for the client's retry.
+                if stopped is not None:
+                    self.rounds.forget(stopped)
+                if followed is not None:
+                    self.rounds.restore(followed)
 
     def _check_auth(self, record: RecordedRequest) -> None:
         if self.api_key is None:
@@ -260,14 +287,23 @@ class R1V4App:
             return await asyncio.to_thread(decode_all)
         return decode_all()
 
-    async def _default_reply(self, record: RecordedRequest, request: ChatRequest) -> Reply:
-        if self.scenario == "agent":
+    async def _default_reply(
+        self, record: RecordedRequest, request: ChatRequest
+    ) -> tuple[Reply, tuple[Reply, ...]]:
+        """The scenario's reply, and the rounds that follow it (self-hosted scenario)."""
+        if self.scenario == "self_hosted" and record.path == "/v1/chat/completions":
+            first, *rest = scenario_rounds(
+                request.model, request.enable_search, record.last_user_text, record.images
+            )
+            return first, tuple(rest)
+        if self.scenario in ("agent", "self_hosted"):
+            # The hosted API runs its tools itself: on /api/v1 the trajectory comes whole.
             args = (request.model, request.enable_search, record.last_user_text, request.images)
             # The general transcript crops the first image with Pillow: off the loop when large.
             if request.images and len(request.images[0]) > _DECODE_INLINE_LIMIT:
-                return Reply(content=await asyncio.to_thread(scenario_transcript, *args))
-            return Reply(content=scenario_transcript(*args))
-        return Reply(content=echo_text(record.images, record.last_user_text))
+                return Reply(content=await asyncio.to_thread(scenario_transcript, *args)), ()
+            return Reply(content=scenario_transcript(*args)), ()
+        return Reply(content=echo_text(record.images, record.last_user_text)), ()
 
     # -- sending -------------------------------------------------------------------------------
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
+    "Followup",
+    "FollowupCheck",
     "ImageInfo",
     "RecordedRequest",
     "Reply",
@@ -19,6 +21,53 @@ __all__ = [
 ReasoningField = Literal["reasoning_content", "reasoning", "inline"]
 ErrorShape = Literal["hosted", "openai"]
 DropMode = Literal["close", "reset"]
+
+
+@dataclass(frozen=True)
+class Followup:
+    """What the request after a self-hosted round must carry: set it as ``Reply(followup=...)``.
+
+    A reply with a ``followup`` is a round that stops at an R1V4 tool call, as a bare inference
+    server's reply does: nobody ran the call, so the client must run it and send the next
+    request, its follow-up: the round's request messages, then ``{"role": "assistant",
+    "content": <the round's text>}``, then the observation message ``{"role": "user",
+    "content": [{"type": "text", "text": "<observation>…</observation>"}, <image parts>]}``
+    (the format of ``r1v4.tools``' tool loop). The server refuses a follow-up that does not
+    carry that (400, the message saying what is missing or wrong) and consumes nothing for it;
+    the follow-up that does gets the next queued reply. Every field narrows the check further;
+    ``Followup()`` checks only what every follow-up must carry.
+
+    Attributes:
+        type: the tool the observation answers: its JSON's ``"type"``, or the shape of its
+            results (``text_search``: a list of ``{"title", "url", "snippet"}``,
+            ``image_search``: of ``{"title", "source", "link"}``, ``web_content``: of
+            ``{"url", "title", "content"}``; ``{"result": <text>, "type": <tool>}``, a call that
+            could not run, fits every tool). ``None``: the tool the round's call names.
+        contains: text (or texts) the observation's JSON text must contain.
+        images: how many images the observation message must carry, as image parts.
+        image_sizes: their ``(width, height)`` as Pillow decodes them, in order (sets
+            ``images`` when that is ``None``).
+        image_format: the format Pillow reads in each of them (``"PNG"``).
+    """
+
+    type: str | None = None
+    contains: str | tuple[str, ...] = ()
+    images: int | None = None
+    image_sizes: tuple[tuple[int, int], ...] | None = None
+    image_format: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.contains, str):
+            object.__setattr__(self, "contains", (self.contains,))
+        if self.image_sizes is not None:
+            sizes = tuple((int(w), int(h)) for w, h in self.image_sizes)
+            object.__setattr__(self, "image_sizes", sizes)
+            if self.images is None:
+                object.__setattr__(self, "images", len(sizes))
+            elif self.images != len(sizes):
+                raise ValueError(f"images={self.images} but {len(sizes)} image_sizes")
+        if self.images is not None and self.images < 0:
+            raise ValueError("images must be >= 0")
 
 
 @dataclass
@@ -71,6 +120,13 @@ class Reply:
         chunk_finish_reason: sent as ``finish_reason`` on every chunk instead of ``null`` (some
             OpenAI-compatible gateways send ``""``); the last chunk still has the real one.
         repeat: how many requests this reply serves before the next queued one.
+
+    Self-hosted rounds:
+        followup: this reply is a round that stops at a tool call (the call ends ``content``,
+            or is the last of ``tool_calls``), and the request after it must be the client's
+            follow-up carrying the observation (see :class:`Followup`). Only a reply that
+            reaches the client whole waits for a follow-up (an error status, a drop or an
+            error event does not).
     """
 
     content: str = ""
@@ -101,6 +157,7 @@ class Reply:
     hold_after_done: float = 0.0
     chunk_finish_reason: str | None = None
     repeat: int = 1
+    followup: Followup | None = None
 
     def __post_init__(self) -> None:
         if self.chunk_size < 1:
@@ -114,6 +171,8 @@ class Reply:
         for call in self.tool_calls:
             if not isinstance(call, dict) or not isinstance(call.get("name"), str):
                 raise ValueError(f"each tool call needs a string 'name': {call!r}")
+        if self.followup is not None and not isinstance(self.followup, Followup):
+            raise TypeError(f"followup must be a Followup, got {type(self.followup).__name__}")
 
 
 @dataclass(frozen=True)
@@ -133,6 +192,34 @@ class ImageInfo:
         return f"{self.format} {self.width}x{self.height}"
 
 
+@dataclass(frozen=True)
+class FollowupCheck:
+    """What the server found in a follow-up of a self-hosted round (``RecordedRequest.followup``).
+
+    Attributes:
+        round: the round the request asks for: 1 after the conversation's first tool call.
+        tool: the tool of the call it answers (``None`` when the round's call names none).
+        assistant: the text of the assistant message it carried (``""`` when none).
+        observation: the observation's JSON, parsed (``None`` when absent or not JSON).
+        observation_text: the text between ``<observation>`` and ``</observation>``.
+        images: the images of the observation message, decoded, in order.
+        error: why the request was refused, or ``None`` when it was accepted.
+    """
+
+    round: int
+    tool: str | None
+    assistant: str = ""
+    observation: Any = None
+    observation_text: str = ""
+    images: tuple[ImageInfo, ...] = ()
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the follow-up carried everything and got the next round."""
+        return self.error is None
+
+
 @dataclass
 class RecordedRequest:
     """One request as the server saw it, and what became of it.
@@ -146,7 +233,9 @@ class RecordedRequest:
     factory failed; the client then got a 500). ``received_at``, ``responded_at`` (status line
     and headers sent) and ``completed_at`` (last body byte sent) are the server's
     ``time.monotonic()``, so a test can see a scripted delay from the server's side without
-    timing the client.
+    timing the client. ``followup`` is what the server found in a request that continues a
+    self-hosted round (``None`` for any other request): the observation it carried, its
+    images, and why it was refused if it was.
     """
 
     method: str
@@ -164,6 +253,7 @@ class RecordedRequest:
     received_at: float = field(default_factory=time.monotonic)
     responded_at: float | None = None
     completed_at: float | None = None
+    followup: FollowupCheck | None = None
     _finished: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
 
     @property

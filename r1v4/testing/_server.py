@@ -54,7 +54,10 @@ class LocalR1V4Server(LoopbackServer):
         native_tools: accept ``tools`` and the ``tool`` role (vLLM started with a tool parser);
             when ``False`` such requests get vLLM's 400.
         scenario: default reply when nothing is queued: ``"echo"`` describes the images and
-            repeats the last user text; ``"agent"`` answers with a realistic R1V4 transcript.
+            repeats the last user text; ``"agent"`` answers with a realistic R1V4 transcript;
+            ``"self_hosted"`` serves that transcript on ``/v1`` as a bare inference server
+            does, one round per request, stopping at each tool call and checking each
+            follow-up (``/api/v1`` stays hosted: whole transcripts).
         host: the address to listen on.
         port: the port to listen on; 0 picks a free port.
         extra_models: model names accepted besides the three R1V4 names.
@@ -73,7 +76,7 @@ class LocalR1V4Server(LoopbackServer):
         extra_models: Iterable[str] = (),
         max_records: int | None = None,
     ) -> None:
-        if scenario not in ("echo", "agent"):
+        if scenario not in ("echo", "agent", "self_hosted"):
             raise ValueError(f"unknown scenario {scenario!r}")
         self.api_key = api_key
         self.native_tools = native_tools
@@ -204,7 +207,10 @@ class LocalR1V4Server(LoopbackServer):
         Each item is a :class:`Reply` (serving ``repeat`` requests) or a callable taking the
         :class:`RecordedRequest` and returning a Reply (called on the server's thread). Requests
         refused by auth or validation consume nothing. When the queue is empty the scenario's
-        default reply is used.
+        default reply is used. A reply with a ``followup`` stops a self-hosted round: the
+        request that continues it must carry the observation (else it is refused), and gets
+        the next queued reply (:func:`~r1v4.testing.self_hosted_rounds` queues a transcript's
+        rounds).
         """
         self._script.enqueue(*replies)
         return self
@@ -213,6 +219,12 @@ class LocalR1V4Server(LoopbackServer):
     def pending(self) -> int:
         """How many requests the queued replies will still serve."""
         return len(self._script)
+
+    @property
+    def awaiting_followup(self) -> int:
+        """Self-hosted rounds that stopped at a tool call and wait for their follow-up: 0 once
+        every conversation got its answer."""
+        return len(self._app.rounds)
 
     def _record(self, record: RecordedRequest) -> None:
         with self._records_changed:
@@ -276,8 +288,10 @@ class LocalR1V4Server(LoopbackServer):
     wait_for_disconnect = wait_finished  # the name tests of a client's early close read best with
 
     def reset(self) -> None:
-        """Forget queued replies, recorded requests and the connection count."""
+        """Forget queued replies, rounds awaiting a follow-up, recorded requests and the
+        connection count."""
         self._script.clear()
+        self._app.rounds.clear()
         with self._records_changed:
             self._records.clear()
             self._total_records = 0

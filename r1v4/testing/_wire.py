@@ -35,6 +35,7 @@ CODES: dict[str, int] = {
     "invalid_parameter": 400306,
     "invalid_api_key": 400307,
     "tools_unsupported": 400308,
+    "invalid_followup": 400309,
     "not_found": 404000,
     "method_not_allowed": 405000,
 }

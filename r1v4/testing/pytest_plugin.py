@@ -8,6 +8,8 @@ zero connection count.
 Fixtures:
     r1v4_server: a :class:`LocalR1V4Server` (api_key ``"test-key"``, native tools, echo scenario).
     no_native_tools_server: the same with ``native_tools=False`` (vLLM without a tool parser).
+    self_hosted_server: the same with ``scenario="self_hosted"`` (a bare inference server on
+        ``/v1``: each reply stops at its tool call and the follow-up is checked).
     r1v4_api_key: ``"test-key"``, the key both servers accept.
 """
 
@@ -19,7 +21,7 @@ import pytest
 
 from ._server import LocalR1V4Server
 
-__all__ = ["no_native_tools_server", "r1v4_api_key", "r1v4_server"]
+__all__ = ["no_native_tools_server", "r1v4_api_key", "r1v4_server", "self_hosted_server"]
 
 API_KEY = "test-key"
 
@@ -33,6 +35,12 @@ def _r1v4_session_server() -> Iterator[LocalR1V4Server]:
 @pytest.fixture(scope="session")
 def _r1v4_session_no_native_tools_server() -> Iterator[LocalR1V4Server]:
     with LocalR1V4Server(api_key=API_KEY, native_tools=False) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def _r1v4_session_self_hosted_server() -> Iterator[LocalR1V4Server]:
+    with LocalR1V4Server(api_key=API_KEY, scenario="self_hosted") as server:
         yield server
 
 
@@ -58,3 +66,13 @@ def no_native_tools_server(
     _r1v4_session_no_native_tools_server.reset()
     yield _r1v4_session_no_native_tools_server
     _r1v4_session_no_native_tools_server.reset()
+
+
+@pytest.fixture
+def self_hosted_server(
+    _r1v4_session_self_hosted_server: LocalR1V4Server,
+) -> Iterator[LocalR1V4Server]:
+    """The shared server started with ``scenario="self_hosted"``, reset for this test."""
+    _r1v4_session_self_hosted_server.reset()
+    yield _r1v4_session_self_hosted_server
+    _r1v4_session_self_hosted_server.reset()

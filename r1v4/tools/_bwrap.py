@@ -42,12 +42,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from r1v4._errors import SandboxUnavailableError
-from r1v4.tools._executor import CodeJob, CodeOutcome
+from r1v4.tools._executor import CodeJob
 from r1v4.tools._launcher import PYTHON_FLAGS, launcher_input, launcher_source
-from r1v4.tools._outcome import outcome
-from r1v4.tools._process import Command, Ended, arun_command, run_command
+from r1v4.tools._process import Command
+from r1v4.tools._process_executor import ProcessExecutor
 from r1v4.tools._seccomp import no_new_processes
-from r1v4.tools._workspace import Workspace
 
 __all__ = ["BubblewrapSandbox"]
 
@@ -61,7 +60,7 @@ _PROBES: dict[tuple[object, ...], str | None] = {}
 _PROBE_LOCK = threading.Lock()
 
 
-class BubblewrapSandbox:
+class BubblewrapSandbox(ProcessExecutor):
     """Runs the model's code with bubblewrap (``bwrap``): no network, a read-only system,
     nothing of the user's home or working directory, limits on time, memory, processes, files
     and output. Linux only.
@@ -93,6 +92,9 @@ class BubblewrapSandbox:
     """
 
     __slots__ = ("_base", "_filter", "_sys_path", "bwrap", "host_tmp", "packages", "workdir")
+
+    # bubblewrap exits with 128 + the signal that ended the code, as a shell does.
+    _shell_signals = True
 
     def __init__(
         self,
@@ -139,38 +141,7 @@ class BubblewrapSandbox:
     def __repr__(self) -> str:
         return f"BubblewrapSandbox(bwrap={self.bwrap!r}, packages={self.packages!r})"
 
-    # -- running ---------------------------------------------------------------------------------
-
-    def run(self, job: CodeJob) -> CodeOutcome:
-        """Run ``job`` in the sandbox; the outcome says how it ended (never raises for what the
-        code did)."""
-        workspace = Workspace(job.files, self.host_tmp)
-        try:
-            with self._seccomp_fd() as fds:
-                ended = run_command(
-                    self._command(workspace, job, fds),
-                    job.limits.wall_seconds,
-                    job.limits.output_bytes,
-                )
-            return self._outcome(ended, workspace, job)
-        finally:
-            workspace.close()
-
-    async def arun(self, job: CodeJob) -> CodeOutcome:
-        """:meth:`run` without blocking the event loop; cancelling it kills the sandbox."""
-        import asyncio
-
-        workspace = await asyncio.to_thread(Workspace, job.files, self.host_tmp)
-        try:
-            with self._seccomp_fd() as fds:
-                ended = await arun_command(
-                    self._command(workspace, job, fds),
-                    job.limits.wall_seconds,
-                    job.limits.output_bytes,
-                )
-            return await asyncio.to_thread(self._outcome, ended, workspace, job)
-        finally:
-            await asyncio.shield(asyncio.to_thread(workspace.close))
+    # -- the command (ProcessExecutor runs it: working directory, limits, outcome) ----------------
 
     def argv(self, host_workdir: str, seccomp_fd: int | None = None) -> list[str]:
         """The ``bwrap`` command line for a run in ``host_workdir`` (mounted at ``workdir``),
@@ -184,17 +155,15 @@ class BubblewrapSandbox:
         argv += ["--remount-ro", "/", "--", _python()]
         return argv
 
-    def _command(self, workspace: Workspace, job: CodeJob, fds: tuple[int, ...]) -> Command:
-        argv = self.argv(workspace.path, fds[0] if fds else None)
-        argv += [*PYTHON_FLAGS, "-c", launcher_source()]
-        return Command(
-            tuple(argv), launcher_input(job, sys_path=self._sys_path), pass_fds=fds, env={}
-        )
-
-    @staticmethod
-    def _outcome(ended: Ended, workspace: Workspace, job: CodeJob) -> CodeOutcome:
-        images, notes = workspace.collect(job.limits)
-        return outcome(ended, images, notes, shell_signals=True)
+    @contextmanager
+    def _command(self, host_dir: str, job: CodeJob) -> Iterator[Command]:
+        """``bwrap`` running the launcher, the filter's pipe open until the run ends."""
+        with self._seccomp_fd() as fds:
+            argv = self.argv(host_dir, fds[0] if fds else None)
+            argv += [*PYTHON_FLAGS, "-c", launcher_source()]
+            yield Command(
+                tuple(argv), launcher_input(job, sys_path=self._sys_path), pass_fds=fds, env={}
+            )
 
     @contextmanager
     def _seccomp_fd(self) -> Iterator[tuple[int, ...]]:

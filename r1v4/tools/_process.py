@@ -185,8 +185,6 @@ async def arun_command(cmd: Command, wall_seconds: float, output_cap: int) -> En
             stopped = "timeout"
         if stopped is not None:
             await _astop(proc)
-        else:
-            await proc.wait()
     except BaseException:  # cancelled: the code must not outlive the call
         await asyncio.shield(_astop(proc))
         raise
@@ -196,6 +194,8 @@ async def arun_command(cmd: Command, wall_seconds: float, output_cap: int) -> En
 async def _apump(
     proc: asyncio.subprocess.Process, data: bytes, capture: _Capture
 ) -> Literal["output_limit"] | None:
+    """Write ``data`` to the process, read its output until EOF or the cap, then wait for it to
+    exit (its output may end first, when it closes its own): all of it within the wall time."""
     import asyncio
 
     assert proc.stdin is not None and proc.stdout is not None
@@ -208,6 +208,7 @@ async def _apump(
             if capture.feed(chunk):
                 return "output_limit"
         await writer
+        await proc.wait()
         return None
     finally:
         writer.cancel()

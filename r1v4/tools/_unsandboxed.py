@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import AbstractContextManager, nullcontext
 
-from r1v4.tools._executor import CodeJob, CodeOutcome
+from r1v4.tools._executor import CodeJob
 from r1v4.tools._launcher import PYTHON_FLAGS, launcher_input, launcher_source
-from r1v4.tools._outcome import outcome
-from r1v4.tools._process import Command, Ended, arun_command, run_command
-from r1v4.tools._workspace import Workspace
+from r1v4.tools._process import Command
+from r1v4.tools._process_executor import ProcessExecutor
 
 __all__ = ["UnsandboxedExecutor"]
 
 
-class UnsandboxedExecutor:
+class UnsandboxedExecutor(ProcessExecutor):
     """Runs the model's code as a plain subprocess of this Python, **with no sandbox**.
 
     For a trusted single-user machine only (a laptop where you read what the model runs),
@@ -43,45 +43,18 @@ class UnsandboxedExecutor:
     def __repr__(self) -> str:
         return f"UnsandboxedExecutor(python={self.python!r})"
 
-    def run(self, job: CodeJob) -> CodeOutcome:
-        """Run ``job`` as a subprocess; the outcome says how it ended."""
-        workspace = Workspace(job.files, self.host_tmp)
-        try:
-            ended = run_command(
-                self._command(workspace, job), job.limits.wall_seconds, job.limits.output_bytes
-            )
-            return self._outcome(ended, workspace, job)
-        finally:
-            workspace.close()
-
-    async def arun(self, job: CodeJob) -> CodeOutcome:
-        """:meth:`run` without blocking the event loop; cancelling it kills the process group."""
-        import asyncio
-
-        workspace = await asyncio.to_thread(Workspace, job.files, self.host_tmp)
-        try:
-            ended = await arun_command(
-                self._command(workspace, job), job.limits.wall_seconds, job.limits.output_bytes
-            )
-            return await asyncio.to_thread(self._outcome, ended, workspace, job)
-        finally:
-            await asyncio.shield(asyncio.to_thread(workspace.close))
-
-    def _command(self, workspace: Workspace, job: CodeJob) -> Command:
-        env = {"HOME": workspace.path, "TMPDIR": workspace.path, "LANG": "C.UTF-8"}
+    def _command(self, host_dir: str, job: CodeJob) -> AbstractContextManager[Command]:
+        env = {"HOME": host_dir, "TMPDIR": host_dir, "LANG": "C.UTF-8"}
         if "SYSTEMROOT" in os.environ:  # Windows cannot start Python without it
             env["SYSTEMROOT"] = os.environ["SYSTEMROOT"]
         # -I leaves site-packages out of sys.path only with -S; here site stays on, so the
         # interpreter's own packages (Pillow, numpy) are importable.
         flags = tuple(f for f in PYTHON_FLAGS if f != "-S")
-        return Command(
-            (self.python, *flags, "-c", launcher_source()),
-            launcher_input(job, process_limit=False),
-            cwd=workspace.path,
-            env=env,
+        return nullcontext(
+            Command(
+                (self.python, *flags, "-c", launcher_source()),
+                launcher_input(job, process_limit=False),
+                cwd=host_dir,
+                env=env,
+            )
         )
-
-    @staticmethod
-    def _outcome(ended: Ended, workspace: Workspace, job: CodeJob) -> CodeOutcome:
-        images, notes = workspace.collect(job.limits)
-        return outcome(ended, images, notes)

@@ -213,3 +213,22 @@ def test_an_agent_never_sees_r1v4s_own_calls(
     final = state["messages"][-1]
     assert isinstance(final, AIMessage) and final.content == "A plain corner."
     assert [type(m).__name__ for m in state["messages"]] == ["HumanMessage", "AIMessage"]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["invoke", "stream"])
+def test_against_a_bare_inference_server_the_reply_is_whole(
+    stream: bool, self_hosted_server: LocalR1V4Server, sandboxed: R1V4Tools
+) -> None:
+    # The local server's self-hosted mode refuses a follow-up without the round's observation
+    # and the crop: every round it accepted was continued as R1V4 expects.
+    model = ChatR1V4(
+        api_key="test-key", base_url=self_hosted_server.base_url, builtin_tools=sandboxed
+    )
+    question = loop_question()
+    message = reduce(operator.add, model.stream(question)) if stream else model.invoke(question)
+    follow_ups = [r.followup for r in self_hosted_server.requests if r.followup is not None]
+    assert follow_ups and all(f.ok for f in follow_ups)
+    assert message.content
+    assert len(message.additional_kwargs["server_tool_calls"]) == len(follow_ups)
+    assert len(message.additional_kwargs["generated_images"]) == 1
+    assert "transcript_issues" not in message.response_metadata

@@ -188,3 +188,21 @@ def test_a_call_can_bring_its_own_builtin_tools(
 def test_builtin_tools_must_be_r1v4_tools(r1v4_api_key: str) -> None:
     with pytest.raises(ValueError, match="R1V4Tools"):
         R1V4(api_key=r1v4_api_key, builtin_tools=search)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["chat", "stream_chat"])
+def test_against_a_bare_inference_server_the_reply_is_whole(
+    stream: bool, self_hosted_server: LocalR1V4Server, r1v4_api_key: str, sandboxed: R1V4Tools
+) -> None:
+    llm = R1V4(api_key=r1v4_api_key, base_url=self_hosted_server.base_url, builtin_tools=sandboxed)
+    if stream:
+        *_, response = llm.stream_chat(loop_question())
+    else:
+        response = llm.chat(loop_question())
+    follow_ups = [r.followup for r in self_hosted_server.requests if r.followup is not None]
+    assert follow_ups and all(f.ok for f in follow_ups)
+    assert response.message.content
+    kwargs = response.message.additional_kwargs
+    assert len(kwargs["server_tool_calls"]) == len(follow_ups)
+    assert len(kwargs["generated_images"]) == 1
+    assert "transcript_issues" not in kwargs

@@ -6,12 +6,25 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import psutil
-from pictures import gradient
+import pytest
+from pictures import gradient, png
 
-from r1v4.tools import BubblewrapSandbox, CodeLimits, R1V4Tools, UnsandboxedExecutor
+from r1v4.tools import (
+    BubblewrapSandbox,
+    CodeFile,
+    CodeJob,
+    CodeLimits,
+    R1V4Tools,
+    UnsandboxedExecutor,
+)
 
 
 async def test_the_event_loop_keeps_running_while_code_runs(tools: R1V4Tools) -> None:
@@ -75,11 +88,71 @@ async def test_cancelling_a_run_kills_the_sandbox(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []  # the working directory is gone too
 
 
+class FirstJobHeld(ThreadPoolExecutor):
+    """Worker threads that start the first job they are given only once ``release`` is set
+    (a worker thread cannot be stopped, and may finish its job at any time)."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=4)
+        self.release = threading.Event()
+        self.held = False
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        if self.held:
+            return super().submit(fn, *args, **kwargs)
+        self.held = True
+
+        def held() -> Any:
+            self.release.wait()
+            return fn(*args, **kwargs)
+
+        return super().submit(held)
+
+
+@pytest.mark.parametrize("kind", ["bubblewrap", "unsandboxed"])
+async def test_cancelling_a_run_while_its_directory_is_made_leaves_nothing_behind(
+    kind: str, tmp_path: Path
+) -> None:
+    executor = (
+        BubblewrapSandbox(host_tmp=str(tmp_path))
+        if kind == "bubblewrap"
+        else UnsandboxedExecutor(host_tmp=str(tmp_path))
+    )
+    workers = FirstJobHeld()
+    asyncio.get_running_loop().set_default_executor(workers)
+    fds = sorted(os.listdir("/proc/self/fd"))
+    job = CodeJob("print(1)", files=(CodeFile("image_0.png", png()),))
+    task = asyncio.ensure_future(executor.arun(job))
+    await asyncio.sleep(0)  # the run has handed its first step (the directory) to a worker
+    task.cancel()
+    # Time for the cancellation to go through; the step still waits, to finish after it.
+    await asyncio.wait([task], timeout=0.5)
+    workers.release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    workers.shutdown(wait=True)  # whatever a worker was still doing is done
+    assert list(tmp_path.iterdir()) == []  # no working directory (with the image) left
+    assert sorted(os.listdir("/proc/self/fd")) == fds  # nor the seccomp filter's pipe
+
+
 async def test_a_timeout_in_async_is_an_observation(tools: R1V4Tools) -> None:
     slow = R1V4Tools(executor=tools.executor, limits=CodeLimits(wall_seconds=1))
     result = await slow.arun({"name": "code", "arguments": {"code": "while True:\n    pass"}})
     assert result.status == "timeout"
     assert json.loads(result.observation)["result"].startswith("TimeoutError: the code ran longer")
+
+
+@pytest.mark.parametrize("kind", ["bubblewrap", "unsandboxed"])
+async def test_code_that_closes_its_output_still_stops_at_the_wall_time(
+    kind: str, sandbox: BubblewrapSandbox, no_strays: None
+) -> None:
+    executor = sandbox if kind == "bubblewrap" else UnsandboxedExecutor()
+    tools = R1V4Tools(executor=executor, limits=CodeLimits(wall_seconds=1))
+    # Its output ends (no one holds the pipe) long before it does: the run is still timed.
+    code = "import os, time\nos.close(1)\nos.close(2)\ntime.sleep(20)"
+    result = await tools.arun({"name": "code", "arguments": {"code": code}})
+    assert result.status == "timeout"
+    assert tools.run({"name": "code", "arguments": {"code": code}}).status == "timeout"
 
 
 async def test_an_executor_with_run_only_runs_in_a_thread(tmp_path: Path) -> None:

@@ -11,7 +11,16 @@ from llama_index_r1v4 import (
     get_images,
     get_plan,
     get_sources,
+    plan_runner,
     tool_backend,
 )
 
-__all__ = ["R1V4", "GeneratedImageBlock", "get_images", "get_plan", "get_sources", "tool_backend"]
+__all__ = [
+    "R1V4",
+    "GeneratedImageBlock",
+    "get_images",
+    "get_plan",
+    "get_sources",
+    "plan_runner",
+    "tool_backend",
+]
