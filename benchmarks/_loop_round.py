@@ -333,18 +333,18 @@ class Rounds:
     def gaps(self, tools: Any, rounds: int) -> list[dict[str, float]]:
         """Each round of the last reply: the gap (round sent -> follow-up received) and its
         parts, in ms, with the follow-up body's size."""
-        records = self.server.records(rounds + 1)
+        records = self.server.records(rounds + 1)  # the reply's requests, oldest first
         stamps = tools.stamps[-rounds:]
         follow_ups = self.sent[-rounds:]
         bodies = self.bodies[-rounds:]
         del self.sent[:-1], self.bodies[:-1]
         out = []
-        for (_, sent, _, _), (received, _, size, _), (start, end, cpu), (
-            built,
-            built_cpu,
-        ), body in zip(records[:-1], records[1:], stamps, follow_ups, bodies, strict=True):
-            if len(body) != size:
-                raise SystemExit(f"the server got {size} bytes, the client sent {len(body)}")
+        for i in range(rounds):
+            sent, received, size = records[i][1], records[i + 1][0], records[i + 1][2]
+            start, end, cpu = stamps[i]
+            built, built_cpu = follow_ups[i]
+            if len(bodies[i]) != size:
+                raise SystemExit(f"the server got {size} bytes, the client sent {len(bodies[i])}")
             out.append(
                 {
                     "gap": (received - sent) * 1e3,
@@ -354,7 +354,7 @@ class Rounds:
                     "built": (built - end) * 1e3,
                     "built_cpu": (built_cpu - cpu) * 1e3,
                     "body_bytes": size,
-                    "encode_cpu": _encode_cpu(body),
+                    "encode_cpu": _encode_cpu(bodies[i]),
                 }
             )
         return out
