@@ -28,6 +28,10 @@ peer a user would otherwise pick); each lives in the module named after its key:
 13. ``sandbox``: one run of R1V4's ``code`` tool in the bubblewrap sandbox (import Pillow and
     numpy, save a PNG, the observation made), against bubblewrap's bare start (in a child
     process).
+14. ``loop_round``: one round of the tool loop through the client (``builtin_tools=``), from
+    the round that made the call to the follow-up received by the local server (in another
+    process), against bubblewrap's bare start and ``R1V4Tools.run`` alone; and how the loop's
+    own cost per round grows over a reply of 16 rounds (in a child process).
 
 See benchmarks/README.md.
 """
@@ -51,6 +55,7 @@ from benchmarks import (
     _image,
     _imports,
     _keepalive,
+    _loop_round,
     _round_trips,
     _sandbox,
     _soak,
@@ -79,6 +84,7 @@ FIGURES = (
     "soak",
     "batch_resume",
     "sandbox",
+    "loop_round",
 )
 
 
@@ -166,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     run("imports", lambda: _imports.rows(sizes, missing_modules))
     run("batch_resume", lambda: _batch_resume.rows(sizes))
     run("sandbox", lambda: _sandbox.rows(sizes))
+    run("loop_round", lambda: _loop_round.rows(sizes))
 
     meta["duration_s"] = time.monotonic() - started
     # In figure order, whatever order they ran in (the in-process ones share one server run).

@@ -28,6 +28,9 @@ class Sizes:
     soak_concurrency: int
     resume_results: int
     sandbox_repeats: int
+    loop_repeats: int
+    loop_rounds: tuple[int, ...]
+    loop_replies: int
 
 
 FULL = Sizes(
@@ -52,6 +55,9 @@ FULL = Sizes(
     soak_concurrency=200,
     resume_results=100_000,
     sandbox_repeats=15,
+    loop_repeats=15,
+    loop_rounds=(1, 4, 16),
+    loop_replies=7,
 )
 # Small enough for a CI smoke run on two busy cores; the numbers mean nothing.
 QUICK = Sizes(
@@ -76,4 +82,7 @@ QUICK = Sizes(
     soak_concurrency=20,
     resume_results=500,
     sandbox_repeats=2,
+    loop_repeats=2,
+    loop_rounds=(1, 2, 4),
+    loop_replies=1,
 )

@@ -71,6 +71,15 @@ class _ChoiceState:
         # server) come after the earlier rounds' calls.
         self.native_base = 0
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> _ChoiceState:
+        # As the transcript's (TranscriptParser.__deepcopy__): the answer so far is immutable
+        # pieces, so a copy gets a new list of the same pieces, not a copy of each.
+        new = _ChoiceState.__new__(_ChoiceState)
+        for name in _ChoiceState.__slots__:
+            value = getattr(self, name)
+            setattr(new, name, value[:] if name == "answer" else copy.deepcopy(value, memo))
+        return new
+
     @property
     def has_calls(self) -> bool:
         """Whether the caller gets tool calls (written as text, or native and bound)."""
@@ -96,7 +105,8 @@ class Continuation:
 
     def for_attempt(self) -> Continuation:
         """A copy for one attempt of a round: an attempt that fails and is retried must leave
-        the state as it found it. (The transcript's text is shared, not copied.)"""
+        the state as it found it. (The transcript's text is shared, not copied: the lists of
+        its pieces are, at a few nanoseconds a piece.)"""
         return Continuation(
             self.calls_left,
             copy.deepcopy(self.state),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import re
 from collections.abc import Collection, Iterable
@@ -105,6 +106,17 @@ class TranscriptParser:
         # The open observation's image URIs as its raw text gave them.
         self._seen: list[FoundUri] = []
         self._seen_images: list[GeneratedImage | None] = []
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> TranscriptParser:
+        """A parser that goes on from here independently (each attempt of a round of a reply
+        the client continues starts from one). The text fed so far is immutable pieces: the
+        copy gets a new list of the same pieces, not a copy of each, so copying costs the
+        parser's state, not the transcript's length in pieces."""
+        new = TranscriptParser.__new__(TranscriptParser)
+        for name in TranscriptParser.__slots__:
+            value = getattr(self, name)
+            setattr(new, name, value[:] if name == "_parts" else copy.deepcopy(value, memo))
+        return new
 
     @property
     def raw(self) -> str:
