@@ -5,7 +5,8 @@ Both adapters' model classes inherit :class:`ClientOptions` (through
 
 - declares the settings of :class:`~r1v4._config.ClientSettings` that both frameworks spell and
   default alike (``api_key`` and ``base_url`` are declared by each adapter: each framework reads
-  them from the environment and serialises them its own way); :meth:`ClientOptions.client_options`
+  them from the environment and serialises them its own way), and the options each call passes to
+  the core (:data:`CALL_OPTIONS`); :meth:`ClientOptions.client_options`
   hands every parameter of ``ClientSettings`` on to the clients, so a setting added to the core is
   declared here once and reaches both adapters;
 - sees every keyword a model object is built with, so that none is silently dropped
@@ -44,7 +45,7 @@ from r1v4._config import (
 from r1v4._errors import InvalidRequestError
 from r1v4._types import ToolMode
 
-__all__ = ["CLIENT_SETTINGS", "ClientOptions", "take_keywords"]
+__all__ = ["CALL_OPTIONS", "CLIENT_SETTINGS", "ClientOptions", "take_keywords"]
 
 CLIENT_SETTINGS: tuple[str, ...] = tuple(
     name
@@ -53,6 +54,10 @@ CLIENT_SETTINGS: tuple[str, ...] = tuple(
 )
 """The names of every setting :class:`~r1v4._config.ClientSettings` takes: what a model object
 passes on to its clients."""
+
+CALL_OPTIONS: tuple[str, ...] = ("builtin_tools",)
+"""What :class:`ClientOptions` declares beside the client settings: options each call hands to
+the core's ``create``/``stream`` (a call's own keyword overriding the model's)."""
 
 # Body fields every call sets itself: a model-wide value would replace the conversation.
 _SET_BY_EACH_CALL = frozenset({"messages", "stream"})

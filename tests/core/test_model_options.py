@@ -13,7 +13,7 @@ from pydantic import AliasChoices, Field, SecretStr
 
 from r1v4 import ClientSettings
 from r1v4._integrations import ClientOptions, ClientsHolder
-from r1v4._model_options import CLIENT_SETTINGS
+from r1v4._model_options import CALL_OPTIONS, CLIENT_SETTINGS
 from r1v4.testing import LocalR1V4Server
 
 # Each framework reads these two from the environment and serialises them its own way.
@@ -42,8 +42,9 @@ def test_the_declaration_matches_client_settings() -> None:
         if p.kind is p.KEYWORD_ONLY
     ]
     assert list(CLIENT_SETTINGS) == keyword_only
-    declared = set(ClientOptions.model_fields)
+    declared = set(ClientOptions.model_fields) - set(CALL_OPTIONS)
     assert declared == set(CLIENT_SETTINGS) - PER_FRAMEWORK
+    assert set(CALL_OPTIONS) <= set(ClientOptions.model_fields)
     # Same defaults as the core client's own.
     defaults = {n: p.default for n, p in inspect.signature(ClientSettings).parameters.items()}
     for name in declared:

@@ -28,6 +28,7 @@ from r1v4 import (
     GeneratedImage,
     InvalidRequestError,
     R1V4Client,
+    R1V4Error,
     ServerToolCall,
     ServerToolResult,
     TranscriptIssue,
@@ -401,3 +402,33 @@ def test_cancelling_the_stream_while_the_code_runs_kills_it(
     _, alive = psutil.wait_procs(started, timeout=5)
     assert alive == []
     assert len(r1v4_server.requests) == 1  # no round after the cancelled one
+
+
+def test_a_round_that_fails_after_delivering_keeps_every_round_on_the_error(
+    r1v4_server: LocalR1V4Server, tools: R1V4Tools
+) -> None:
+    # The second round drops mid-answer: nothing is retried (text reached the caller) and the
+    # error carries what every round streamed so far.
+    r1v4_server.enqueue(
+        Reply(content="<think>I crop.</think>" + CROP_CALL),
+        Reply(
+            content="<think>Plain.</think><answer>A plain corner of the picture.</answer>",
+            chunk_size=4,
+            drop_after=8,
+        ),
+    )
+    with R1V4Client(base_url=r1v4_server.base_url, api_key="test-key") as client:
+        seen: list[ChatCompletionChunk] = []
+        with pytest.raises(R1V4Error) as caught:
+            for chunk in client.stream(model=MODEL, messages=MESSAGES, builtin_tools=tools):
+                seen.append(chunk)
+    assert len(r1v4_server.requests) == 2
+    assert caught.value.partial_reasoning.startswith("I crop.")
+    events = [e for ch in seen for c in ch.choices for e in c.delta.events or ()]
+    assert [type(e).__name__ for e in events] == [
+        "ServerToolCall",
+        "GeneratedImage",
+        "ServerToolResult",
+    ]
+    streamed = "".join(c.delta.reasoning or "" for ch in seen for c in ch.choices)
+    assert streamed == caught.value.partial_reasoning

@@ -8,7 +8,8 @@ reply is an R1V4 transcript with its tool trace), and the working folder is a fr
 
 What a block takes as given, as its reader would have it (see ``SETUP``):
 ``question_with_a_picture`` (a LangChain ``HumanMessage`` with a picture), ``png_bytes`` (a
-picture) and ``photo.jpg``.
+picture) and ``photo.jpg``; ``_self_hosted`` is the local server in its self-hosted mode, for the
+blocks that show a self-hosted server (``docs-test`` swaps their URL for its ``base_url``).
 
 A block that cannot run as written here (it needs the internet or the hosted API) says which
 part to swap for a local equivalent in a comment right above it, e.g.
@@ -33,6 +34,9 @@ DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 
 SUBSTITUTES = {
     "a picture": make_image_data_uri("PNG", (64, 48), (30, 120, 200)),
+    # A bare inference server, as vLLM serving the open weights is: the local server's
+    # self-hosted mode, started by SETUP.
+    "a self-hosted server": "_self_hosted.base_url",
 }
 
 SETUP = """
@@ -41,6 +45,7 @@ from r1v4.testing import LocalR1V4Server, make_image
 from langchain_core.messages import HumanMessage
 
 _server = LocalR1V4Server(api_key="docs-key", scenario="agent").start()
+_self_hosted = LocalR1V4Server(api_key="docs-key", scenario="self_hosted").start()
 os.environ["SKYWORK_API_KEY"] = "docs-key"
 os.environ["SKYWORK_BASE_URL"] = _server.hosted_base_url
 open("photo.jpg", "wb").write(make_image("JPEG", (64, 48), (200, 120, 30)))
