@@ -54,6 +54,18 @@ EXPECTED = {
         "  step 3 answer: skipped (no_tool)",
         "answer: Having examined image_0, image_1, here is the answer to: In which city",
     ],
+    "langchain_self_hosted.py": [
+        "thinking: The question is: What does the sign in the middle say?",
+        "-> the client runs code (R1V4's tool, in the sandbox):",
+        "     crop.save('crop_0.png')",
+        "   it made an image: image/png 120x80 -> ",
+        "/srvimg_0.png",
+        "<- R1V4 reads the observation: {'result': 'cropped 240x160 to 120x80', 'type': 'code', "
+        "'images': [{'type': 'image', 'id': 'srvimg_0'}]}",
+        "thinking: The cropped region shows the details I need",
+        "answer: Having examined image_0, here is the answer to: What does the sign",
+        "1 image(s) saved in ",
+    ],
     "llama_index_rag.py": [
         "answer: The Gran Telescopio Canarias has a 10.4-metre segmented mirror.",
         "read from:",
@@ -76,6 +88,17 @@ EXPECTED = {
         "agent calls celsius_to_fahrenheit({'celsius': 21})",
         "tool returns 69.8",
         "final answer: It is sunny in Paris, 21 °C (69.8 °F).",
+    ],
+    "llama_index_self_hosted.py": [
+        "thinking: The question is: What is in the middle of this picture?",
+        "-> the client runs code (R1V4's tool, in the sandbox):",
+        "     crop.save('crop_0.png')",
+        "   it made an image: image/png 80x60 -> ",
+        "/srvimg_0.png",
+        "<- R1V4 reads the observation: {'result': 'cropped 160x120 to 80x60', 'type': 'code', "
+        "'images': [{'type': 'image', 'id': 'srvimg_0'}]}",
+        "answer: Having examined image_0, here is the answer to: What is in the middle",
+        "1 image(s) saved in ",
     ],
     "llama_index_deep_research.py": ["searched: text_search", "answer: ", "[1] Result 1 for"],
     "llama_index_planner.py": ["1. Look closely", "tool: text_search", "3. Combine"],
@@ -123,9 +146,29 @@ def test_example_runs_against_the_local_server(
 ) -> None:
     done = runs[name]
     assert done.returncode == 0, done.stderr
-    # It says it is not talking to the real model.
-    assert "SKYWORK_API_KEY is not set: started a local R1V4 server" in done.stdout
+    # It says it is not talking to the real model (the self-hosting examples look for a server
+    # of yours at SKYWORK_BASE_URL, the others for the hosted API's key).
+    unset = "SKYWORK_BASE_URL" if name.endswith("_self_hosted.py") else "SKYWORK_API_KEY"
+    assert f"{unset} is not set: started a local R1V4 server" in done.stdout
     for line in EXPECTED[name]:
         assert line in done.stdout, (line, done.stdout)
     for tag in ("<think>", "<answer>", "<tool_call>", "<observation>", "<plan>"):
         assert tag not in done.stdout
+
+
+@pytest.mark.parametrize("name", ["langchain_self_hosted.py", "llama_index_self_hosted.py"])
+def test_self_hosted_examples_without_a_sandbox_say_what_to_do_and_run_nothing(name: str) -> None:
+    # No bwrap on PATH: the sandbox refuses when it is built, and the example exits saying what
+    # to install and what the alternatives are, without falling back to unsandboxed code.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SKYWORK_")}
+    env["PATH"] = str(Path(sys.executable).parent)
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / name)], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "bubblewrap (bwrap) was not found on PATH" in done.stderr
+    assert "apt-get install bubblewrap" in done.stderr
+    assert "R1V4Tools(executor=UnsandboxedExecutor())" in done.stderr
+    assert "NO isolation" in done.stderr
+    assert "started a local R1V4 server" not in done.stdout  # it stopped before any request
+    assert "the client runs" not in done.stdout
