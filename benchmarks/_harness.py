@@ -12,13 +12,16 @@ import asyncio
 import contextlib
 import gc
 import json
+import os
+import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any, TypeVar
 
 from benchmarks._contenders import CONTENDERS, Contender, Driver, expected_answer
 from benchmarks._report import ERROR, NOT_AVAILABLE, Row
@@ -158,10 +161,10 @@ class Harness:
         return self.interleave(rounds, measure, check, names), n
 
 
-def run_child(args: list[str], timeout: float) -> dict[str, Any]:
+def run_child(args: list[str], timeout: float, env: dict[str, str] | None = None) -> dict[str, Any]:
     """``python -m ARGS`` (a figure that needs a process of its own); its last line's JSON."""
     proc = subprocess.run(
-        [sys.executable, "-m", *args], capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", *args], capture_output=True, text=True, timeout=timeout, env=env
     )
     if proc.returncode != 0:
         raise RuntimeError(f"python -m {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
@@ -170,6 +173,73 @@ def run_child(args: list[str], timeout: float) -> dict[str, Any]:
         # Warnings or logged errors of the child (e.g. "Task exception was never retrieved").
         out["stderr"] = proc.stderr[-3000:]
     return out
+
+
+_Server = TypeVar("_Server", bound="ChildServer")
+
+
+def bytecode_env() -> dict[str, str]:
+    """This environment, but with bytecode written: a figure whose child imports numpy and
+    Pillow in a sandbox measures them as a first import leaves them, not recompiled each run."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+class ChildServer:
+    """``python -m MODULE serve --port N`` as a child process: a local server that a figure's
+    client measures against without sharing its interpreter. The child prints
+    ``{"base_url": ...}`` once it serves, may answer lines on its stdin, and ends at SIGTERM
+    or at the end of its input."""
+
+    def __init__(self, module: str) -> None:
+        self.module = module
+        self._proc: subprocess.Popen[str] | None = None
+        self._log: IO[str] | None = None
+        self.base_url = ""
+
+    def __enter__(self: _Server) -> _Server:
+        from r1v4.testing import free_port
+
+        self._log = tempfile.TemporaryFile("w+")  # closed in __exit__
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", self.module, "serve", "--port", str(free_port())],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline()
+        if not line:
+            self._log.seek(0)
+            raise RuntimeError(f"{self.module} did not start:\n{self._log.read()[-3000:]}")
+        self.base_url = json.loads(line)["base_url"]
+        return self
+
+    def ask(self, line: str) -> Any:
+        """Send ``line`` to the child; its one-line JSON answer."""
+        proc = self._proc
+        assert proc is not None and proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(f"{line}\n")
+        proc.stdin.flush()
+        return json.loads(proc.stdout.readline())
+
+    def __exit__(self, *exc: object) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.close()
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+            proc.stdout.close()
+        if self._log is not None:
+            self._log.close()
 
 
 # ------------------------------------------------------------------------------------ rows

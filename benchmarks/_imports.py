@@ -15,7 +15,6 @@ warm-up import that writes r1v4's ``__pycache__`` (ignored by git), like a norma
 from __future__ import annotations
 
 import json
-import os
 import re
 import statistics
 import subprocess
@@ -23,7 +22,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks._harness import error_row
+from benchmarks._harness import bytecode_env, error_row
 from benchmarks._report import NOT_AVAILABLE, Row, verdict
 from benchmarks._sizes import Sizes
 
@@ -81,18 +80,12 @@ FRAMEWORKS: dict[str, str] = {
 }
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    return env
-
-
 def warm_bytecode(modules: list[str]) -> None:
     """Import ``modules`` once, unmeasured, so their ``.pyc`` files exist (see module docs)."""
     for module in dict.fromkeys(modules):
         subprocess.run(
             [sys.executable, "-c", f"import {module}"],
-            env=_env(),
+            env=bytecode_env(),
             capture_output=True,
             timeout=300,
         )
@@ -109,7 +102,7 @@ def _run(prelude: str, module: str) -> tuple[float, dict[str, float]]:
         capture_output=True,
         text=True,
         timeout=120,
-        env=_env(),
+        env=bytecode_env(),
     )
     if proc.returncode != 0:
         raise RuntimeError(f"import {module} failed:\n{proc.stderr[-2000:]}")
@@ -156,7 +149,7 @@ def framework_import(prelude: str, repeats: int) -> float:
             capture_output=True,
             text=True,
             timeout=120,
-            env=_env(),
+            env=bytecode_env(),
         )
         _, _, after = proc.stderr.partition(_MARK)
         samples.append(
@@ -182,7 +175,7 @@ def forbidden_after_core_import() -> list[str]:
         text=True,
         timeout=120,
         check=True,
-        env=_env(),
+        env=bytecode_env(),
     )
     found: list[str] = json.loads(proc.stdout)
     return found

@@ -54,12 +54,12 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
-from typing import IO, Any
+from typing import Any
 
-from benchmarks._report import NOT_AVAILABLE, Row
+from benchmarks._harness import ChildServer, bytecode_env, missing_row, run_child
+from benchmarks._report import Row
 from benchmarks._sandbox import _bare, _image
 from benchmarks._server import API_KEY, MODEL
 from benchmarks._sizes import Sizes
@@ -155,58 +155,18 @@ def serve(port: int) -> int:
     return 0
 
 
-class LoopServer:
+class LoopServer(ChildServer):
     """``python -m benchmarks._loop_round serve`` as a child process, asked for its records."""
 
     def __init__(self) -> None:
-        self._proc: subprocess.Popen[str] | None = None
-        self._log: IO[str] | None = None
-        self.base_url = ""
-
-    def __enter__(self) -> LoopServer:
-        from r1v4.testing import free_port
-
-        self._log = tempfile.TemporaryFile("w+")  # closed in __exit__
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks._loop_round", "serve", "--port", str(free_port())],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        assert self._proc.stdout is not None
-        line = self._proc.stdout.readline()
-        if not line:
-            self._log.seek(0)
-            raise RuntimeError(f"the loop server did not start:\n{self._log.read()[-3000:]}")
-        self.base_url = json.loads(line)["base_url"]
-        return self
+        super().__init__("benchmarks._loop_round")
 
     def records(self, n: int) -> list[list[Any]]:
         """The newest ``n`` requests: ``[received_at, completed_at, body bytes, status]``."""
-        assert self._proc is not None and self._proc.stdin is not None
-        assert self._proc.stdout is not None
-        self._proc.stdin.write(f"{n}\n")
-        self._proc.stdin.flush()
-        out: list[list[Any]] = json.loads(self._proc.stdout.readline())
+        out: list[list[Any]] = self.ask(str(n))
         if len(out) != n or any(r[3] != 200 for r in out):
             raise SystemExit(f"the server saw {out}, not {n} answered requests")
         return out
-
-    def __exit__(self, *exc: object) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            assert proc.stdin is not None and proc.stdout is not None
-            proc.stdin.close()  # the server ends at the end of its input
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-            proc.stdout.close()
-        if self._log is not None:
-            self._log.close()
 
 
 # ------------------------------------------------------------------------------ the client
@@ -541,41 +501,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def rows(s: Sizes) -> tuple[list[Row], dict[str, Any]]:
-    env = dict(os.environ)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as figure 13: the sandbox's bytecode written once
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks._loop_round",
-            "--repeats",
-            str(s.loop_repeats),
-            "--rounds",
-            ",".join(map(str, s.loop_rounds)),
-            "--replies",
-            str(s.loop_replies),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"python -m benchmarks._loop_round failed:\n{proc.stderr[-3000:]}")
-    raw: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    args = ["benchmarks._loop_round", "--repeats", str(s.loop_repeats)]
+    args += ["--rounds", ",".join(map(str, s.loop_rounds)), "--replies", str(s.loop_replies)]
+    # As figure 13: the sandbox's bytecode written once.
+    raw = run_child(args, 600, bytecode_env())
     figure = "14 one tool-loop round (round sent to follow-up received)"
     if "unavailable" in raw:
-        return [
-            Row(
-                figure,
-                "BubblewrapSandbox",
-                None,
-                "ms",
-                "—",
-                status=NOT_AVAILABLE,
-                note=raw["unavailable"],
-            )
-        ], raw
+        return [missing_row(figure, "BubblewrapSandbox", raw["unavailable"], "ms")], raw
     one = raw["one_round"]
     out = []
     for key, name in NAMES.items():

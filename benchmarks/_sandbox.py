@@ -40,7 +40,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks._report import NOT_AVAILABLE, Row
+from benchmarks._harness import bytecode_env, missing_row, run_child
+from benchmarks._report import Row
 from benchmarks._sizes import Sizes
 
 # The last line reports the CPU time the code's interpreter used (its start and imports
@@ -178,31 +179,12 @@ def _text(wall: float, interpreter: float | None, client: float) -> str:
 
 
 def rows(s: Sizes) -> tuple[list[Row], dict[str, Any]]:
-    env = dict(os.environ)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks._sandbox", "--repeats", str(s.sandbox_repeats)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
+    raw = run_child(
+        ["benchmarks._sandbox", "--repeats", str(s.sandbox_repeats)], 600, bytecode_env()
     )
-    if proc.returncode != 0:
-        raise RuntimeError(f"python -m benchmarks._sandbox failed:\n{proc.stderr[-3000:]}")
-    raw: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     figure = "13 one code-tool run (sandbox start to observation)"
     if "unavailable" in raw:
-        return [
-            Row(
-                figure,
-                "BubblewrapSandbox",
-                None,
-                "ms",
-                "—",
-                status=NOT_AVAILABLE,
-                note=raw["unavailable"],
-            )
-        ], raw
+        return [missing_row(figure, "BubblewrapSandbox", raw["unavailable"], "ms")], raw
     load = raw["load_average"]["before"][0]
     out = []
     for key, name in NAMES.items():

@@ -23,26 +23,23 @@ import asyncio
 import concurrent.futures
 import gc
 import json
-import os
 import random
 import re
 import resource
 import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 import psutil  # type: ignore[import-untyped]
 
 from benchmarks._conns import install, open_sockets
-from benchmarks._harness import run_child
+from benchmarks._harness import ChildServer, run_child
 from benchmarks._report import Row, verdict
 from benchmarks._server import API_KEY, MODEL
 
@@ -151,46 +148,11 @@ def serve(port: int) -> int:
     return 0
 
 
-class SoakServer:
+class SoakServer(ChildServer):
     """``python -m benchmarks._soak serve`` as a child process."""
 
     def __init__(self) -> None:
-        self._proc: subprocess.Popen[str] | None = None
-        self._log: IO[str] | None = None
-        self.base_url = ""
-
-    def __enter__(self) -> SoakServer:
-        from r1v4.testing import free_port
-
-        self._log = tempfile.TemporaryFile("w+")  # closed in __exit__
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks._soak", "serve", "--port", str(free_port())],
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        assert self._proc.stdout is not None
-        line = self._proc.stdout.readline()
-        if not line:
-            self._log.seek(0)
-            raise RuntimeError(f"the soak server did not start:\n{self._log.read()[-3000:]}")
-        self.base_url = json.loads(line)["base_url"]
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-            if proc.stdout is not None:
-                proc.stdout.close()
-        if self._log is not None:
-            self._log.close()
+        super().__init__("benchmarks._soak")
 
 
 # ------------------------------------------------------------------------------ the client
