@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from core_paths import PATH_IDS, PATHS, complete
 from PIL import Image
 
 from r1v4 import (
@@ -64,33 +65,12 @@ def tools() -> R1V4Tools:
     return R1V4Tools()
 
 
-@pytest.fixture(
-    params=[(False, False), (False, True), (True, False), (True, True)],
-    ids=["sync-create", "sync-stream", "async-create", "async-stream"],
-)
+@pytest.fixture(params=PATHS, ids=PATH_IDS)
 def call(request: pytest.FixtureRequest, r1v4_server: LocalR1V4Server) -> Iterator[Any]:
-    is_async, stream = request.param
-
     def run(**fields: Any) -> Run:
         fields.setdefault("model", MODEL)
         fields.setdefault("messages", MESSAGES)
-        if is_async:
-
-            async def go() -> Run:
-                async with AsyncR1V4Client(
-                    base_url=r1v4_server.base_url, api_key="test-key"
-                ) as client:
-                    if stream:
-                        chunks = [c async for c in client.stream(**fields)]
-                        return Run(accumulate(chunks), chunks)
-                    return Run(await client.create(**fields), [])
-
-            return asyncio.run(go())
-        with R1V4Client(base_url=r1v4_server.base_url, api_key="test-key") as client:
-            if stream:
-                chunks = list(client.stream(**fields))
-                return Run(accumulate(chunks), chunks)
-            return Run(client.create(**fields), [])
+        return Run(*complete(r1v4_server.base_url, *request.param, **fields))
 
     yield run
 
@@ -169,17 +149,9 @@ def test_a_stream_has_one_finish_and_the_usage_at_the_very_end(
     r1v4_server.enqueue(
         Reply(content=CROP_CALL, usage=usage(50, 5)), Reply(content=ANSWER, usage=usage(80, 6))
     )
-    fields: dict[str, Any] = {"model": MODEL, "messages": MESSAGES, "builtin_tools": tools}
-    if is_async:
-
-        async def go() -> list[ChatCompletionChunk]:
-            async with AsyncR1V4Client(base_url=r1v4_server.base_url, api_key="test-key") as c:
-                return [chunk async for chunk in c.stream(**fields)]
-
-        chunks = asyncio.run(go())
-    else:
-        with R1V4Client(base_url=r1v4_server.base_url, api_key="test-key") as client:
-            chunks = list(client.stream(**fields))
+    _, chunks = complete(
+        r1v4_server.base_url, is_async, True, model=MODEL, messages=MESSAGES, builtin_tools=tools
+    )
     finishes = [c.finish_reason for chunk in chunks for c in chunk.choices if c.finish_reason]
     assert finishes == ["stop"]
     with_usage = [i for i, chunk in enumerate(chunks) if chunk.usage is not None]

@@ -6,21 +6,18 @@ these tests check that the caller gets the whole trajectory as one reply, on eve
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from core_paths import PATH_IDS, PATHS, complete
 
 from r1v4 import (
-    AsyncR1V4Client,
     ChatCompletion,
     GeneratedImage,
-    R1V4Client,
     ServerToolCall,
     ServerToolResult,
     TranscriptIssue,
-    accumulate,
 )
 from r1v4.testing import CROP_CODE, LocalR1V4Server, make_image_data_uri
 from r1v4.tools import R1V4Tools
@@ -41,30 +38,11 @@ def tools() -> R1V4Tools:
     return R1V4Tools()
 
 
-@pytest.fixture(
-    params=[(False, False), (False, True), (True, False), (True, True)],
-    ids=["sync-create", "sync-stream", "async-create", "async-stream"],
-)
+@pytest.fixture(params=PATHS, ids=PATH_IDS)
 def call(request: pytest.FixtureRequest, self_hosted_server: LocalR1V4Server) -> Iterator[Any]:
-    is_async, stream = request.param
-
     def run(**fields: Any) -> ChatCompletion:
         fields.setdefault("model", MODEL)
-        if is_async:
-
-            async def go() -> ChatCompletion:
-                async with AsyncR1V4Client(
-                    base_url=self_hosted_server.base_url, api_key="test-key"
-                ) as client:
-                    if stream:
-                        return accumulate([c async for c in client.stream(**fields)])
-                    return await client.create(**fields)
-
-            return asyncio.run(go())
-        with R1V4Client(base_url=self_hosted_server.base_url, api_key="test-key") as client:
-            if stream:
-                return accumulate(client.stream(**fields))
-            return client.create(**fields)
+        return complete(self_hosted_server.base_url, *request.param, **fields)[0]
 
     yield run
 

@@ -9,21 +9,18 @@ Each test runs sync and async, ``create`` and a merged ``stream``, against the l
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from core_paths import PATH_IDS, PATHS, complete
 
 from r1v4 import (
-    AsyncR1V4Client,
     ChatCompletion,
-    R1V4Client,
     ServerToolCall,
     ServerToolResult,
     TranscriptIssue,
-    accumulate,
 )
 from r1v4.testing import LocalR1V4Server, Reply, observation, tool_call
 
@@ -38,31 +35,12 @@ WEATHER_TOOL = {
 CODE_TOOL = {"type": "function", "function": {"name": "code", "description": "Run Python."}}
 
 
-@pytest.fixture(
-    params=[(False, False), (False, True), (True, False), (True, True)],
-    ids=["sync-create", "sync-stream", "async-create", "async-stream"],
-)
+@pytest.fixture(params=PATHS, ids=PATH_IDS)
 def call(request: pytest.FixtureRequest, r1v4_server: LocalR1V4Server) -> Iterator[Any]:
-    is_async, stream = request.param
-
     def run(**fields: Any) -> ChatCompletion:
         fields.setdefault("model", MODEL)
         fields.setdefault("messages", MESSAGES)
-        if is_async:
-
-            async def go() -> ChatCompletion:
-                async with AsyncR1V4Client(
-                    base_url=r1v4_server.base_url, api_key="test-key"
-                ) as client:
-                    if stream:
-                        return accumulate([c async for c in client.stream(**fields)])
-                    return await client.create(**fields)
-
-            return asyncio.run(go())
-        with R1V4Client(base_url=r1v4_server.base_url, api_key="test-key") as client:
-            if stream:
-                return accumulate(client.stream(**fields))
-            return client.create(**fields)
+        return complete(r1v4_server.base_url, *request.param, **fields)[0]
 
     yield run
 
