@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ._script import Followup, FollowupCheck, ImageInfo, RecordedRequest, Reply
+from ._script import Followup, FollowupCheck, ImageInfo, RecordedRequest, Reply, message_text
 from ._wire import CODES, Rejection
 
 __all__ = ["Rounds", "StoppedRound", "stopping_call", "whole"]
@@ -196,12 +196,7 @@ class Rounds:
 
 
 def _is_observation(message: Any) -> bool:
-    return _text_of(message).startswith(OPEN)
-
-
-def _text_of(message: Any) -> str:
-    if not isinstance(message, dict):
-        return ""
+    return isinstance(message, dict) and message_text(message).startswith(OPEN)
     content = message.get("content")
     if isinstance(content, str):
         return content
