@@ -57,10 +57,13 @@ lint: $(VENV)/.dev
 docs: $(VENV)/.dev
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
-# Execute the notebooks (docs/notebooks, docs/integrations) against the local R1V4 server and
-# save them with their outputs: tests/docs fails while what one shows differs from what it does.
+# Execute the notebooks (docs/notebooks, docs/integrations) and save them with their outputs: those
+# of the local R1V4 server (tests/docs fails while what one shows differs from what it does), then
+# those that show a real model's tokens, against llama.cpp's server (tests/real compares what holds
+# for any tokens).
 notebooks: $(VENV)/.dev
-	$(PY) tests/docs/executed.py
+	$(PY) tests/notebooks.py
+	PYTHONPATH=tests $(PY) tests/real/real_notebooks.py
 
 bench: $(VENV)/.dev
 	$(PY) -m benchmarks

@@ -8,8 +8,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from executed import NOTEBOOKS, ROOT, run
 from markdown_blocks import run_blocks
+from notebooks import NOTEBOOKS, ROOT, run
 
 
 @pytest.fixture(scope="session")

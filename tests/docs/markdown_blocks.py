@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
-from executed import ROOT, execute
+from notebooks import ROOT, execute
 
 from r1v4.testing import make_image_data_uri
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from executed import ROOT
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 from langchain_tests.unit_tests import ChatModelUnitTests
+from notebooks import ROOT
 
 PAGES = sorted((ROOT / "docs" / "integrations").glob("*.ipynb"))
 STANDARD = {

@@ -1,26 +1,40 @@
 """Notebooks run as a reader runs them: in a Jupyter kernel, in a folder of their own.
 
-The tests (tests/docs) execute every notebook and compare what it prints and shows with the
-outputs it is saved with, after :func:`normalise` has taken out what differs from run to run
-(ids, ports, times, temporary paths, memory addresses) and what differs between library
-versions without meaning anything (the exact bytes of a PNG, warnings on stderr). To save new
-outputs after changing a notebook or the library::
+The tests execute every notebook and compare what it prints and shows with the outputs it is
+saved with (:func:`differences`), after :func:`normalise` has taken out what differs from run
+to run (ids, ports, times, temporary paths, memory addresses) and what differs between library
+versions without meaning anything (the exact bytes of a PNG, warnings on stderr).
 
-    make notebooks          # or: python tests/docs/executed.py docs/notebooks/x.ipynb ...
+Two kinds of notebook:
 
-No notebook reaches the hosted API here: ``SKYWORK_*`` variables are removed from the kernel's
-environment, so each notebook starts the local R1V4 server in its first cell.
+- :data:`NOTEBOOKS` run against the local R1V4 server (tests/docs, in every run of the suite):
+  no notebook reaches the hosted API here, ``SKYWORK_*`` variables are removed from the
+  kernel's environment, so each starts the local server in its first cell. Their answers are
+  canned, so every output is compared exactly.
+- :data:`REAL_NOTEBOOKS` (notebook metadata ``"r1v4": {"server": "llama.cpp"}``) show a real
+  model's tokens: tests/real runs them against the real llama.cpp server, whose
+  ``SKYWORK_BASE_URL`` and ``SKYWORK_API_KEY`` the kernel gets. Greedy tokens differ between
+  CPUs, so a cell tagged ``model-output`` (its outputs are the model's words) is compared by
+  what holds for any words: it ran without error and shows the same kinds of output, none of
+  them empty. Every other cell of theirs is compared exactly, as in any notebook.
+
+To save new outputs after changing a notebook or the library::
+
+    make notebooks   # or: python tests/notebooks.py docs/notebooks/x.ipynb ...
+                     # and: PYTHONPATH=tests python tests/real/real_notebooks.py (llama.cpp)
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
+import pprint
 import re
 import struct
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -30,10 +44,22 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
-ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOKS = sorted([*ROOT.glob("docs/notebooks/*.ipynb"), *ROOT.glob("docs/integrations/*.ipynb")])
+ROOT = Path(__file__).resolve().parents[1]
 KERNEL = "r1v4-docs"
 CELL_TIMEOUT = 120
+# A cell whose outputs are a real model's words (see the module's docstring).
+MODEL_OUTPUT = "model-output"
+
+
+def _real(path: Path) -> bool:
+    """Whether the notebook at ``path`` runs against a real llama.cpp server."""
+    metadata = nbformat.read(path, as_version=4).metadata
+    return bool(metadata.get("r1v4", {}).get("server") == "llama.cpp")
+
+
+_ALL = sorted([*ROOT.glob("docs/notebooks/*.ipynb"), *ROOT.glob("docs/integrations/*.ipynb")])
+NOTEBOOKS = [path for path in _ALL if not _real(path)]
+REAL_NOTEBOOKS = [path for path in _ALL if _real(path)]
 
 # What differs from run to run, and what stands in for it.
 _VOLATILE = [
@@ -99,7 +125,8 @@ def _stream_text(text: str) -> str:
 def normalise(nb: Any) -> list[list[Any]]:
     """Per code cell, its outputs as they should read on every run: each stream joined (a
     kernel may split one print across messages), images as their type and size, text with
-    volatile values replaced and Python warnings left out."""
+    volatile values replaced and Python warnings left out. A ``model-output`` cell's outputs
+    are what holds for any words: each output's kind, and whether it shows anything."""
     cells = []
     for cell in nb.cells:
         if cell.cell_type != "code":
@@ -128,8 +155,44 @@ def normalise(nb: Any) -> list[list[Any]]:
         for name, text in sorted(streams.items()):
             if _stream_text(text).strip():
                 outputs.append((name, _stream_text(text)))
+        if MODEL_OUTPUT in cell.metadata.get("tags", ()):
+            outputs = [_shown_at_all(output) for output in outputs]
         cells.append([cell.source, outputs])
     return cells
+
+
+def _shown_at_all(output: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A normalised output reduced to what holds for any model's words: its kind (stream
+    name, output type and MIME types; an error stays whole) and whether its text is empty."""
+    kind = output[0]
+    if kind == "error":
+        return output
+    if kind in ("display_data", "execute_result"):
+        shown = output[1].items()
+        return (kind, {mime: "<shown>" if str(value).strip() else "" for mime, value in shown})
+    return (kind, "<text>" if output[1].strip() else "")
+
+
+def differences(saved: Any, now: Any) -> list[str]:
+    """Each code cell of ``now`` (the notebook executed afresh) whose normalised outputs are
+    not those of ``saved`` (the notebook as committed), as a readable diff."""
+    before, after = normalise(saved), normalise(now)
+    if [source for source, _ in before] != [source for source, _ in after]:
+        return ["the cells' sources differ"]
+    return [
+        f"cell {number} ({source.splitlines()[0] if source else ''}):\n"
+        + "\n".join(
+            difflib.unified_diff(
+                _lines(outputs), _lines(after[number][1]), "saved", "produced", lineterm=""
+            )
+        )
+        for number, (source, outputs) in enumerate(before)
+        if outputs != after[number][1]
+    ]
+
+
+def _lines(outputs: list[Any]) -> list[str]:
+    return pprint.pformat(json.loads(json.dumps(outputs)), width=100).splitlines()
 
 
 @contextmanager
@@ -152,19 +215,28 @@ def _kernel() -> Iterator[KernelManager]:
         yield manager
 
 
-def kernel_env() -> dict[str, str]:
-    """The kernel's environment: no key for the hosted API, and this interpreter's scripts
-    (the ``r1v4`` command) first on PATH, as in a reader's activated environment."""
+def kernel_env(server: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The kernel's environment: no key for the hosted API (only ``server``'s variables, for
+    a real server), and this interpreter's scripts (the ``r1v4`` command) first on PATH, as
+    in a reader's activated environment."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SKYWORK_")}
+    env.update(server or {})
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"  # debugpy's warning about frozen modules
     env.pop("COLUMNS", None)
     return env
 
 
-def execute(nb: Any, workdir: Path, *, allow_errors: bool = False) -> Any:
+def execute(
+    nb: Any,
+    workdir: Path,
+    *,
+    allow_errors: bool = False,
+    server: Mapping[str, str] | None = None,
+) -> Any:
     """Run every cell of ``nb`` (in place) in a fresh kernel whose working folder is
-    ``workdir``; with ``allow_errors`` a failing cell does not stop the rest."""
+    ``workdir``; with ``allow_errors`` a failing cell does not stop the rest. ``server``:
+    the ``SKYWORK_*`` variables naming a real server, for :data:`REAL_NOTEBOOKS`."""
     with _kernel() as manager:
         client = NotebookClient(
             nb,
@@ -175,15 +247,15 @@ def execute(nb: Any, workdir: Path, *, allow_errors: bool = False) -> Any:
             record_timing=False,
             resources={"metadata": {"path": str(workdir)}},
         )
-        client.execute(env=kernel_env(), cleanup_kc=True)
+        client.execute(env=kernel_env(server), cleanup_kc=True)
     return nb
 
 
-def run(path: Path) -> Any:
+def run(path: Path, server: Mapping[str, str] | None = None) -> Any:
     """The notebook at ``path``, executed afresh in a folder that is then removed."""
     nb = nbformat.read(path, as_version=4)
     with tempfile.TemporaryDirectory(prefix="r1v4-notebook-") as workdir:
-        execute(nb, Path(workdir))
+        execute(nb, Path(workdir), server=server)
     return nb
 
 
@@ -204,9 +276,9 @@ def _joined_streams(outputs: list[Any]) -> list[Any]:
     return joined
 
 
-def save(path: Path) -> None:
+def save(path: Path, server: Mapping[str, str] | None = None) -> None:
     """Execute the notebook at ``path`` and save it with its new outputs."""
-    nb = run(path)
+    nb = run(path, server)
     nb.metadata["kernelspec"] = {
         "display_name": "Python 3 (ipykernel)",
         "language": "python",
@@ -222,5 +294,7 @@ def save(path: Path) -> None:
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or [str(p) for p in NOTEBOOKS]:
+        if Path(name).resolve() in REAL_NOTEBOOKS:
+            sys.exit(f"{name} runs against llama.cpp: python tests/real/real_notebooks.py")
         print(f"executing {name}", flush=True)
         save(Path(name))
