@@ -14,12 +14,12 @@ import json
 from typing import Any, Literal
 
 import pytest
-from llama_index.core import Document, Settings, VectorStoreIndex
+from llama_index.core import Document, VectorStoreIndex
 from llama_index.core.agent.workflow import FunctionAgent
 from llama_index.core.base.llms.types import ChatMessage, ToolCallBlock
 from llama_index.core.embeddings import MockEmbedding
 from llama_index.core.tools import FunctionTool
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from real_asks import PROMPTED_CALL, TWO_SHOT, say
 from real_server import LlamaServer
 
@@ -28,8 +28,16 @@ from llama_index_r1v4 import R1V4
 
 
 class Person(BaseModel):
-    """A schema that admits only Ann, 30: the grammar llama.cpp makes of it writes those
-    values (only the whitespace between JSON tokens is the model's, and JSON ignores it)."""
+    """A schema that admits only ``{"name": "Ann", "age": 30}``, written one way.
+
+    This llama.cpp compiles a JSON schema with llguidance, which by default admits other
+    properties and any whitespace between JSON tokens: a reply could go on until ``max_tokens``
+    cuts it. ``extra="forbid"`` (``additionalProperties: false``) and llguidance's own
+    ``x-guidance`` option (fixed separators, no other whitespace) leave one sentence."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"x-guidance": {"whitespace_flexible": False}}
+    )
 
     name: Literal["Ann"]
     age: Literal[30]
@@ -45,7 +53,7 @@ def chat(llama: LlamaServer, real_key: str) -> ChatR1V4:
         api_key=real_key,
         base_url=llama.base_url,
         temperature=0,
-        max_tokens=128,  # room for whatever whitespace the model puts between JSON tokens
+        max_tokens=128,  # room for Person's one sentence, however the tokens split it
         max_retries=0,
     )
 
@@ -81,15 +89,6 @@ def test_structured_output_include_raw(chat: ChatR1V4) -> None:
 # ------------------------------------------------------------------------------ LlamaIndex
 
 
-@pytest.fixture
-def settings_llm() -> Any:
-    saved = (Settings._llm, Settings._embed_model, Settings._callback_manager)
-    try:
-        yield
-    finally:
-        Settings._llm, Settings._embed_model, Settings._callback_manager = saved
-
-
 def _r1v4(llama: LlamaServer, key: str, **settings: Any) -> R1V4:
     return R1V4(
         model="smollm2",
@@ -112,24 +111,26 @@ DOCS = [
 ]
 
 
+def _index() -> VectorStoreIndex:
+    """The documents, embedded without a model: retrieval does not involve the LLM. (The
+    LLM is given to each engine, leaving LlamaIndex's global ``Settings`` as they are;
+    tests/llama_index covers ``Settings.llm = R1V4(...)``.)"""
+    return VectorStoreIndex.from_documents(DOCS, embed_model=MockEmbedding(embed_dim=8))
+
+
 @pytest.mark.parametrize("streaming", [False, True], ids=["query", "streaming-query"])
-def test_query_engine(
-    llama: LlamaServer, real_key: str, settings_llm: None, streaming: bool
-) -> None:
-    Settings.llm = _r1v4(llama, real_key, additional_kwargs=say(EIFFEL))
-    Settings.embed_model = MockEmbedding(embed_dim=8)
-    index = VectorStoreIndex.from_documents(DOCS)
-    engine = index.as_query_engine(similarity_top_k=2, streaming=streaming)
+def test_query_engine(llama: LlamaServer, real_key: str, streaming: bool) -> None:
+    llm = _r1v4(llama, real_key, additional_kwargs=say(EIFFEL))
+    engine = _index().as_query_engine(llm=llm, similarity_top_k=2, streaming=streaming)
     response: Any = engine.query("How tall is the Eiffel Tower?")
     text = "".join(response.response_gen) if streaming else str(response)
     assert text == EIFFEL and "330" in text
     assert len(response.source_nodes) == 2
 
 
-def test_async_query_engine(llama: LlamaServer, real_key: str, settings_llm: None) -> None:
-    Settings.llm = _r1v4(llama, real_key, additional_kwargs=say(EIFFEL))
-    Settings.embed_model = MockEmbedding(embed_dim=8)
-    engine = VectorStoreIndex.from_documents(DOCS).as_query_engine(similarity_top_k=2)
+def test_async_query_engine(llama: LlamaServer, real_key: str) -> None:
+    llm = _r1v4(llama, real_key, additional_kwargs=say(EIFFEL))
+    engine = _index().as_query_engine(llm=llm, similarity_top_k=2)
     assert str(asyncio.run(engine.aquery("How tall is the Eiffel Tower?"))) == EIFFEL
 
 
