@@ -25,7 +25,7 @@ define mypy
 	for run in $(MYPY_TESTS); do MYPYPATH=tests $(1) tests/$$run || exit 1; done
 endef
 
-.PHONY: quickstart test lint docs notebooks bench lock test-lowest test-newest
+.PHONY: quickstart test lint docs notebooks notebooks-real bench lock test-lowest test-newest
 
 $(UV): .ci/uv.txt
 	$(PYTHON) -m venv $(TOOLS)
@@ -57,12 +57,15 @@ lint: $(VENV)/.dev
 docs: $(VENV)/.dev
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
-# Execute the notebooks (docs/notebooks, docs/integrations) and save them with their outputs: those
-# of the local R1V4 server (tests/docs fails while what one shows differs from what it does), then
-# those that show a real model's tokens, against llama.cpp's server (tests/real compares what holds
-# for any tokens).
+# Execute the notebooks (docs/notebooks, docs/integrations) against the local R1V4 server and
+# save them with their outputs: tests/docs fails while what one shows differs from what it does.
 notebooks: $(VENV)/.dev
 	$(PY) tests/notebooks.py
+
+# The same for the notebook that shows a real model's tokens, against the real tier's llama.cpp
+# server (tests/real compares what holds for any tokens). Each run saves other words: run it after
+# changing that notebook or what it shows.
+notebooks-real: $(VENV)/.dev
 	PYTHONPATH=tests $(PY) tests/real/real_notebooks.py
 
 bench: $(VENV)/.dev

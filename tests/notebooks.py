@@ -14,14 +14,16 @@ Two kinds of notebook:
 - :data:`REAL_NOTEBOOKS` (notebook metadata ``"r1v4": {"server": "llama.cpp"}``) show a real
   model's tokens: tests/real runs them against the real llama.cpp server, whose
   ``SKYWORK_BASE_URL`` and ``SKYWORK_API_KEY`` the kernel gets. Greedy tokens differ between
-  CPUs, so a cell tagged ``model-output`` (its outputs are the model's words) is compared by
-  what holds for any words: it ran without error and shows the same kinds of output, none of
-  them empty. Every other cell of theirs is compared exactly, as in any notebook.
+  CPUs (and llama.cpp samples), so a cell tagged ``model-output`` (its outputs are the model's
+  words) is compared by what holds for any words: it ran without error and shows the same
+  kinds of output (a stream that printed nothing is missing). Every other cell of theirs is
+  compared exactly, as in any notebook. The tag means nothing in :data:`NOTEBOOKS` (a test
+  keeps it out of them).
 
 To save new outputs after changing a notebook or the library::
 
-    make notebooks   # or: python tests/notebooks.py docs/notebooks/x.ipynb ...
-                     # and: PYTHONPATH=tests python tests/real/real_notebooks.py (llama.cpp)
+    make notebooks       # or: python tests/notebooks.py docs/notebooks/x.ipynb ...
+    make notebooks-real  # or: PYTHONPATH=tests python tests/real/real_notebooks.py
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[1]
 KERNEL = "r1v4-docs"
 CELL_TIMEOUT = 120
+# A real model's cell may generate a few hundred tokens, which on a loaded 2-core machine
+# llama.cpp writes at about one a second (see tests/real/conftest.py).
+REAL_CELL_TIMEOUT = 600
 # A cell whose outputs are a real model's words (see the module's docstring).
 MODEL_OUTPUT = "model-output"
 
@@ -162,23 +167,27 @@ def normalise(nb: Any) -> list[list[Any]]:
 
 
 def _shown_at_all(output: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A normalised output reduced to what holds for any model's words: its kind (stream
-    name, output type and MIME types; an error stays whole) and whether its text is empty."""
+    """A normalised output reduced to what holds for any model's words: its kind (the
+    stream's name; the output type and its MIME types). An error stays whole. (A stream that
+    printed only whitespace is already left out by :func:`normalise`.)"""
     kind = output[0]
     if kind == "error":
         return output
     if kind in ("display_data", "execute_result"):
-        shown = output[1].items()
-        return (kind, {mime: "<shown>" if str(value).strip() else "" for mime, value in shown})
-    return (kind, "<text>" if output[1].strip() else "")
+        return (kind, dict.fromkeys(output[1], "<shown>"))
+    return (kind, "<text>")
 
 
 def differences(saved: Any, now: Any) -> list[str]:
     """Each code cell of ``now`` (the notebook executed afresh) whose normalised outputs are
     not those of ``saved`` (the notebook as committed), as a readable diff."""
     before, after = normalise(saved), normalise(now)
-    if [source for source, _ in before] != [source for source, _ in after]:
-        return ["the cells' sources differ"]
+    sources = [source for source, _ in before], [source for source, _ in after]
+    if sources[0] != sources[1]:
+        return [
+            "the code cells differ:\n"
+            + "\n".join(difflib.unified_diff(*sources, "saved", "executed", lineterm=""))
+        ]
     return [
         f"cell {number} ({source.splitlines()[0] if source else ''}):\n"
         + "\n".join(
@@ -236,12 +245,13 @@ def execute(
 ) -> Any:
     """Run every cell of ``nb`` (in place) in a fresh kernel whose working folder is
     ``workdir``; with ``allow_errors`` a failing cell does not stop the rest. ``server``:
-    the ``SKYWORK_*`` variables naming a real server, for :data:`REAL_NOTEBOOKS`."""
+    the ``SKYWORK_*`` variables naming a real server, for :data:`REAL_NOTEBOOKS`, whose
+    cells get :data:`REAL_CELL_TIMEOUT`."""
     with _kernel() as manager:
         client = NotebookClient(
             nb,
             km=manager,
-            timeout=CELL_TIMEOUT,
+            timeout=CELL_TIMEOUT if server is None else REAL_CELL_TIMEOUT,
             kernel_name=KERNEL,
             allow_errors=allow_errors,
             record_timing=False,
@@ -295,6 +305,6 @@ def save(path: Path, server: Mapping[str, str] | None = None) -> None:
 if __name__ == "__main__":
     for name in sys.argv[1:] or [str(p) for p in NOTEBOOKS]:
         if Path(name).resolve() in REAL_NOTEBOOKS:
-            sys.exit(f"{name} runs against llama.cpp: python tests/real/real_notebooks.py")
+            sys.exit(f"{name}: PYTHONPATH=tests python tests/real/real_notebooks.py (llama.cpp)")
         print(f"executing {name}", flush=True)
         save(Path(name))

@@ -19,9 +19,8 @@ from pathlib import Path
 
 import pytest
 from deselect import deselect_listed, report_deselected
-from real_server import LlamaServer, RealFiles, provision
+from real_server import REAL_KEY, LlamaServer, RealFiles, provision
 
-REAL_KEY = "real-server-key"
 REAL_TEST_TIMEOUT = 900  # seconds; the suite's default (pyproject) is 120
 _HERE = Path(__file__).parent
 

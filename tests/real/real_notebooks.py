@@ -1,12 +1,12 @@
 """Save the notebooks that show a real model's tokens (``notebooks.REAL_NOTEBOOKS``) with what
-they produce against the real-server tier's llama.cpp server, started here as the tier's
-``llama`` fixture starts it::
+they produce against the tier's llama.cpp server and model, started here by :func:`served`::
 
+    make notebooks-real
     PYTHONPATH=tests python tests/real/real_notebooks.py [docs/notebooks/llama_cpp.ipynb ...]
 
-(``make notebooks`` runs it after the local-server notebooks.) The tier's test
-(``test_real_notebooks.py``) runs them against that server and compares what holds for any
-tokens.
+The tier's test (``test_real_notebooks.py``) runs them against the same server and compares
+what holds for any tokens. Each run saves other words (llama.cpp samples): save only after
+changing a notebook or what it shows.
 """
 
 from __future__ import annotations
@@ -15,16 +15,15 @@ import sys
 from pathlib import Path
 
 from notebooks import REAL_NOTEBOOKS, save
-from real_server import LlamaServer, RealFiles, provision
+from real_server import REAL_KEY, LlamaServer, RealFiles, provision
 
-KEY = "real-server-key"
 # The server's cap on a reply's tokens. A grammar lets the model spell its text in any tokens,
 # down to one per character, so the notebook's forced cells give ``max_tokens`` room for that
-# (up to 400); the tier's other servers cap replies at 128.
+# (up to 200); the tier's other servers cap replies at 128.
 N_PREDICT = 512
 
 
-def served(files: RealFiles, key: str = KEY, *, own_template: bool = False) -> LlamaServer:
+def served(files: RealFiles, key: str = REAL_KEY, *, own_template: bool = False) -> LlamaServer:
     """The server the notebooks run against: SmolLM2 with the tier's tool chat template (the
     one its ``llama`` fixture has), or with ``own_template`` the model's own."""
     server, model, template = files
@@ -47,7 +46,7 @@ def main(names: list[str]) -> None:
     with served(provision()) as llama:
         for path in paths:
             print(f"executing {path} against llama.cpp", flush=True)
-            save(path, variables(llama, KEY))
+            save(path, variables(llama, REAL_KEY))
 
 
 if __name__ == "__main__":

@@ -41,13 +41,16 @@ from typing import Any, NamedTuple
 
 import httpx
 
-__all__ = ["LlamaServer", "RealFiles", "RealServerError", "cache_dir", "provision"]
+__all__ = ["REAL_KEY", "LlamaServer", "RealFiles", "RealServerError", "cache_dir", "provision"]
 
 MANIFEST = Path(__file__).with_name("manifest.json")
 SERVE = Path(__file__).with_name("llama_serve.py")
 STARTUP_TIMEOUT = 120.0  # loading a 98 MB model takes ~1 s; a busy CI machine gets leeway
 DEFAULT_THREADS = 2
 DEFAULT_BATCH = 2048
+
+# The key every server of the tier requires (``--api-key``).
+REAL_KEY = "real-server-key"
 
 
 class RealServerError(RuntimeError):
