@@ -91,6 +91,15 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="deep-research mode for cases that do not say (default: the server's)",
     )
+    batch.add_argument(
+        "--builtin-tools",
+        action="store_true",
+        help=(
+            "run R1V4's own tools on this machine, for a self-hosted server that stops at each "
+            "tool call: code in a bubblewrap sandbox (Linux); the search tools answer that "
+            "they are unavailable"
+        ),
+    )
 
     report = commands.add_parser(
         "report",
@@ -104,6 +113,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _batch(args: argparse.Namespace) -> int:
+    from r1v4.tools import SandboxUnavailableError
+
     from .batch import BatchOptions, run_batch
     from .cases import CaseError, parse_shard
     from .results import StoreError
@@ -121,9 +132,10 @@ def _batch(args: argparse.Namespace) -> int:
             shard=shard,
             retry_failed=args.retry_failed,
             enable_search=args.enable_search,
+            builtin_tools=args.builtin_tools,
         )
         outcome = run_batch(options)
-    except (CaseError, StoreError, ValueError) as exc:
+    except (CaseError, StoreError, ValueError, SandboxUnavailableError) as exc:
         print(f"r1v4 batch: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # before the run's own handler was installed, or on Windows

@@ -41,6 +41,7 @@ from r1v4.report.records import (
     image_record,
     reply_fields,
 )
+from r1v4.tools import R1V4Tools
 
 from .cases import Case, Shard, load_cases
 from .progress import Progress, make_progress
@@ -83,6 +84,9 @@ class BatchOptions:
     shard: Shard | None = None
     retry_failed: bool = False
     enable_search: bool | None = None
+    builtin_tools: bool = False
+    """Run R1V4's own tools on the client (``R1V4Tools()``: code in the bubblewrap sandbox,
+    no search backends), for a self-hosted server."""
 
     def __post_init__(self) -> None:
         for name in ("concurrency", "max_retries", "timeout"):
@@ -141,13 +145,18 @@ def _has_output(chunk: ChatCompletionChunk) -> bool:
 
 
 async def run_case(
-    client: AsyncR1V4Client, case: Case, options: BatchOptions
+    client: AsyncR1V4Client,
+    case: Case,
+    options: BatchOptions,
+    builtin_tools: R1V4Tools | None = None,
 ) -> tuple[dict[str, Any], list[GeneratedImage]]:
     """Run one case to its record and the images the server's tools generated (those of a
     failed call too, up to where it failed); the record lists no image yet.
 
     A failed call is a record; a refused key (:class:`r1v4.AuthenticationError`,
-    :class:`r1v4.PermissionDeniedError`) raises, as does cancellation.
+    :class:`r1v4.PermissionDeniedError`) raises, as does cancellation. With ``builtin_tools``
+    the client runs R1V4's tool calls and continues the reply (one record for the whole
+    trajectory, as from the hosted API).
     """
     model = case.data.get("model") or options.model
     enable_search = case.data.get("enable_search", options.enable_search)
@@ -163,7 +172,7 @@ async def run_case(
         request = build_request(
             model=model, messages=messages, stream=True, enable_search=enable_search
         )
-        async for chunk in client.stream(request):
+        async for chunk in client.stream(request, builtin_tools=builtin_tools):
             if first_token is None and _has_output(chunk):
                 first_token = time.monotonic() - t0
             acc.add(chunk)
@@ -232,7 +241,11 @@ class _Stop:
 
 
 async def _run(
-    options: BatchOptions, store: ResultStore, todo: list[Case], progress: Progress
+    options: BatchOptions,
+    store: ResultStore,
+    todo: list[Case],
+    progress: Progress,
+    tools: R1V4Tools | None,
 ) -> _Stop:
     queue = collections.deque(todo)
     interrupted: list[str] = []
@@ -244,7 +257,7 @@ async def _run(
         async def worker() -> None:
             while queue and not interrupted:
                 case = queue.popleft()
-                record, images = await run_case(client, case, options)
+                record, images = await run_case(client, case, options, tools)
                 # From here to the end of the loop body nothing awaits, so a cancellation
                 # cannot split a record from its images or tear its line.
                 _save_images(store, record, images)
@@ -314,6 +327,9 @@ def run_batch(options: BatchOptions, stream: IO[str] | None = None) -> BatchOutc
     """
     _check_output(options)
     _check_key(options)
+    # Built (and the sandbox checked) before any case runs: without bubblewrap the run stops
+    # here with SandboxUnavailableError saying what to install, rather than fail every case.
+    tools = R1V4Tools() if options.builtin_tools else None
     cases = load_cases(options.cases)
     if options.shard is not None:
         cases = options.shard.select(cases)
@@ -324,7 +340,7 @@ def run_batch(options: BatchOptions, stream: IO[str] | None = None) -> BatchOutc
         todo = [c for c in cases if not store.done(c.id, retry_failed=options.retry_failed)]
         outcome.skipped = len(cases) - len(todo)
         with make_progress(len(todo), outcome.skipped, stream or sys.stderr) as progress:
-            stop = asyncio.run(_run(options, store, todo, progress))
+            stop = asyncio.run(_run(options, store, todo, progress, tools))
         outcome.interrupted_by, outcome.refused = stop.signal, stop.refused
         outcome.ok, outcome.failed = progress.ok, progress.failed
         statuses = {c.id: store.status(c.id) for c in cases}
