@@ -135,8 +135,11 @@ def _batch(args: argparse.Namespace) -> int:
             builtin_tools=args.builtin_tools,
         )
         outcome = run_batch(options)
-    except (CaseError, StoreError, ValueError, SandboxUnavailableError) as exc:
+    except (CaseError, StoreError, ValueError) as exc:
         print(f"r1v4 batch: error: {exc}", file=sys.stderr)
+        return 2
+    except SandboxUnavailableError as exc:
+        print(f"r1v4 batch: error: {exc}; or run without --builtin-tools", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # before the run's own handler was installed, or on Windows
         print("r1v4 batch: interrupted; run the same command again to resume", file=sys.stderr)

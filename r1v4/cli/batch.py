@@ -150,8 +150,8 @@ async def run_case(
     options: BatchOptions,
     builtin_tools: R1V4Tools | None = None,
 ) -> tuple[dict[str, Any], list[GeneratedImage]]:
-    """Run one case to its record and the images the server's tools generated (those of a
-    failed call too, up to where it failed); the record lists no image yet.
+    """Run one case to its record and the images R1V4's tools generated (those of a failed
+    call too, up to where it failed); the record lists no image yet.
 
     A failed call is a record; a refused key (:class:`r1v4.AuthenticationError`,
     :class:`r1v4.PermissionDeniedError`) raises, as does cancellation. With ``builtin_tools``
@@ -195,6 +195,7 @@ async def run_case(
         "images": case.images,
         "model": model,
         "enable_search": enable_search,
+        "builtin_tools": builtin_tools is not None,
         **fields,
         "timings": {
             "started_at": started_at,
@@ -302,6 +303,17 @@ def _check_key(options: BatchOptions) -> None:
         )
 
 
+def _check_builtin_tools(options: BatchOptions) -> None:
+    """Refuse ``--builtin-tools`` against the hosted API: it runs R1V4's tools itself, and a
+    call it left unanswered is its fault to report, not code to run here and a second paid
+    request to send."""
+    if options.builtin_tools and is_hosted(resolve_base_url(options.base_url)):
+        raise ValueError(
+            f"--builtin-tools is for a self-hosted server: the hosted API ({HOSTED_HOST}) runs "
+            "R1V4's tools itself; give --base-url of your own server"
+        )
+
+
 def _check_output(options: BatchOptions) -> None:
     """Refuse results that would be appended to the cases file itself (the same path, another
     path to it, a symbolic or hard link): the run would write into its own input."""
@@ -327,6 +339,7 @@ def run_batch(options: BatchOptions, stream: IO[str] | None = None) -> BatchOutc
     """
     _check_output(options)
     _check_key(options)
+    _check_builtin_tools(options)
     # Built (and the sandbox checked) before any case runs: without bubblewrap the run stops
     # here with SandboxUnavailableError saying what to install, rather than fail every case.
     tools = R1V4Tools() if options.builtin_tools else None

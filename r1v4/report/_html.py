@@ -299,6 +299,7 @@ def _case_view(n: int, record: Mapping[str, Any], base_dir: Path | None) -> dict
         "id": record.get("id"),
         "status": record.get("status"),
         "model": record.get("model"),
+        "client_tools": bool(record.get("builtin_tools")),
         "question": record.get("question") or "",
         "inputs": inputs,
         "reasoning": record.get("reasoning") or "",

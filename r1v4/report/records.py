@@ -3,7 +3,8 @@
 A record is one line of a results file::
 
     {"format": "r1v4.batch/1", "id", "line", "status": "ok"|"failed", "case", "question", "images",
-     "model", "enable_search", "answer", "reasoning", "raw_content", "finish_reason",
+     "model", "enable_search", "builtin_tools", "answer", "reasoning", "raw_content",
+     "finish_reason",
      "tool_trace": [{"id", "name", "tag", "args", "output", "sources"}], "sources", "plan",
      "transcript_issues", "stats": {"rounds", "tools_used", "has_final_answer"}, "usage",
      "timings", "error": null | {"type", "status_code", "code", "message", "request_id",
@@ -18,6 +19,11 @@ holds the core's ``{"type": "image", "id": ...}`` reference (the entry with that
 ``raw_content`` a ``[generated image omitted]`` placeholder. Records written before the core
 had these events keep each image inline in its observation (and ``bytes`` for ``size``); they
 read the same.
+
+``builtin_tools`` is true when the client ran R1V4's tools (``r1v4 batch --builtin-tools``,
+for a self-hosted server): the trace's calls ran on the batch's machine, and ``usage`` sums
+the rounds' requests, each of which sends the conversation so far again. Records written
+before the field read as false.
 
 ``stats`` are the vendor's round statistics (``parse_utils.get_round_statistics``): a round is
 one server tool call with its observation, ``tools_used`` lists each call's tool name in order.
