@@ -197,16 +197,6 @@ class Rounds:
 
 def _is_observation(message: Any) -> bool:
     return isinstance(message, dict) and message_text(message).startswith(OPEN)
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            part["text"]
-            for part in content
-            if isinstance(part, dict) and isinstance(part.get("text"), str)
-        )
-    return ""
 
 
 def _unmatched(digests: tuple[bytes, ...], waiting: Sequence[StoppedRound]) -> None:
