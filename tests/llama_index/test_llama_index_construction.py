@@ -245,6 +245,13 @@ def test_llama_index_namespace_name() -> None:
         )
 
     assert Reexported is R1V4
+    import llama_index.llms.r1v4 as alias
+    import llama_index_r1v4
+
+    assert alias.__all__ == llama_index_r1v4.__all__
+    assert {name: getattr(alias, name) for name in alias.__all__} == {
+        name: getattr(llama_index_r1v4, name) for name in llama_index_r1v4.__all__
+    }
     assert llama_index.core.__file__ is not None
     assert llama_index.llms.openai.OpenAI is not None
 
