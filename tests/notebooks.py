@@ -130,8 +130,8 @@ def _stream_text(text: str) -> str:
 def normalise(nb: Any) -> list[list[Any]]:
     """Per code cell, its outputs as they should read on every run: each stream joined (a
     kernel may split one print across messages), images as their type and size, text with
-    volatile values replaced and Python warnings left out. A ``model-output`` cell's outputs
-    are what holds for any words: each output's kind, and whether it shows anything."""
+    volatile values replaced and Python warnings left out (and a stream that printed only
+    whitespace). A ``model-output`` cell's outputs are what holds for any words: their kinds."""
     cells = []
     for cell in nb.cells:
         if cell.cell_type != "code":
